@@ -1,0 +1,265 @@
+"""The ``certify`` command: argument handling, output and exit codes only.
+
+Exit codes: 0 success; 2 bad input or usage (one line on stderr naming the field).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .errors import EXIT_BAD_INPUT, EXIT_OK, InputError
+
+#: Largest distance from the unit sphere accepted for evaluation points.
+UNIT_TOLERANCE = 1e-9
+
+EPILOG = """\
+exit codes:
+  0  success
+  2  bad input or usage: malformed JSON, wrong shapes, NaN/inf, unknown fields,
+     expressions outside the whitelist, points off the sphere (one message naming the field)
+
+examples:
+  certify demo
+  certify construct --target "x0*x1" --sphere-dim 2 --epsilon 0.2 --method net -o p.json
+  certify construct --target "x0*x1" --sphere-dim 2 --epsilon 0.05 --method vmf \\
+          --lam 300 --prefix-length 1000 -o vmf.json
+  certify estimate p.json
+  certify eval p.json --points X.npy --out Y.npy
+"""
+
+
+def _progress_printer(enabled: bool):
+    if not enabled:
+        return None
+
+    def show(message: str) -> None:
+        print(f"  ... {message}", file=sys.stderr, flush=True)
+
+    return show
+
+
+def _emit(args, payload: dict, lines: list[str]) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(payload, indent=1, allow_nan=False, default=_json_default))
+    else:
+        print("\n".join(lines))
+
+
+def _json_default(obj):
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, (np.floating, np.integer)):
+        return obj.item()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def _finite_or_none(x: float | None):
+    return x if x is not None and math.isfinite(x) else None
+
+
+# ---------------------------------------------------------------------------------- commands
+
+def cmd_construct(args) -> int:
+    from .construct import construct_net, construct_vmf
+    from .expr import parse_target
+    from .problem import write_json_atomic
+
+    if args.sphere_dim < 1:
+        raise InputError("--sphere-dim", f"must be >= 1, got {args.sphere_dim}")
+    target = parse_target(args.target, args.sphere_dim, fieldname="--target")
+    start = time.perf_counter()
+    if args.method == "net":
+        if args.head != "softmax" and args.head is not None:
+            raise InputError("--head", "the net construction builds softmax heads only")
+        c = construct_net(target, args.epsilon, args.lipschitz, args.lam, args.prefix_length,
+                          args.max_prefix_length)
+    else:
+        c = construct_vmf(target, args.epsilon, args.lipschitz, args.lam, args.prefix_length,
+                          args.head or "core", args.max_prefix_length)
+    elapsed = time.perf_counter() - start
+    write_json_atomic(args.output, c.problem.to_json())
+    meta = c.problem.meta
+    payload = {"output": str(args.output), "sha256": c.problem.sha256, "seconds": elapsed, **meta}
+    lines = [f"wrote {args.output}: {args.method} construction, {c.problem.kind} head",
+             f"  prefix length N = {c.problem.prefix_length}, lambda = {c.lam:.6g}, "
+             f"cell diameter delta = {c.partition.delta:.4g}",
+             f"  Lipschitz L = {meta['lipschitz']:.4g}"
+             + (" (ESTIMATED by sampling; pass --lipschitz for a stated constant)" if meta["lipschitz_estimated"] else ""),
+             f"  a-priori bound from the derived constants: {c.predicted_bound:.4g} (epsilon {args.epsilon:g})",
+             f"  sha256 {c.problem.sha256}",
+             "  next: certify estimate " + str(args.output)]
+    _emit(args, payload, lines)
+    return EXIT_OK
+
+
+def _load_points(path: str, sphere_dim: int) -> np.ndarray:
+    try:
+        X = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise InputError("--points", f"no such file: {path}") from None
+    except (ValueError, OSError, EOFError) as exc:
+        raise InputError("--points", f"not a readable .npy array without pickles: {exc}") from None
+    if not isinstance(X, np.ndarray) or X.dtype.kind not in "fiu":
+        raise InputError("--points", "expected a numeric .npy array")
+    if X.ndim != 2 or X.shape[1] != sphere_dim + 1:
+        raise InputError("--points", f"expected shape (B, {sphere_dim + 1}), got {X.shape}")
+    X = X.astype(np.float64)
+    if not np.all(np.isfinite(X)):
+        bad = int(np.flatnonzero(~np.isfinite(X).all(axis=1))[0])
+        raise InputError("--points", f"row {bad} has a NaN or infinite coordinate")
+    off = np.abs(np.linalg.norm(X, axis=1) - 1.0)
+    if X.shape[0] and off.max() > UNIT_TOLERANCE:
+        bad = int(np.argmax(off))
+        raise InputError("--points", f"row {bad} is off the unit sphere by {off[bad]:.3g} "
+                                     f"(tolerance {UNIT_TOLERANCE:g}); normalise the points")
+    return X
+
+
+def cmd_eval(args) -> int:
+    from .problem import load_problem, write_npy_atomic
+
+    problem = load_problem(args.problem)
+    X = _load_points(args.points, problem.sphere_dim)
+    Y = problem.head(X)
+    write_npy_atomic(args.out, Y)
+    bad = int((~np.isfinite(Y)).any(axis=1).sum())
+    if bad:
+        print(f"warning: {bad} output row(s) are not finite (overflow in float64)", file=sys.stderr)
+    _emit(args, {"output": str(args.out), "shape": list(Y.shape), "non_finite_rows": bad},
+          [f"wrote {args.out}: head outputs of shape {Y.shape}"])
+    return EXIT_OK
+
+
+def cmd_estimate(args) -> int:
+    from .estimate import estimate_sup_error
+    from .problem import load_problem
+
+    if args.samples < 1:
+        raise InputError("--samples", f"must be >= 1, got {args.samples}")
+    problem = load_problem(args.problem)
+    start = time.perf_counter()
+    progress = _progress_printer(sys.stderr.isatty() and not args.json)
+    est = estimate_sup_error(problem, samples=args.samples, seed=args.seed, progress=progress)
+    elapsed = time.perf_counter() - start
+    payload = {"problem": str(args.problem), "sha256": problem.sha256, "epsilon": problem.epsilon,
+               **est.to_json(), "value": _finite_or_none(est.value), "seconds": elapsed}
+    verdict = ("below epsilon at every point tried" if est.value <= problem.epsilon
+               else "ABOVE epsilon at the argmax" if est.value > problem.epsilon
+               else "undefined (NaN) at the argmax")
+    lines = ["NON-RIGOROUS ESTIMATE (sampling; a narrow bad region can be missed; not a certificate)",
+             f"  largest error found: {est.value:.6g}  ({verdict}; epsilon {problem.epsilon:g})",
+             f"  at x = {np.array2string(est.argmax, precision=6, separator=', ')}",
+             f"  points used: {est.points_used} ({est.samples} samples, {est.refined} local refinements), "
+             f"{elapsed:.2f} s"]
+    _emit(args, payload, lines)
+    return EXIT_OK
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    return run_demo(json_output=args.json, out_dir=args.out_dir)
+
+
+# ---------------------------------------------------------------------------------- parser
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="certify",
+        description="Prefix-tuned attention heads as universal approximators on the sphere S^m: "
+                    "reference heads, the paper's prefix constructions, problem files, estimates.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"certify {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser(
+        "construct", help="build a prefix for a target and write a problem file",
+        description="Build a prefix whose head approximates the target on S^m and write it as a "
+                    "problem file (certify.problem/1). 'net' (ours, THEORY 3.3): softmax head on a "
+                    "delta-net; 'vmf' (the paper's route, THEORY 3.1): von Mises-Fisher quadrature on "
+                    "Leopardi's equal-area partition. Parameters come from the derived constants "
+                    "unless --lam / --prefix-length are given.",
+        epilog='example:\n  certify construct --target "x0*x1" --target "exp(x2) - 1" --sphere-dim 2 '
+               '--epsilon 0.3 --method net -o p.json',
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--target", action="append", required=True, metavar="EXPR",
+                   help="target component over x0..xm (repeat for vector targets)")
+    p.add_argument("--sphere-dim", type=int, required=True, metavar="M", help="m: inputs lie on S^m")
+    p.add_argument("--epsilon", type=float, required=True, metavar="EPS", help="wanted sup-norm error")
+    p.add_argument("--method", choices=["net", "vmf"], default="net")
+    p.add_argument("--head", choices=["core", "softmax"], default=None,
+                   help="vmf only: core (un-normalised, default) or softmax head")
+    p.add_argument("--lipschitz", type=float, metavar="L",
+                   help="chordal Lipschitz constant of every component (estimated by sampling if absent)")
+    p.add_argument("--lam", type=float, metavar="LAMBDA", help="inverse temperature lambda (default: derived)")
+    p.add_argument("--prefix-length", type=int, metavar="N", help="number of prefix tokens (default: derived)")
+    p.add_argument("--max-prefix-length", type=int, default=200_000, metavar="N",
+                   help="refuse derived constants needing more prefix tokens (default 200000)")
+    p.add_argument("-o", "--output", required=True, metavar="PROBLEM.json")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_construct)
+
+    p = sub.add_parser(
+        "eval", help="evaluate a problem's head at points on the sphere",
+        description="Evaluate the head of PROBLEM.json at unit points X (B x (m+1), .npy) and write "
+                    "the outputs (B x o, .npy). Points farther than 1e-9 from the unit sphere are refused.",
+        epilog="example:\n  certify eval p.json --points X.npy --out Y.npy",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("problem", metavar="PROBLEM.json")
+    p.add_argument("--points", required=True, metavar="X.npy")
+    p.add_argument("--out", required=True, metavar="Y.npy")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser(
+        "estimate", help="NON-RIGOROUS estimate of the sup error by sampling",
+        description="Estimate sup_x max_i |H_i(x) - f_i(x)| by dense sampling plus local "
+                    "refinement. This is a lower estimate, NOT a certificate: a narrow bad region "
+                    "between samples can be missed.",
+        epilog="example:\n  certify estimate p.json --samples 50000 --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("problem", metavar="PROBLEM.json")
+    p.add_argument("--samples", type=int, default=20000, help="sample points (default 20000)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_estimate)
+
+    p = sub.add_parser(
+        "demo", help="construct prefixes for a built-in target on S^2 and report",
+        description="Construct prefixes for the built-in target f(x) = x0*x1 on S^2 with both "
+                    "methods and print a table: prefix length, lambda, a-priori bound, "
+                    "estimated error, time. Needs no arguments.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out-dir", default=None, metavar="DIR",
+                   help="also write the constructed problem files here")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    try:
+        return args.func(args)
+    except InputError as exc:
+        print(f"certify {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("certify: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

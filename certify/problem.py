@@ -1,0 +1,353 @@
+"""Problem files (``certify.problem/1``): load, validate, canonical form and hash.
+
+A problem is a prefixed attention head on S^m, a target f: S^m -> R^o and epsilon; the
+claim is sup_{x in S^m} max_i |H_i(x) - f_i(x)| <= epsilon. The JSON Schema is
+``certify/schemas/problem.schema.json``; this loader applies it and then the checks a
+schema cannot express (shapes that depend on m, N and o, finiteness, the target grammar).
+
+Every violation raises :class:`~certify.errors.InputError` whose field is a JSON path
+such as ``head.keys[3][1]``. Numbers are read as float64; NaN, Infinity and numbers that
+overflow float64 are refused, and so are duplicate keys in an object.
+
+The canonical form fills every default (biases 0, context_tokens 0, norm "max",
+self_attention true, context []), turns every matrix entry into a float and leaves out
+``meta``; its SHA-256 over sorted-key compact JSON identifies the problem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .attention import CoreHead, SoftmaxHead, reduce_full_head
+from .errors import InputError
+from .expr import Target, parse_target
+
+FORMAT = "certify.problem/1"
+#: Largest sphere dimension accepted; far above what the tools are meant for, it only
+#: stops absurd sizes early.
+MAX_SPHERE_DIM = 64
+
+
+@lru_cache(maxsize=1)
+def problem_schema() -> dict:
+    """The JSON Schema of problem files."""
+    text = resources.files("certify").joinpath("schemas/problem.schema.json").read_text()
+    return json.loads(text)
+
+
+def json_path(parts) -> str:
+    """('head', 'keys', 3, 1) -> 'head.keys[3][1]'."""
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "(top level)"
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, allow_nan=True) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _reject_duplicates(pairs):
+    seen = {}
+    for key, value in pairs:
+        if key in seen:
+            raise InputError(key, "duplicate key in a JSON object")
+        seen[key] = value
+    return seen
+
+
+def read_json(path: str | os.PathLike, what: str = "file") -> Any:
+    """Read a JSON file strictly: NaN/Infinity literals are kept as floats for the finiteness
+    walk to reject with a path; duplicate keys are refused."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(what, f"no such file: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(what, f"cannot read {path}: {exc}") from None
+    return parse_json_text(text, what)
+
+
+def parse_json_text(text: str, what: str = "file") -> Any:
+    try:
+        return json.loads(text, object_pairs_hook=_reject_duplicates,
+                          parse_constant=lambda name: float(name.replace("Infinity", "inf")))
+    except json.JSONDecodeError as exc:
+        raise InputError(what, f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise InputError(what, "JSON nested too deeply") from None
+
+
+def _check_finite(value: Any, path: list) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InputError(json_path(path), f"{value} is not a finite number (NaN, Infinity and "
+                                          "numbers beyond float64 are refused)")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_finite(v, path + [k])
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_finite(v, path + [i])
+
+
+def _schema_error_message(err) -> str:
+    kind = err.validator
+    if kind == "required":
+        return err.message.replace("is a required property", "is required (missing field)")
+    if kind == "additionalProperties":
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        return f"unknown field(s) {', '.join(map(repr, extra))}"
+    if kind == "type":
+        return f"expected {err.validator_value}, got {_short(err.instance)}"
+    if kind in ("const", "enum"):
+        allowed = err.validator_value if kind == "enum" else [err.validator_value]
+        return f"expected one of {', '.join(map(repr, allowed))}, got {_short(err.instance)}"
+    if kind in ("minimum", "exclusiveMinimum"):
+        op = ">=" if kind == "minimum" else ">"
+        return f"must be {op} {err.validator_value}, got {_short(err.instance)}"
+    if kind == "minItems":
+        return f"expected at least {err.validator_value} item(s), got {len(err.instance)}"
+    if kind in ("minLength", "maxLength"):
+        return f"string length must satisfy {kind} {err.validator_value}"
+    return err.message if len(err.message) < 200 else err.message[:197] + "..."
+
+
+_VECTOR_FIELDS = ("biases",)
+_MATRIX_FIELDS = ("keys", "values", "embedding", "W_Q", "W_K", "W_V", "prefix", "context")
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _check_numbers(value: Any, path: list, depth: int) -> None:
+    """Type-check a vector (depth 1) or matrix (depth 2) of numbers in one fast pass."""
+    if not isinstance(value, list):
+        kind = "an array of numbers" if depth == 1 else "an array of arrays of numbers"
+        raise InputError(json_path(path), f"expected {kind}, got {_short(value)}")
+    for i, item in enumerate(value):
+        if depth == 2:
+            _check_numbers(item, path + [i], 1)
+        elif not _is_number(item):
+            raise InputError(json_path(path + [i]), f"expected a number, got {_short(item)}")
+
+
+def _skeleton(doc: Any) -> Any:
+    """The document with every numeric head array checked and cut to its first row.
+
+    JSON Schema validation walks every number of a 10^5-row matrix slowly; the arrays are
+    type-checked here in one pass, and the schema sees the rest of the structure.
+    """
+    if not (isinstance(doc, dict) and isinstance(doc.get("head"), dict)):
+        return doc
+    head = dict(doc["head"])
+    for name, depth in [(f, 1) for f in _VECTOR_FIELDS] + [(f, 2) for f in _MATRIX_FIELDS]:
+        if name in head:
+            _check_numbers(head[name], ["head", name], depth)
+            head[name] = head[name][:1]
+    return {**doc, "head": head}
+
+
+def validate_schema(doc: Any) -> None:
+    """Apply the JSON Schema; the first error (deepest, most relevant) becomes an InputError."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(problem_schema())
+    errors = list(validator.iter_errors(_skeleton(doc)))
+    if not errors:
+        return
+    err = jsonschema.exceptions.best_match(errors)
+    # best_match prefers shallow errors; a deeper one names the field more precisely
+    deepest = max(errors, key=lambda e: len(e.absolute_path))
+    if len(deepest.absolute_path) > len(err.absolute_path):
+        err = deepest
+    raise InputError(json_path(err.absolute_path), _schema_error_message(err))
+
+
+def _matrix(doc: dict, name: str, rows: int | None, cols: int | None, prefix: str,
+            allow_empty: bool = False) -> np.ndarray:
+    path = f"{prefix}.{name}"
+    value = doc[name]
+    if len(value) == 0:
+        if allow_empty:
+            return np.zeros((0, cols or 0))
+        raise InputError(path, "must not be empty")
+    widths = {len(r) for r in value}
+    if len(widths) != 1:
+        bad = next(i for i, r in enumerate(value) if len(r) != len(value[0]))
+        raise InputError(f"{path}[{bad}]", f"rows of different lengths ({len(value[bad])} vs {len(value[0])})")
+    arr = np.array(value, dtype=np.float64)
+    if rows is not None and arr.shape[0] != rows:
+        raise InputError(path, f"expected {rows} rows, got {arr.shape[0]}")
+    if cols is not None and arr.shape[1] != cols:
+        raise InputError(path, f"expected {cols} columns, got {arr.shape[1]}")
+    if arr.shape[1] == 0:
+        raise InputError(path, "rows must not be empty")
+    return arr
+
+
+@dataclass
+class Problem:
+    """A validated problem: the head as an evaluator, the target, epsilon, canonical data."""
+
+    sphere_dim: int
+    head: CoreHead | SoftmaxHead
+    target: Target
+    epsilon: float
+    canonical: dict = field(repr=False)
+    meta: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def kind(self) -> str:
+        return self.canonical["head"]["kind"]
+
+    @property
+    def out_dim(self) -> int:
+        return self.target.out_dim
+
+    @property
+    def prefix_length(self) -> int:
+        head = self.canonical["head"]
+        return len(head["prefix"] if "prefix" in head else head["keys"])
+
+    @property
+    def sha256(self) -> str:
+        return canonical_hash(self.canonical)
+
+    def error(self, points: np.ndarray) -> np.ndarray:
+        """max_i |H_i(x) - f_i(x)| at each point (float64, non-rigorous)."""
+        with np.errstate(all="ignore"):
+            diff = np.abs(self.head(points) - self.target(points))
+        return diff.max(axis=1)
+
+    def to_json(self) -> dict:
+        doc = dict(self.canonical)
+        if self.meta:
+            doc["meta"] = self.meta
+        return doc
+
+
+def canonical_hash(canonical: dict) -> str:
+    data = json.dumps(canonical, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
+def problem_from_dict(doc: Any) -> Problem:
+    """Validate a parsed JSON document and build the :class:`Problem`."""
+    if not isinstance(doc, dict):
+        raise InputError("(top level)", f"expected a JSON object, got {type(doc).__name__}")
+    _check_finite(doc, [])
+    validate_schema(doc)
+    m = doc["sphere_dim"]
+    if m > MAX_SPHERE_DIM:
+        raise InputError("sphere_dim", f"must be <= {MAX_SPHERE_DIM}, got {m}")
+    o = len(doc["target"])
+    target = parse_target(doc["target"], m, fieldname="target")
+    h = doc["head"]
+    kind = h["kind"]
+    if "embedding" in h:
+        E = _matrix(h, "embedding", None, m + 1, "head")
+        d = E.shape[0]
+        W_Q = _matrix(h, "W_Q", None, d, "head")
+        W_K = _matrix(h, "W_K", W_Q.shape[0], d, "head")
+        W_V = _matrix(h, "W_V", o, d, "head")
+        prefix = _matrix(h, "prefix", None, d, "head")
+        context = _matrix(h, "context", None, d, "head", allow_empty=True) if "context" in h else np.zeros((0, d))
+        self_attention = bool(h.get("self_attention", True))
+        head = reduce_full_head(E, W_Q, W_K, W_V, prefix, self_attention, context)
+        chead = {"kind": kind, "embedding": E.tolist(), "W_Q": W_Q.tolist(), "W_K": W_K.tolist(),
+                 "W_V": W_V.tolist(), "prefix": prefix.tolist(), "self_attention": self_attention,
+                 "context": context.tolist()}
+    else:
+        keys = _matrix(h, "keys", None, m + 1, "head")
+        N = keys.shape[0]
+        values = _matrix(h, "values", N, None, "head")
+        if values.shape[1] != o:
+            raise InputError("head.values", f"expected {o} columns (one per target expression), "
+                                            f"got {values.shape[1]}")
+        biases = np.zeros(N)
+        if "biases" in h:
+            biases = np.array(h["biases"], dtype=np.float64)
+            if biases.shape != (N,):
+                raise InputError("head.biases", f"expected {N} numbers (one per key), got {len(h['biases'])}")
+        chead = {"kind": kind, "keys": keys.tolist(), "values": values.tolist(), "biases": biases.tolist()}
+        if kind == "core":
+            if "context_tokens" in h:
+                raise InputError("head.context_tokens", "only softmax heads have context tokens")
+            head = CoreHead(keys, values, biases)
+        else:
+            n = int(h.get("context_tokens", 0))
+            head = SoftmaxHead(keys, values, biases, context_count=n)
+            chead["context_tokens"] = n
+    canonical = {"format": FORMAT, "sphere_dim": m, "head": chead, "target": list(doc["target"]),
+                 "epsilon": float(doc["epsilon"]), "norm": doc.get("norm", "max")}
+    return Problem(m, head, target, float(doc["epsilon"]), canonical, dict(doc.get("meta", {})))
+
+
+def load_problem(path: str | os.PathLike) -> Problem:
+    """Read and validate a problem file (InputError naming the field on any violation)."""
+    return problem_from_dict(read_json(path, "problem file"))
+
+
+def write_json_atomic(path: str | os.PathLike, doc: Any) -> None:
+    """Write JSON to a temporary file beside ``path`` and rename it: no partial output."""
+    path = Path(path)
+    text = json.dumps(doc, indent=1, allow_nan=False) + "\n"
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_npy_atomic(path: str | os.PathLike, array: np.ndarray) -> None:
+    """np.save through a temporary file and a rename."""
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.npy", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.save(fh, array, allow_pickle=False)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def make_problem(sphere_dim: int, kind: str, keys, values, target, epsilon: float,
+                 biases=None, context_tokens: int | None = None, meta: dict | None = None) -> Problem:
+    """Build and validate a reduced-form problem from arrays (what the constructions write)."""
+    head: dict = {"kind": kind, "keys": np.asarray(keys, dtype=float).tolist(),
+                  "values": np.asarray(values, dtype=float).reshape(len(keys), -1).tolist()}
+    if biases is not None:
+        head["biases"] = np.asarray(biases, dtype=float).tolist()
+    if context_tokens is not None:
+        head["context_tokens"] = int(context_tokens)
+    doc = {"format": FORMAT, "sphere_dim": sphere_dim, "head": head,
+           "target": [target] if isinstance(target, str) else list(target),
+           "epsilon": float(epsilon), "norm": "max"}
+    if meta:
+        doc["meta"] = meta
+    return problem_from_dict(doc)
