@@ -65,6 +65,24 @@ def _finite_or_none(x: float | None):
     return x if x is not None and math.isfinite(x) else None
 
 
+def _check_output_path(path: str, field: str) -> Path:
+    """Refuse an output path whose folder is missing before any work is done."""
+    out = Path(path)
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(field, f"folder {parent} does not exist")
+    if out.is_dir():
+        raise InputError(field, f"{out} is a folder, expected a file path")
+    return out
+
+
+def _write(writer, path: Path, data, field: str) -> None:
+    try:
+        writer(path, data)
+    except OSError as exc:
+        raise InputError(field, f"cannot write {path}: {exc.strerror or exc}") from None
+
+
 # ---------------------------------------------------------------------------------- commands
 
 def cmd_construct(args) -> int:
@@ -72,6 +90,7 @@ def cmd_construct(args) -> int:
     from .expr import parse_target
     from .problem import write_json_atomic
 
+    output = _check_output_path(args.output, "-o")
     if args.sphere_dim < 1:
         raise InputError("--sphere-dim", f"must be >= 1, got {args.sphere_dim}")
     target = parse_target(args.target, args.sphere_dim, fieldname="--target")
@@ -85,7 +104,7 @@ def cmd_construct(args) -> int:
         c = construct_vmf(target, args.epsilon, args.lipschitz, args.lam, args.prefix_length,
                           args.head or "core", args.max_prefix_length)
     elapsed = time.perf_counter() - start
-    write_json_atomic(args.output, c.problem.to_json())
+    _write(write_json_atomic, output, c.problem.to_json(), "-o")
     meta = c.problem.meta
     payload = {"output": str(args.output), "sha256": c.problem.sha256, "seconds": elapsed, **meta}
     lines = [f"wrote {args.output}: {args.method} construction, {c.problem.kind} head",
@@ -126,10 +145,11 @@ def _load_points(path: str, sphere_dim: int) -> np.ndarray:
 def cmd_eval(args) -> int:
     from .problem import load_problem, write_npy_atomic
 
+    out = _check_output_path(args.out, "--out")
     problem = load_problem(args.problem)
     X = _load_points(args.points, problem.sphere_dim)
     Y = problem.head(X)
-    write_npy_atomic(args.out, Y)
+    _write(write_npy_atomic, out, Y, "--out")
     bad = int((~np.isfinite(Y)).any(axis=1).sum())
     if bad:
         print(f"warning: {bad} output row(s) are not finite (overflow in float64)", file=sys.stderr)

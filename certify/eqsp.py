@@ -93,7 +93,8 @@ def _regions(dim: int, N: int) -> _Regions:
     caps, counts = _caps(dim, N)
     lowers, uppers, diams = [], [], []
     north_low = np.zeros(dim)
-    north_up = np.zeros(dim)
+    north_up = np.full(dim, math.pi)
+    north_up[0] = 2 * math.pi
     north_up[-1] = caps[0]
     lowers.append(north_low[None, :])
     uppers.append(north_up[None, :])
@@ -161,8 +162,9 @@ def equal_area_partition(sphere_dim: int, N: int) -> EqualAreaPartition:
     reg = _regions(sphere_dim, N)
     mid = (reg.lower + reg.upper) / 2
     # the caps' polar boxes are degenerate in their azimuths: their centres are the poles
-    mid[0, :] = 0.0
-    if N > 1:
+    if sphere_dim > 1:
+        mid[0, :] = 0.0
+    if sphere_dim > 1 and N > 1:
         mid[-1, :] = 0.0
         mid[-1, -1] = math.pi
     centres = polar_to_cartesian(mid)
