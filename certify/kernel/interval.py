@@ -103,7 +103,7 @@ def square(a):
 def recip(a):
     lo, hi = a
     bad = (lo <= 0) & (hi >= 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         rlo, rhi = down(1.0 / hi), up(1.0 / lo)
     return np.where(bad, -INF, rlo), np.where(bad, INF, rhi)
 

@@ -1,0 +1,242 @@
+"""Soundness of the trusted kernel: zero-slack containment against Arb and rigorous
+point evaluations. A sampled exact value outside an enclosure is a failure."""
+
+from __future__ import annotations
+
+import math
+
+import flint
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from certify.construct import construct_net, construct_vmf
+from certify.expr import parse_target
+from certify.kernel import interval as iv
+from certify.kernel.cellbound import bound_cells, error_enclosure_at, prepare, unit_point_enclosure
+from certify.kernel.iexpr import compile_interval
+from certify.problem import make_problem
+from certify.sphere import cell_boxes, cell_caps, embed_points, root_cells, split_cells
+
+flint.ctx.prec = 128
+
+ARB = {
+    "exp": lambda t: t.exp(), "log": lambda t: t.log(), "sqrt": lambda t: t.sqrt(),
+    "sin": lambda t: t.sin(), "cos": lambda t: t.cos(), "tan": lambda t: t.tan(),
+    "sinh": lambda t: t.sinh(), "cosh": lambda t: t.cosh(), "tanh": lambda t: t.tanh(),
+    "atan": lambda t: t.atan(),
+}
+IV = {"exp": iv.exp, "log": iv.log, "sqrt": iv.sqrt, "sin": iv.sin, "cos": iv.cos, "tan": iv.tan,
+      "sinh": iv.sinh, "cosh": iv.cosh, "tanh": iv.tanh, "atan": iv.atan}
+
+
+def inside(value: flint.arb, lo: float, hi: float) -> bool:
+    """False only when the exact value (an Arb ball at 128 bits) is certainly outside
+    [lo, hi]: disjoint enclosures prove a bug, overlapping ones are consistent."""
+    return not (bool(value < flint.arb(lo)) or bool(value > flint.arb(hi)))
+
+
+def test_self_test_passes_here():
+    iv.self_test()
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.sampled_from(sorted(IV)), a=st.floats(-30, 30), w=st.floats(0, 8), t=st.floats(0, 1))
+def test_elementary_functions_contain_exact_values(name, a, w, t):
+    lo, hi = np.array([a]), np.array([a + w])
+    rlo, rhi = IV[name]((lo, hi))
+    x = a + t * w
+    if not (np.isfinite(rlo[0]) and np.isfinite(rhi[0])):
+        return  # refusal (unbounded or undefined) is always sound
+    exact = ARB[name](flint.arb(x))
+    assert inside(exact, rlo[0], rhi[0]), f"{name} on [{a!r}, {a + w!r}] at {x!r}: [{rlo[0]!r}, {rhi[0]!r}]"
+
+
+@settings(max_examples=200, deadline=None)
+@given(a=st.floats(-5, 5), w=st.floats(0, 3), b=st.floats(-5, 5), v=st.floats(0, 3),
+       s=st.floats(0, 1), t=st.floats(0, 1), n=st.integers(-4, 6))
+def test_arithmetic_contains_exact_values(a, w, b, v, s, t, n):
+    A, Bv = (np.array([a]), np.array([a + w])), (np.array([b]), np.array([b + v]))
+    x, y = flint.arb(a + s * w), flint.arb(b + t * v)
+    for op, ref in [(iv.add, x + y), (iv.sub, x - y), (iv.mul, x * y)]:
+        lo, hi = op(A, Bv)
+        assert inside(ref, lo[0], hi[0])
+    lo, hi = iv.div(A, Bv)
+    if np.isfinite(lo[0]) and y != 0:
+        assert inside(x / y, lo[0], hi[0])
+    lo, hi = iv.pow_int(A, n)
+    if np.isfinite(lo[0]) and np.isfinite(hi[0]) and not (n < 0 and x == 0):
+        assert inside(x ** n, lo[0], hi[0])
+
+
+def test_sums_and_dots_contain_exact_values():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 1000)) * np.exp(rng.uniform(-20, 20, (3, 1000)))
+    lo, hi = iv.sum_enclosure(x, x, axis=1)
+    for r in range(3):
+        exact = sum((flint.arb(float(t)) for t in x[r]), flint.arb(0))
+        assert inside(exact, lo[r], hi[r])
+    c, M = rng.standard_normal((4, 5)), rng.standard_normal((6, 5)) * 1e3
+    lo, hi = iv.dot_enclosure(c, M)
+    for i in range(4):
+        for k in range(6):
+            exact = sum((flint.arb(float(a)) * flint.arb(float(b)) for a, b in zip(c[i], M[k])), flint.arb(0))
+            assert inside(exact, lo[i, k], hi[i, k])
+
+
+EXPRESSIONS = ["x0*x1", "exp(x2) - 1", "sin(3*x0) + cos(x1)**2", "sqrt(2 + x0) / (3 + x1)",
+               "atan(5*x2) * tanh(x0) - abs(x1)", "x0**(1/3) + 0.1*pi", "log(2 + x1*x2) + x0**-2",
+               "sinh(x0) * cosh(x1) + tan(x2/2)"]
+
+
+def arb_eval(text, point):
+    """Exact-ish evaluation with Arb through an independent walk of the same sympy tree."""
+    import sympy as sp
+
+    t = parse_target([text], 2)
+    env = {s: flint.arb(float(v)) for s, v in zip(t.symbols, point)}
+
+    def walk(e):
+        if e in env:
+            return env[e]
+        if e.is_Rational:
+            return flint.arb(int(e.p)) / int(e.q)
+        if e == sp.pi:
+            return flint.arb.pi()
+        if e.is_Add:
+            return sum((walk(a) for a in e.args), flint.arb(0))
+        if e.is_Mul:
+            out = flint.arb(1)
+            for a in e.args:
+                out *= walk(a)
+            return out
+        if e.is_Pow:
+            base = walk(e.base)
+            if e.exp.is_Integer:
+                return base ** int(e.exp)
+            return (walk(e.exp) * base.log()).exp()
+        name = {sp.exp: "exp", sp.log: "log", sp.sin: "sin", sp.cos: "cos", sp.tan: "tan",
+                sp.sinh: "sinh", sp.cosh: "cosh", sp.tanh: "tanh", sp.atan: "atan"}.get(e.func)
+        if e.func == sp.Abs:
+            return abs(walk(e.args[0]))
+        return ARB[name](walk(e.args[0]))
+
+    return walk(t.exprs[0])
+
+
+@pytest.mark.parametrize("text", EXPRESSIONS)
+def test_target_enclosures_contain_arb_values_on_random_boxes(text):
+    t = parse_target([text], 2)
+    f = compile_interval(t.exprs[0], t.symbols)
+    rng = np.random.default_rng(abs(hash(text)) % 2**32)
+    centres = rng.uniform(0.05, 0.95, (40, 3))
+    widths = rng.uniform(0, 0.05, (40, 3))
+    boxes = [(centres[:, j], centres[:, j] + widths[:, j]) for j in range(3)]
+    lo, hi = f(*boxes)
+    for b in range(40):
+        if not (np.isfinite(lo[b]) and np.isfinite(hi[b])):
+            continue
+        for _ in range(3):
+            p = centres[b] + rng.uniform(0, 1, 3) * widths[b]
+            assert inside(arb_eval(text, p), lo[b], hi[b]), (text, p.tolist(), lo[b], hi[b])
+
+
+@pytest.mark.parametrize("m", [1, 2, 3, 4])
+def test_cells_lie_in_their_caps(m):
+    f, l, c = root_cells(m)
+    for _ in range(2):
+        f, l, c = split_cells(m, f, l, c)
+    centres, rho = cell_caps(m, f, l, c)
+    lower, upper = cell_boxes(m, f, l, c)
+    rng = np.random.default_rng(m)
+    corners_and_random = np.concatenate([rng.uniform(0, 1, (20, m)), np.eye(m)[:1] * 0, np.ones((1, m))])
+    free = lower[:, None, :] + corners_and_random[None, :, :] * (upper - lower)[:, None, :]
+    y = embed_points(m, f, free)
+    for b in range(0, len(f), max(1, len(f) // 40)):
+        for yk in y[b]:
+            nrm = sum((flint.arb(float(v)) ** 2 for v in yk), flint.arb(0)).sqrt()
+            dist2 = sum(((flint.arb(float(v)) / nrm - float(cv)) ** 2 for v, cv in zip(yk, centres[b])), flint.arb(0))
+            assert bool(dist2.sqrt() <= flint.arb(float(rho[b]))), (m, b, yk.tolist())
+
+
+def planted_problem(depth=0.3):
+    """A net head for x0*x1 on S^2 with one extra key planting a narrow bump of the given
+    height near e = (0.6, 0.0, 0.8): good everywhere except a small cap."""
+    t = parse_target(["x0*x1"], 2)
+    good = construct_net(t, 0.3, lipschitz=1.0)
+    head = good.problem.canonical["head"]
+    e = np.array([0.6, 0.0, 0.8])
+    keys = np.vstack([head["keys"], 40000.0 * e])
+    # bias so that at e the planted key outweighs the others by e^5; at chordal distance
+    # 0.03 its score has dropped by 40000 * 0.03^2 / 2 = 18, so it is negligible there
+    best_at_e = float(np.max(np.asarray(head["keys"]) @ e))
+    values = np.vstack([head["values"], [[depth]]])  # f(e) = 0.6 * 0 = 0: error ~ depth at e
+    biases = np.append(head["biases"], -40000.0 + best_at_e + 5.0)
+    return make_problem(2, "softmax", keys, values, ["x0*x1"], 0.3, biases=biases), e
+
+
+def sample_cell_points(m, f, l, c, per_cell, rng):
+    lower, upper = cell_boxes(m, f, l, c)
+    u = rng.uniform(0, 1, (len(f), per_cell, m))
+    y = embed_points(m, f, lower[:, None, :] + u * (upper - lower)[:, None, :])
+    return y
+
+
+@pytest.mark.parametrize("kind", ["softmax", "core"])
+def test_cell_bounds_are_never_below_rigorous_sampled_errors(kind):
+    t = parse_target(["x0*x1", "0.5*x2"], 2)
+    c = construct_vmf(t, 0.05, 1.0, lam=60.0, prefix_length=300, kind=kind)
+    model = prepare(c.problem)
+    f, l, co = root_cells(2)
+    for _ in range(3):
+        f, l, co = split_cells(2, f, l, co)
+    centres, rho = cell_caps(2, f, l, co)
+    U = bound_cells(model, centres, rho)
+    assert np.all(np.isfinite(U))
+    y = sample_cell_points(2, f, l, co, 8, np.random.default_rng(1))
+    xlo, xhi = unit_point_enclosure(y.reshape(-1, 3))
+    lower, _ = error_enclosure_at(model, xlo, xhi)
+    lower = lower.reshape(len(f), 8)
+    violations = np.argwhere(lower > U[:, None])
+    assert violations.size == 0, f"cell {violations[0]}: sampled {lower[tuple(violations[0])]!r} > bound"
+
+
+def test_planted_bump_is_never_bounded_below_its_height():
+    problem, e = planted_problem(depth=0.3)
+    model = prepare(problem)
+    xlo, xhi = unit_point_enclosure(e[None, :])
+    lo, hi = error_enclosure_at(model, xlo, xhi)
+    assert lo[0] > 0.25  # the bump is really there, rigorously
+    # a fine cell around e still gets a bound at least the witnessed error
+    f, l, co = root_cells(2)
+    for _ in range(6):
+        f, l, co = split_cells(2, f, l, co)
+    centres, rho = cell_caps(2, f, l, co)
+    near = np.argsort(np.linalg.norm(centres - e, axis=1))[:4]
+    U = bound_cells(model, centres[near], rho[near])
+    hit = [i for i, k in enumerate(near) if np.linalg.norm(centres[k] - e) <= rho[k]]
+    assert hit and all(U[i] >= lo[0] for i in hit)
+    # and the bump is narrow: 0.05 away the error is back below epsilon
+    far = np.array([0.6, 0.05, 0.8])
+    flo, fhi = error_enclosure_at(model, *unit_point_enclosure(far[None, :]))
+    assert fhi[0] < 0.3
+
+
+def test_point_error_enclosure_overlaps_float_evaluation():
+    t = parse_target(["x0*x1"], 2)
+    c = construct_net(t, 0.3, lipschitz=1.0)
+    model = prepare(c.problem)
+    y = np.random.default_rng(3).standard_normal((50, 3))
+    xlo, xhi = unit_point_enclosure(y)
+    lo, hi = error_enclosure_at(model, xlo, xhi)
+    x = y / np.linalg.norm(y, axis=1, keepdims=True)
+    est = c.problem.error(x)
+    assert np.all(lo <= hi) and np.all(hi - lo < 1e-9)
+    assert np.all(est >= lo - 1e-12) and np.all(est <= hi + 1e-12)
+
+
+def test_self_attention_heads_are_refused_not_bounded(matrix_doc):
+    from certify.problem import problem_from_dict
+    model = prepare(problem_from_dict(matrix_doc))
+    assert not model.supported
+    assert np.all(np.isinf(bound_cells(model, np.array([[1.0, 0.0]]), np.array([0.1]))))
