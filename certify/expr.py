@@ -274,22 +274,15 @@ def compile_numpy(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> Callable[...
         if e.is_Number or e.is_NumberSymbol:
             c = float(e)
             return lambda args: np.float64(c)
-        if e.is_Add:
+        if e.is_Add or e.is_Mul:
+            combine = np.add if e.is_Add else np.multiply
             parts = [build(a) for a in e.args]
-            def add(args, parts=parts):
+            def fold(args, parts=parts, combine=combine):
                 total = parts[0](args)
                 for p in parts[1:]:
-                    total = total + p(args)
+                    total = combine(total, p(args))
                 return total
-            return add
-        if e.is_Mul:
-            parts = [build(a) for a in e.args]
-            def mul(args, parts=parts):
-                total = parts[0](args)
-                for p in parts[1:]:
-                    total = total * p(args)
-                return total
-            return mul
+            return fold
         if e.is_Pow:
             base = build(e.base)
             if e.exp == sp.Rational(1, 2):

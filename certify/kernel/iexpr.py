@@ -41,22 +41,15 @@ def compile_interval(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> Callable:
         if e.is_Number or e.is_NumberSymbol:
             c = _constant(e)
             return lambda args: c
-        if e.is_Add:
+        if e.is_Add or e.is_Mul:
+            op = iv.add if e.is_Add else iv.mul
             parts = [build(a) for a in e.args]
-            def add(args, parts=parts):
+            def fold(args, parts=parts, op=op):
                 total = parts[0](args)
                 for p in parts[1:]:
-                    total = iv.add(total, p(args))
+                    total = op(total, p(args))
                 return total
-            return add
-        if e.is_Mul:
-            parts = [build(a) for a in e.args]
-            def mul(args, parts=parts):
-                total = parts[0](args)
-                for p in parts[1:]:
-                    total = iv.mul(total, p(args))
-                return total
-            return mul
+            return fold
         if e.is_Pow:
             base = build(e.base)
             ex = e.exp

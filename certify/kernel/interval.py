@@ -195,26 +195,25 @@ def _contains_phase(lo, hi, phase):
     return (centre <= hi + slack) | huge
 
 
-def sin(a):
+def _periodic(fn, a, peak_phase, trough_phase):
+    """Range of a 2 pi-periodic function in [-1, 1] with maxima at peak_phase + 2 k pi and
+    minima at trough_phase + 2 k pi: the endpoint values, or +-1 where an extremum may lie."""
     lo, hi = a
     with np.errstate(invalid="ignore"):
-        slo, shi = np.sin(lo), np.sin(hi)
-    rlo, rhi = _widen(np.minimum(slo, shi), np.maximum(slo, shi))
+        flo, fhi = fn(lo), fn(hi)
+    rlo, rhi = _widen(np.minimum(flo, fhi), np.maximum(flo, fhi))
     wide = (hi - lo) >= 2 * math.pi
-    rhi = np.where(wide | _contains_phase(lo, hi, math.pi / 2), 1.0, np.minimum(rhi, 1.0))
-    rlo = np.where(wide | _contains_phase(lo, hi, -math.pi / 2), -1.0, np.maximum(rlo, -1.0))
+    rhi = np.where(wide | _contains_phase(lo, hi, peak_phase), 1.0, np.minimum(rhi, 1.0))
+    rlo = np.where(wide | _contains_phase(lo, hi, trough_phase), -1.0, np.maximum(rlo, -1.0))
     return rlo, rhi
+
+
+def sin(a):
+    return _periodic(np.sin, a, math.pi / 2, -math.pi / 2)
 
 
 def cos(a):
-    lo, hi = a
-    with np.errstate(invalid="ignore"):
-        clo, chi = np.cos(lo), np.cos(hi)
-    rlo, rhi = _widen(np.minimum(clo, chi), np.maximum(clo, chi))
-    wide = (hi - lo) >= 2 * math.pi
-    rhi = np.where(wide | _contains_phase(lo, hi, 0.0), 1.0, np.minimum(rhi, 1.0))
-    rlo = np.where(wide | _contains_phase(lo, hi, math.pi), -1.0, np.maximum(rlo, -1.0))
-    return rlo, rhi
+    return _periodic(np.cos, a, 0.0, math.pi)
 
 
 def tan(a):
