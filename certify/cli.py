@@ -109,7 +109,7 @@ def cmd_construct(args) -> int:
     payload = {"output": str(args.output), "sha256": c.problem.sha256, "seconds": elapsed, **meta}
     lines = [f"wrote {args.output}: {args.method} construction, {c.problem.kind} head",
              f"  prefix length N = {c.problem.prefix_length}, lambda = {c.lam:.6g}, "
-             f"cell diameter delta = {c.partition.delta:.4g}",
+             f"covering radius delta = {c.partition.delta:.4g}",
              f"  Lipschitz L = {meta['lipschitz']:.4g}"
              + (" (ESTIMATED by sampling; pass --lipschitz for a stated constant)" if meta["lipschitz_estimated"] else ""),
              f"  a-priori bound from the derived constants: {c.predicted_bound:.4g} (epsilon {args.epsilon:g})",

@@ -1,7 +1,7 @@
 """Prefix constructions for a target f: S^m -> R^o (THEORY 3.1 and 3.3).
 
 Both start from Leopardi's equal-area partition (``certify.eqsp``) with centres b_k and a
-chordal diameter bound delta, so every x in S^m lies within delta of some centre.
+chordal covering radius delta: every x in S^m lies within delta of its region's centre.
 
 * ``vmf`` (the paper's route, THEORY 3.1): f * K_lambda is discretised on the partition.
   Core head: keys lambda b_k, biases log(c_{m+1}(lambda) |S^m| / N), values f(b_k);
@@ -113,7 +113,7 @@ def _too_long(sphere_dim: int, delta: float, max_prefix: int, route: str) -> Inp
     at_max = equal_area_partition(sphere_dim, max_prefix)
     needed = max_prefix * (at_max.delta / delta) ** sphere_dim
     return InputError("--prefix-length",
-                      f"the {route} route's derived constants need cells of diameter <= {delta:.3g}, "
+                      f"the {route} route's derived constants need cells of covering radius <= {delta:.3g}, "
                       f"about N = {needed:.3g} prefix tokens, more than --max-prefix-length "
                       f"{max_prefix}; choose --lam and --prefix-length yourself or raise the limit")
 
@@ -139,7 +139,7 @@ def construct_net(target: Target, epsilon: float, lipschitz: float | None = None
     gap = r * r - delta * delta
     if lam is None:
         if gap <= 0:
-            raise InputError("--prefix-length", f"N = {N} gives cells of diameter {delta:.3g} >= "
+            raise InputError("--prefix-length", f"N = {N} gives cells of covering radius {delta:.3g} >= "
                                                 f"r = eps/(2L) = {r:.3g}; use more prefix tokens")
         lam = max(2 * math.log(max(2 * N * osc / epsilon, 1.0)) / gap, 1.0)
     bound = L * r + osc * N * math.exp(-lam * gap / 2) if gap > 0 else math.inf
@@ -178,7 +178,7 @@ def construct_vmf(target: Target, epsilon: float, lipschitz: float | None = None
             else:
                 hi = mid
         if lo <= 0:
-            raise InputError("--epsilon", "no cell diameter meets the quadrature bound")
+            raise InputError("--epsilon", "no cell radius meets the quadrature bound")
         part = partition_for_delta(m, lo, max_prefix)
         if part is None:
             raise _too_long(m, lo, max_prefix, "vmf")

@@ -10,12 +10,14 @@ A region of S^m is a box in spherical polar coordinates (phi, theta_2, ..., thet
 (phi in [0, 2 pi], colatitudes in [0, pi]; the last coordinate is the colatitude from the
 north pole e_m), the convention of Leopardi's toolbox, without its optional rotations.
 
-For each region we return a centre (the midpoint of its polar box, which lies in it) and
-an upper bound on its chordal diameter from the recursion
-  D(collar region) <= (theta_bot - theta_top) + max sin(theta) * D(sub-region of S^(m-1)),
-  D(cap of colatitude c) <= 2c,   D(arc) <= min(length, pi)     (geodesic),
-since any two points are joined by a meridian segment followed by a parallel arc. This
-float bound serves constructions (choosing N for a wanted delta); it certifies nothing.
+For each region we return a centre inside it, defined recursively (caps: their pole; a
+collar region: the centre of its sub-region of S^(m-1) at the collar's middle colatitude;
+an arc: its midpoint) and an upper bound on its covering radius about that centre,
+  R(collar region) <= (theta_bot - theta_top)/2 + max sin(theta) * R(sub-region),
+  R(cap of colatitude c) <= c,   R(arc) <= length/2     (geodesic),
+since the centre reaches any point of the region by a meridian segment followed by an arc of
+a parallel. Chordal radius = 2 sin(R/2). This float bound serves constructions (choosing N
+for a wanted delta); it certifies nothing.
 """
 
 from __future__ import annotations
@@ -75,46 +77,53 @@ def _caps(dim: int, N: int) -> tuple[list[float], list[int]]:
 
 @dataclass(frozen=True)
 class _Regions:
-    lower: np.ndarray     # N x dim polar lower corners
-    upper: np.ndarray     # N x dim polar upper corners
-    geodesic: np.ndarray  # N geodesic diameter bounds
+    lower: np.ndarray   # N x dim polar lower corners
+    upper: np.ndarray   # N x dim polar upper corners
+    centre: np.ndarray  # N x dim polar centres (inside their regions)
+    radius: np.ndarray  # N geodesic covering-radius bounds about the centres
+
+
+def _whole_sphere(dim: int) -> _Regions:
+    upper = np.full(dim, math.pi)
+    upper[0] = 2 * math.pi
+    return _Regions(np.zeros((1, dim)), upper[None, :], np.zeros((1, dim)), np.array([math.pi]))
 
 
 @lru_cache(maxsize=256)
 def _regions(dim: int, N: int) -> _Regions:
     if N == 1:
-        upper = np.full(dim, math.pi)
-        upper[0] = 2 * math.pi
-        return _Regions(np.zeros((1, dim)), upper[None, :], np.array([math.pi]))
+        return _whole_sphere(dim)
     if dim == 1:
         edges = 2 * math.pi * np.arange(N + 1) / N
-        length = np.full(N, min(2 * math.pi / N, math.pi))
-        return _Regions(edges[:-1, None], edges[1:, None], length)
+        mids = (edges[:-1] + edges[1:]) / 2
+        return _Regions(edges[:-1, None], edges[1:, None], mids[:, None], np.full(N, math.pi / N))
     caps, counts = _caps(dim, N)
-    lowers, uppers, diams = [], [], []
-    north_low = np.zeros(dim)
-    north_up = np.full(dim, math.pi)
-    north_up[0] = 2 * math.pi
-    north_up[-1] = caps[0]
-    lowers.append(north_low[None, :])
-    uppers.append(north_up[None, :])
-    diams.append(np.array([min(2 * caps[0], math.pi)]))
+    full = _whole_sphere(dim)
+    # north cap: the polar box of the whole sphere cut at colatitude caps[0]; centre: the pole
+    north_up = full.upper.copy()
+    north_up[0, -1] = caps[0]
+    lowers, uppers = [full.lower], [north_up]
+    centres, radii = [np.zeros((1, dim))], [np.array([caps[0]])]
     for i in range(1, len(counts) - 1):
         top, bot = caps[i - 1], caps[i]
         sub = _regions(dim - 1, counts[i])
-        smax = 1.0 if top <= math.pi / 2 <= bot else max(math.sin(top), math.sin(bot))
         n = counts[i]
+        smax = 1.0 if top <= math.pi / 2 <= bot else max(math.sin(top), math.sin(bot))
         lowers.append(np.column_stack([sub.lower, np.full(n, top)]))
         uppers.append(np.column_stack([sub.upper, np.full(n, bot)]))
-        diams.append(np.minimum((bot - top) + smax * sub.geodesic, math.pi))
-    south_low = np.zeros(dim)
-    south_low[-1] = caps[-2]
-    south_up = np.full(dim, math.pi)
-    south_up[0] = 2 * math.pi
-    lowers.append(south_low[None, :])
-    uppers.append(south_up[None, :])
-    diams.append(np.array([min(2 * (math.pi - caps[-2]), math.pi)]))
-    return _Regions(np.concatenate(lowers), np.concatenate(uppers), np.concatenate(diams))
+        centres.append(np.column_stack([sub.centre, np.full(n, (top + bot) / 2)]))
+        # meridian from the centre's colatitude, then the parallel within the sub-region
+        radii.append(np.minimum((bot - top) / 2 + smax * sub.radius, math.pi))
+    south_low = np.zeros((1, dim))
+    south_low[0, -1] = caps[-2]
+    south_centre = np.zeros((1, dim))
+    south_centre[0, -1] = math.pi
+    lowers.append(south_low)
+    uppers.append(full.upper)
+    centres.append(south_centre)
+    radii.append(np.array([math.pi - caps[-2]]))
+    return _Regions(np.concatenate(lowers), np.concatenate(uppers), np.concatenate(centres),
+                    np.concatenate(radii))
 
 
 def polar_to_cartesian(s: np.ndarray) -> np.ndarray:
@@ -133,13 +142,13 @@ def polar_to_cartesian(s: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class EqualAreaPartition:
-    """N regions of S^m of equal area, each with a centre inside it and a diameter bound."""
+    """N regions of S^m of equal area, each with a centre inside it and a covering radius."""
 
     sphere_dim: int
     lower: np.ndarray    # N x m polar boxes
     upper: np.ndarray
     centres: np.ndarray  # N x (m+1) unit vectors
-    chordal_diameters: np.ndarray  # N, float upper bounds
+    radii: np.ndarray    # N chordal bounds on |y - centre| for y in the region (float)
 
     @property
     def size(self) -> int:
@@ -147,8 +156,9 @@ class EqualAreaPartition:
 
     @property
     def delta(self) -> float:
-        """Largest chordal cell diameter bound: every x in S^m is within delta of a centre."""
-        return float(self.chordal_diameters.max())
+        """Largest chordal covering radius: every x in S^m is within delta of the centre of
+        its region (what the net and the vMF quadrature bounds use)."""
+        return float(self.radii.max())
 
     @property
     def cell_area(self) -> float:
@@ -160,24 +170,17 @@ def equal_area_partition(sphere_dim: int, N: int) -> EqualAreaPartition:
     if sphere_dim < 1 or N < 1:
         raise ValueError("need sphere_dim >= 1 and N >= 1")
     reg = _regions(sphere_dim, N)
-    mid = (reg.lower + reg.upper) / 2
-    # the caps' polar boxes are degenerate in their azimuths: their centres are the poles
-    if sphere_dim > 1:
-        mid[0, :] = 0.0
-    if sphere_dim > 1 and N > 1:
-        mid[-1, :] = 0.0
-        mid[-1, -1] = math.pi
-    centres = polar_to_cartesian(mid)
+    centres = polar_to_cartesian(reg.centre)
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    chord = 2 * np.sin(np.minimum(reg.geodesic, math.pi) / 2)
+    chord = 2 * np.sin(np.minimum(reg.radius, math.pi) / 2)
     return EqualAreaPartition(sphere_dim, reg.lower, reg.upper, centres, chord)
 
 
 def partition_for_delta(sphere_dim: int, delta: float, max_size: int) -> EqualAreaPartition | None:
     """The smallest EQ partition (found by doubling then bisection on N) whose chordal
-    diameter bound is <= delta, or None if it would need more than ``max_size`` regions.
+    covering radius bound is <= delta, or None if it would need more than ``max_size`` regions.
 
-    The diameter bound is not monotone in N in every case, so the result is the smallest N
+    The radius bound is not monotone in N in every case, so the result is the smallest N
     found by the search, not necessarily the smallest overall.
     """
     lo, hi = 1, 2

@@ -54,9 +54,9 @@ def lambda_for_smoothing(m: int, lipschitz: float, budget: float) -> float:
 
 def quadrature_error_bound(lam: float, delta: float, sup_f: float, lipschitz: float,
                            normalised: bool) -> float:
-    """Error of the vMF quadrature head against f * K_lambda for cells of diameter <= delta.
+    """Error of the vMF quadrature head against f * K_lambda for cells within delta of their centres.
 
-    [derived] With equal-area cells V_k of chordal diameter <= delta and b_k in V_k,
+    [derived] With equal-area cells V_k and centres b_k with |y - b_k| <= delta on V_k,
     |e^{lam<x,b>} - e^{lam<x,y>}| <= lam delta e^{lam delta} e^{lam<x,y>} for y in V_k, and
     integrating against c_{m+1} gives
       eta  = lam delta e^{lam delta}                       (|D - 1|, denominator),
