@@ -73,23 +73,33 @@ def estimate_sup_error(problem: Problem, samples: int = 20000, starts: int = 12,
     best_val, best_x = float(err[order[0]]), pts[order[0]]
     counter = {"n": 0}
     for idx in order:
-        x0 = pts[idx]
-        T = _tangent_basis(x0)
-
-        def neg_error(u, x0=x0, T=T):
-            y = x0 + T @ u
-            y = y / np.linalg.norm(y)
-            counter["n"] += 1
-            e = problem.error(y[None, :])[0]
-            return -e if np.isfinite(e) else 0.0
-
-        simplex = np.vstack([np.zeros(m), scale * np.eye(m)])
-        res = optimize.minimize(neg_error, np.zeros(m), method="Nelder-Mead",
-                                options={"initial_simplex": simplex, "xatol": 1e-12, "fatol": 1e-15,
-                                         "maxfev": 400})
-        if -res.fun > best_val:
-            y = x0 + T @ res.x
-            best_val, best_x = float(-res.fun), y / np.linalg.norm(y)
+        val, x = polish(problem, pts[idx], scale, counter)
+        if val > best_val:
+            best_val, best_x = val, x
     if progress:
         progress(f"refined {len(order)} starts with {counter['n']} evaluations")
     return Estimate(best_val, best_x, used + counter["n"], pts.shape[0], len(order))
+
+
+def polish(problem: Problem, x0: np.ndarray, scale: float, counter: dict | None = None,
+           maxfev: int = 400) -> tuple[float, np.ndarray]:
+    """Local maximisation of the error from x0 by Nelder-Mead in tangent coordinates
+    (first simplex of size ``scale``): (largest error found, its point). NOT rigorous."""
+    m = problem.sphere_dim
+    x0 = np.asarray(x0, dtype=np.float64) / np.linalg.norm(x0)
+    T = _tangent_basis(x0)
+    counter = counter if counter is not None else {"n": 0}
+
+    def neg_error(u):
+        y = x0 + T @ u
+        y = y / np.linalg.norm(y)
+        counter["n"] = counter.get("n", 0) + 1
+        e = problem.error(y[None, :])[0]
+        return -e if np.isfinite(e) else 0.0
+
+    simplex = np.vstack([np.zeros(m), scale * np.eye(m)])
+    res = optimize.minimize(neg_error, np.zeros(m), method="Nelder-Mead",
+                            options={"initial_simplex": simplex, "xatol": 1e-12, "fatol": 1e-15,
+                                     "maxfev": maxfev})
+    y = x0 + T @ res.x
+    return float(-res.fun), y / np.linalg.norm(y)

@@ -2,36 +2,49 @@
 
 SOUNDNESS CONTRACT
 ------------------
-For a cell contained in {x in S^m : |x - c| <= rho} (c a float vector with
-|1 - |c|^2| <= delta, enclosed), :func:`bound_cells` returns U >= sup over the cell of
-max_i |H_i(x) - f_i(x)|, computed with the outward-rounded intervals of
-:mod:`certify.kernel.interval` (assumptions listed there). NaN or infinity anywhere gives
-U = inf ("not certified").
+For a cell contained in {x in S^m : |x - c| <= rho} (c a float vector, |c| close to 1 and
+enclosed), every bound below is U >= sup over the cell of max_i |H_i(x) - f_i(x)|, where H
+is the head *exactly* as the problem file describes it (a full-matrix head's reduction to
+keys and values is enclosed, not trusted). All arithmetic is the outward-rounded interval
+arithmetic of :mod:`certify.kernel.interval`, under the assumptions written there. NaN or
+infinity anywhere gives U = inf ("not certified").
 
-The bound is a second-order centred Taylor bound along the chord z_t = c + t d,
-d = x - c, t in [0, 1]:
+Notation: E = H - f (extended to R^(m+1) by the same formulas), d = x - c, z_t = c + t d
+for t in [0, 1], g(t) = E_i(z_t). Scores s_k(z) = <z, A_k> + b_k (keys; a softmax head's n
+context tokens are one key A = 0 of multiplicity n) and, for a head whose query attends to
+itself, s_0(z) = z^T S z with value B z.
 
-  |E_i(x)| <= |E_i(c)| + |<d, grad E_i(c)>| + 1/2 sup_t |d^T Hess E_i(z_t) d|.
-
-* <d, c> = (1 - |c|^2 - |d|^2)/2 lies in [q_lo, q_hi] = [-(rho^2 + delta)/2, delta/2], so for
-  any vector B and any float beta, |<d, B>| <= |beta| max|q| + rho |B - beta c| (the radial
-  part of d is second order: this keeps radial derivatives from costing first order).
-* Softmax heads (linear scores s_k = <z, A_k> + b_k, context tokens as a key A = 0 of
-  multiplicity n): d^T Hess H_i d is the third cumulant E_pi[(a - a_bar)^2 (v_i - v_bar_i)]
-  with a_k = <d, A_k>, bounded by 2 S21 + 2 S20 S01 + 4 S10^2 S01 where
-  S_pq = sum_k pi_hat_k D_k^p |v_ki - beta_i|^q, D_k >= |<d, A_k - w>| and pi_hat_k >=
-  pi_k(z_t) for all t: pi_k(z) = W_k(c) e^{<z-c, A_k-w>} / sum_j W_j(c) e^{<z-c, A_j-w>}.
-* Core heads: d^T Hess H_i d = sum_k W_k(z) <d, A_k>^2 v_ki, bounded termwise.
-* Targets: f_i(c) and grad f_i(c) by interval evaluation at c; the Hessian of f_i over the
-  box [c - rho, c + rho] (which holds every z_t), in Frobenius norm.
-
-Heads with the query's own (quadratic-score) token are not covered by these formulas: their
-cells get U = inf, so such problems end UNDECIDED rather than with a wrong answer.
+* Radial split: <d, c> = (1 - |c|^2 - |d|^2)/2 lies in [-(rho^2 + delta)/2, delta/2] with
+  delta >= |1 - |c|^2|, so for any vector G and float beta, |<d, G>| <= |beta| max|q| +
+  rho |G - beta c| (radial derivatives cost second order only).
+* Chord weights: with a'_k = <d, A_k - w> in [e_lo_k, e_hi_k] (w any float vector), the
+  softmax weight pi_k(z_t) is at most pi_hat_k = W_k(c)^+ e^{e_hi_k} / sum_j W_j(c)^- e^{e_lo_j}.
+* ``taylor3`` (heads with linear scores): |g(1)| <= |g(0)| + |g'(0)| + |g''(0)|/2 +
+  sup|g'''|/6, with g'(0) = <d, grad E(c)> and g''(0) = d^T Hess E(c) d evaluated at the
+  centre (Hess split into the tangent part, rho^2 |P M P|, and O(rho^3) radial parts), and
+  g''' the fourth joint cumulant kappa(a, a, a, v) = E[a~^3 v~] - 3 E[a~^2] E[a~ v~] under
+  pi_t for the softmax head (|a~_k| <= D_k + S10, |v~_k| <= Y_k + S01, E[a~^2] <= S20,
+  |E[a~ v~]| <= S11 + S10 S01, sums S_pq = sum_k pi_hat_k D_k^p Y_k^q), or
+  sum_k W_k(z_t) a_k^3 v_k for the core head; the target's third derivatives are enclosed
+  over the box [c - rho, c + rho] (which holds every z_t) and bounded in Frobenius norm.
+* ``lipschitz`` (every head, including the query's own token): |g(1)| <= |g(0)| +
+  sup_t |g'(t)|, with |<d, grad H_i>| <= sum_k pi_hat_k (Y_k + S01)(D_k + S10) + pi_hat_0
+  |<d, B_i>| (the self term's score gradient 2 S z varies along the chord by at most
+  2 rho |S|_F), and the target gradient enclosed over the box.
+* Key pruning (a cost, not a soundness, matter): for a group cap (centre g, radius r)
+  containing the cell, keys whose score upper bound s_k^+ lies far below the best lower
+  bound M^- are dropped. Softmax: H = (1 - theta) H_kept + theta H_dropped with theta <=
+  sum_dropped mult_k e^{s_k^+ - M^-}, so |H - H_kept| <= theta span_i. Core: the dropped
+  part is at most sum_dropped mult_k e^{s_k^+} |v_ki|. Both are added to U.
+* Full-matrix heads: the keys, values, S and B used are float midpoints of rigorous
+  enclosures of the exact reduction; with score errors <= eta and value errors <= nu_i,
+  |H_exact - H_model| <= (e^{2 eta} - 1) span_i + nu_i is added to every bound.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
@@ -39,8 +52,16 @@ import sympy as sp
 from . import interval as iv
 from .iexpr import compile_interval
 
-#: Largest (cells x keys x dims) block processed at once (memory, not soundness).
-BLOCK = 3_000_000
+#: Largest cells x kept-keys block processed at once (memory, not soundness).
+BLOCK = 400_000
+#: Cell-bound methods; the certificate records one per leaf.
+METHODS = ("taylor3", "lipschitz")
+#: A cell's keys are pruned on the cap of its ancestor this many levels up.
+GROUP_UP = 2
+#: Pruning is skipped for heads with at most this many keys.
+PRUNE_MIN_KEYS = 48
+#: Fraction of epsilon the dropped keys may cost, at most.
+PRUNE_SHARE = 1e-3
 
 
 def usum(x, axis=-1):
@@ -49,205 +70,559 @@ def usum(x, axis=-1):
     return iv.up(np.sum(x, axis=axis) * (1.0 + 2.0 * iv.gamma(max(n - 1, 1))))
 
 
-def _norm_up(mags, axis=-1):
+def norm_up(mags, axis=-1):
+    """Upper bound of the Euclidean norm of vectors with entries bounded by ``mags``."""
     return iv.up(np.sqrt(usum(iv.up(mags * mags), axis=axis)))
+
+
+def ball_matmul(am, ar, bm, br):
+    """Midpoint-radius product: for exact X, Y with |X - am| <= ar, |Y - bm| <= br
+    (entrywise), returns (mid, rad) with |X @ Y - mid| <= rad entrywise."""
+    n = am.shape[1]
+    mid = am @ bm
+    aam, abm = np.abs(am), np.abs(bm)
+    err = (aam @ abm) * iv.gamma(n) + aam @ br + ar @ (abm + br)
+    tiny = n * 2.0 ** -1070  # underflow in the products
+    return mid, iv.up(iv.up(err * (1.0 + 2.0 * iv.gamma(n + 2))) + tiny)
+
+
+def _ball_scale(m, r, s):
+    """(m +- r) * s for an interval scalar s: back to (mid, rad)."""
+    lo, hi = iv.mul((iv.down(m - r), iv.up(m + r)), s)
+    mid = (lo + hi) / 2
+    return mid, iv.up(np.maximum(iv.up(hi - mid), iv.up(mid - lo)))
 
 
 @dataclass
 class CellModel:
     """A problem prepared for rigorous cell bounds."""
 
-    kind: str            # "softmax" or "core"
-    keys: np.ndarray     # N x d
-    biases: np.ndarray   # N
-    values: np.ndarray   # N x o
-    mult: np.ndarray     # N multiplicities (1, or n for the context tokens' pseudo-key)
-    f: list              # o interval evaluators
-    grad: list           # o x d
-    hess: list           # o x d x d (symmetric, upper triangle shared)
-    supported: bool = True
-    reason: str = ""
+    kind: str              # "softmax" or "core"
+    keys: np.ndarray       # N x d (floats used exactly)
+    biases: np.ndarray     # N
+    values: np.ndarray     # N x o
+    mult: np.ndarray       # N multiplicities (1, or n for the context tokens' pseudo-key)
+    keep: np.ndarray       # N: never pruned
+    self_q: np.ndarray | None  # d x d symmetric: the self score z^T S z
+    self_v: np.ndarray | None  # o x d: the self value B z
+    slack: np.ndarray      # o: |H_exact - H_model| on S^m
+    span: np.ndarray       # o: bounds |v - v'| over all (model) values, self values included
+    epsilon: float
+    f: list                # o interval evaluators
+    grad: list             # o x d
+    hess: list             # o x d x d
+    third: list = field(default_factory=list)  # o lists of (multiplicity, evaluator)
 
     @property
     def dim(self) -> int:
         return self.keys.shape[1]
 
+    @property
+    def out_dim(self) -> int:
+        return self.values.shape[1]
 
-def prepare(problem) -> CellModel:
+    @property
+    def linear(self) -> bool:
+        return self.self_q is None
+
+    @property
+    def default_method(self) -> str:
+        return "taylor3" if self.linear else "lipschitz"
+
+
+def _reduce_matrix_head(h: dict, o: int):
+    """Rigorous reduction of a full-matrix head (THEORY 1.1): float midpoints and error
+    bounds (keys, key score errors eta_k, values, value errors, S, its error, B, errors)."""
+    E = np.array(h["embedding"], dtype=np.float64)
+    WQ = np.array(h["W_Q"], dtype=np.float64)
+    WK = np.array(h["W_K"], dtype=np.float64)
+    WV = np.array(h["W_V"], dtype=np.float64)
+    fixed = np.array(h["prefix"], dtype=np.float64).reshape(-1, E.shape[0])
+    context = np.array(h.get("context", []), dtype=np.float64).reshape(-1, E.shape[0])
+    fixed = np.vstack([fixed, context])
+    z = lambda a: np.zeros_like(a)
+    scale = iv.recip(iv.sqrt(iv.point(float(WQ.shape[0]))))
+    QE = ball_matmul(WQ, z(WQ), E, z(E))
+    FK = ball_matmul(fixed, z(fixed), WK.T, z(WK.T))
+    keys = _ball_scale(*ball_matmul(FK[0], FK[1], QE[0], QE[1]), scale)
+    values = ball_matmul(fixed, z(fixed), WV.T, z(WV.T))
+    eta = norm_up(keys[1], axis=1)
+    nu = np.max(values[1], axis=0)
+    span_extra = np.zeros(o)
+    self_q = self_v = None
+    eta0 = 0.0
+    if h.get("self_attention", True):
+        KE = ball_matmul(WK, z(WK), E, z(E))
+        S = _ball_scale(*ball_matmul(QE[0].T, QE[1].T, KE[0], KE[1]), scale)
+        sym = (S[0] + S[0].T) / 2
+        sym_r = iv.up(iv.up((S[1] + S[1].T) / 2) + iv.up(np.abs(sym) * 2 * iv.U))
+        eta0 = float(norm_up(sym_r.ravel()))
+        B = ball_matmul(WV, z(WV), E, z(E))
+        self_q, self_v = sym, B[0]
+        nu = np.maximum(nu, norm_up(B[1], axis=1))
+        span_extra = norm_up(np.abs(B[0]), axis=1)
+    eta_max = max(float(np.max(eta)) if eta.size else 0.0, eta0)
+    return keys[0], values[0], self_q, self_v, eta_max, nu, span_extra
+
+
+def prepare(problem, third: bool = True) -> CellModel:
     """Build the :class:`CellModel` of a validated :class:`certify.problem.Problem`."""
-    head = problem.head
-    kind = problem.kind
-    keys = np.asarray(head.keys, dtype=np.float64)
-    biases = np.asarray(head.biases, dtype=np.float64)
-    values = np.asarray(head.values, dtype=np.float64)
-    mult = np.ones(keys.shape[0])
-    supported, reason = True, ""
-    if kind == "softmax":
-        if head.context_count:
-            keys = np.vstack([keys, np.zeros((1, keys.shape[1]))])
-            biases = np.append(biases, 0.0)
-            values = np.vstack([values, np.zeros((1, values.shape[1]))])
-            mult = np.append(mult, float(head.context_count))
-        if head.self_quadratic is not None:
-            supported, reason = False, "the query's own token (quadratic score) is not covered by the cell bound"
+    ch = problem.canonical["head"]
+    kind = ch["kind"]
+    o = problem.out_dim
+    self_q = self_v = None
+    eta, nu, span_extra = 0.0, np.zeros(o), np.zeros(o)
+    if "embedding" in ch:
+        keys, values, self_q, self_v, eta, nu, span_extra = _reduce_matrix_head(ch, o)
+        biases = np.zeros(keys.shape[0])
+    else:
+        keys = np.array(ch["keys"], dtype=np.float64)
+        values = np.array(ch["values"], dtype=np.float64)
+        biases = np.array(ch["biases"], dtype=np.float64)
+    N, d = keys.shape
+    mult = np.ones(N)
+    keep = np.zeros(N, dtype=bool)
+    n_ctx = int(ch.get("context_tokens", 0))
+    if kind == "softmax" and n_ctx:
+        keys = np.vstack([keys, np.zeros((1, d))])
+        biases = np.append(biases, 0.0)
+        values = np.vstack([values, np.zeros((1, o))])
+        mult = np.append(mult, float(n_ctx))
+        keep = np.append(keep, True)
+    vmax = np.maximum(np.max(values, axis=0), span_extra)
+    vmin = np.minimum(np.min(values, axis=0), -span_extra)
+    span = iv.up(vmax - vmin)
+    slack = np.zeros(o)
+    if eta > 0 or np.any(nu > 0):
+        grow = iv.up(iv.exp(iv.point(iv.up(2 * eta)))[1] - 1.0)
+        slack = iv.up(iv.up(grow * span) + nu)
     t = problem.target
-    f = [compile_interval(e, t.symbols) for e in t.exprs]
+    xs = t.symbols
+    f = [compile_interval(e, xs) for e in t.exprs]
     grads = t.gradient_exprs()
-    grad = [[compile_interval(g, t.symbols) for g in row] for row in grads]
-    hess = []
+    grad = [[compile_interval(g, xs) for g in row] for row in grads]
+    hess, thirds = [], []
     for row in grads:
-        H = [[None] * len(t.symbols) for _ in t.symbols]
-        for j, gj in enumerate(row):
-            for l in range(j, len(t.symbols)):
-                H[j][l] = H[l][j] = compile_interval(sp.diff(gj, t.symbols[l]), t.symbols)
+        H = [[None] * d for _ in range(d)]
+        second = {}
+        for j in range(d):
+            for l in range(j, d):
+                second[j, l] = sp.diff(row[j], xs[l])
+                H[j][l] = H[l][j] = compile_interval(second[j, l], xs)
         hess.append(H)
-    return CellModel(kind, keys, biases, values, mult, f, grad, hess, supported, reason)
+        if third:
+            T = []
+            for j, l, r in itertools.combinations_with_replacement(range(d), 3):
+                e = sp.diff(second[j, l], xs[r])
+                if e != 0:
+                    T.append((len(set(itertools.permutations((j, l, r)))), compile_interval(e, xs)))
+            thirds.append(T)
+    return CellModel(kind, keys, biases, values, mult, keep, self_q, self_v, slack, span,
+                     float(problem.epsilon), f, grad, hess, thirds)
 
 
-def _radial_split_norm(Blo, Bhi, c):
-    """For interval vectors B (... x d) and float c (... x d): (beta, n_perp) with beta a
-    float and n_perp >= |B - beta c| for every B in the box."""
-    beta = np.sum((Blo + Bhi) / 2 * c, axis=-1)
-    bc = iv.mul(iv.point(beta[..., None]), iv.point(c))
-    perp = iv.sub((Blo, Bhi), bc)
-    return beta, _norm_up(iv.mag(perp))
+# ------------------------------------------------------------------------- helpers
+
+def _dot3(c, A):
+    """Enclosure of <c_b, A_bk> for float c (B x d) and A (B x K x d)."""
+    d = c.shape[-1]
+    val = np.einsum("bd,bkd->bk", c, A)
+    err = iv.up(np.einsum("bd,bkd->bk", np.abs(c), np.abs(A)) * (iv.gamma(d) * (1 + 4 * iv.U)))
+    return iv.down(val - err), iv.up(val + err)
 
 
-def _linear_term(beta, nperp, qmag, rho):
-    """Upper bound of |<d, B>| over admissible d."""
-    return iv.up(iv.up(np.abs(beta) * qmag) + iv.up(rho * nperp))
+def _quad(c, S):
+    """Enclosure of c^T S c (c float B x d, S float d x d)."""
+    Sc = iv.dot_enclosure(c, S)  # B x d: (S c)_i = sum_j S_ij c_j
+    prod = iv.mul(Sc, iv.point(c))
+    return iv.sum_enclosure(*prod, axis=-1)
 
 
-def bound_cells(model: CellModel, c: np.ndarray, rho: np.ndarray) -> np.ndarray:
-    """U (B,) with U >= sup over each cell of max_i |H_i - f_i|; inf = not certified."""
-    B = c.shape[0]
-    if not model.supported:
-        return np.full(B, np.inf)
-    N, d = model.keys.shape
-    step = max(1, BLOCK // max(1, N * d))
-    out = np.empty(B)
-    for s in range(0, B, step):
-        blk = slice(s, min(B, s + step))
-        out[blk] = _bound_block(model, c[blk], rho[blk])
+def _matvec(M, v):
+    """Enclosure of (M v)_i for interval M (lists d x d of (B,) pairs) and interval v."""
+    d = len(v)
+    out = []
+    for i in range(d):
+        terms = [iv.mul(M[i][j], v[j]) for j in range(d)]
+        out.append(iv.sum_enclosure(np.stack([t[0] for t in terms]), np.stack([t[1] for t in terms]), axis=0))
     return out
 
 
-def _bound_block(model: CellModel, c: np.ndarray, rho: np.ndarray) -> np.ndarray:
-    A, b, V, mult = model.keys, model.biases, model.values, model.mult
-    Bc, d = c.shape
-    o = V.shape[1]
-    with np.errstate(all="ignore"):
-        c2 = iv.sum_enclosure(*iv.square(iv.point(c)), axis=-1)
-        delta = iv.mag(iv.sub((np.ones(Bc), np.ones(Bc)), c2))
-        rho2 = iv.up(rho * rho)
-        q_lo = iv.down(-iv.up(rho2 + delta) / 2)
-        q_hi = iv.up(delta / 2)
-        qmag = np.maximum(-q_lo, q_hi)
+def _isum(a, axis):
+    return iv.sum_enclosure(a[0], a[1], axis=axis)
 
-        # scores and weights at the centre, shifted by the largest upper score
-        dlo, dhi = iv.dot_enclosure(c, A)
-        S = (iv.down(dlo + b), iv.up(dhi + b))
-        shift = np.max(S[1], axis=1)
-        T = (iv.down(S[0] - shift[:, None]), iv.up(S[1] - shift[:, None]))
-        W = iv.scale(iv.exp(T), mult[None, :])
-        Z = iv.sum_enclosure(*W, axis=1)
 
-        if model.kind == "softmax":
-            pi = iv.mul(W, iv.recip((Z[0][:, None], Z[1][:, None])))
-            Hc = [iv.sum_enclosure(*iv.scale(pi, V[None, :, i]), axis=1) for i in range(o)]
-            Abar = [iv.sum_enclosure(*iv.scale(pi, A[None, :, j]), axis=1) for j in range(d)]
-            centred_A = [iv.sub(iv.point(np.broadcast_to(A[None, :, j], pi[0].shape)),
-                                (Abar[j][0][:, None], Abar[j][1][:, None])) for j in range(d)]
-            grads = []
-            for i in range(o):
-                dv = iv.sub(iv.point(np.broadcast_to(V[None, :, i], pi[0].shape)), (Hc[i][0][:, None], Hc[i][1][:, None]))
-                pdv = iv.mul(pi, dv)
-                grads.append([iv.sum_enclosure(*iv.mul(pdv, centred_A[j]), axis=1) for j in range(d)])
-            # weight bounds along the chord, keys centred at w = Abar (float midpoint)
-            w = np.stack([(Abar[j][0] + Abar[j][1]) / 2 for j in range(d)], axis=1)
-            Blo = iv.down(A[None, :, :] - w[:, None, :])
-            Bhi = iv.up(A[None, :, :] - w[:, None, :])
+def _col(a):
+    return a[0][:, None], a[1][:, None]
+
+
+def _radial_bound(Glo, Ghi, c, qmag, rho):
+    """Upper bound of |<d, G>| over admissible d for interval vectors G (... x d)."""
+    beta = np.sum((Glo + Ghi) / 2 * c, axis=-1)
+    bc = iv.mul(iv.point(beta[..., None]), iv.point(c))
+    perp = norm_up(iv.mag(iv.sub((Glo, Ghi), bc)))
+    return iv.up(iv.up(np.abs(beta) * qmag) + iv.up(rho * perp)), beta, perp
+
+
+def _chord_range(Alo, Ahi, c, q_lo, q_hi, rho):
+    """Enclosure [e_lo, e_hi] of <d, G> over admissible d for interval vectors G
+    (B x K x d), and D = max(|e_lo|, |e_hi|)."""
+    beta = np.sum((Alo + Ahi) / 2 * c[:, None, :], axis=-1)
+    bc = iv.mul(iv.point(beta[..., None]), iv.point(c[:, None, :]))
+    perp = norm_up(iv.mag(iv.sub((Alo, Ahi), bc)))
+    bq = iv.mul(iv.point(beta), (q_lo[:, None], q_hi[:, None]))
+    rp = iv.up(rho[:, None] * perp)
+    e_lo, e_hi = iv.down(bq[0] - rp), iv.up(bq[1] + rp)
+    return e_lo, e_hi, np.maximum(-e_lo, e_hi)
+
+
+def _jensen_slack(gbar, w, rho):
+    """delta >= |<d, gbar - w>| for the exact centre mean score gradient gbar (enclosed).
+
+    Jensen: sum_j pi_j(c) e^{phi_j(t)} >= exp(sum_j pi_j(c) phi_j(t)), and with phi_j(t) =
+    s_j(z_t) - s_j(c) - t <d, w> the mean is t <d, gbar - w> (plus the self score's
+    curvature), so pi_k(z_t) <= pi_k(c) e^{phi_k(t) + delta}: no denominator to bound."""
+    dev = np.stack([iv.mag((iv.down(g[0] - w[:, j]), iv.up(g[1] - w[:, j]))) for j, g in enumerate(gbar)], axis=1)
+    return iv.up(rho * norm_up(dev, axis=1))
+
+
+def _box(c, rho):
+    """Boxes holding every z_t = c + t (x - c), x in S^m: [c - rho, c + rho] cut to
+    [-1, 1] (widened to c itself where c pokes out by rounding)."""
+    return [(np.maximum(iv.down(c[:, j] - rho), np.minimum(c[:, j], -1.0)),
+             np.minimum(iv.up(c[:, j] + rho), np.maximum(c[:, j], 1.0))) for j in range(c.shape[1])]
+
+
+def _geometry(c, rho):
+    Bc = c.shape[0]
+    c2 = iv.sum_enclosure(*iv.square(iv.point(c)), axis=-1)
+    delta = iv.mag(iv.sub((np.ones(Bc), np.ones(Bc)), c2))
+    rho2 = iv.up(rho * rho)
+    q_lo = iv.down(-iv.up(rho2 + delta) / 2)
+    q_hi = iv.up(delta / 2)
+    qmag = np.maximum(-q_lo, q_hi)
+    return c2, q_lo, q_hi, qmag, rho2
+
+
+# ------------------------------------------------------------------------- bounds
+
+def bound_caps(model: CellModel, c: np.ndarray, rho: np.ndarray, method: str | None = None,
+               keys_idx: np.ndarray | None = None, remainder: np.ndarray | None = None):
+    """U (B,) with U >= sup over each cap {x in S^m : |x - c| <= rho} of max_i |H_i - f_i|,
+    and a float estimate of the centre error (B,) for choosing witnesses.
+
+    ``keys_idx`` (B x K, -1 = none) restricts each cap to some keys; ``remainder`` (B x o)
+    must then bound the dropped keys' effect (see :func:`bound_cells`)."""
+    method = method or model.default_method
+    if method not in METHODS:
+        raise ValueError(f"unknown cell method {method!r}")
+    if method == "taylor3" and not model.linear:
+        return np.full(c.shape[0], np.inf), np.full(c.shape[0], np.nan)
+    B = c.shape[0]
+    N = model.keys.shape[0]
+    K = N if keys_idx is None else keys_idx.shape[1]
+    step = max(1, BLOCK // max(1, K * model.dim))
+    U = np.empty(B)
+    est = np.empty(B)
+    for s in range(0, B, step):
+        blk = slice(s, min(B, s + step))
+        if keys_idx is None:
+            idx = np.broadcast_to(np.arange(N), (blk.stop - blk.start, N))
+            mult = np.broadcast_to(model.mult, idx.shape)
+            rem = np.zeros((idx.shape[0], model.out_dim))
         else:
-            escale = iv.exp((shift, shift))
-            Hc = [iv.mul(iv.sum_enclosure(*iv.scale(W, V[None, :, i]), axis=1), escale) for i in range(o)]
-            grads = []
-            for i in range(o):
-                Wv = iv.scale(W, V[None, :, i])
-                grads.append([iv.mul(iv.sum_enclosure(*iv.scale(Wv, A[None, :, j]), axis=1), escale)
-                              for j in range(d)])
-            Blo = Bhi = np.broadcast_to(A[None, :, :], (Bc,) + A.shape)
+            raw = keys_idx[blk]
+            idx = np.where(raw >= 0, raw, 0)
+            mult = np.where(raw >= 0, model.mult[idx], 0.0)
+            rem = remainder[blk]
+        A, b, V = model.keys[idx], model.biases[idx], model.values[idx]
+        fn = _taylor3_block if method == "taylor3" else _lipschitz_block
+        with np.errstate(all="ignore"):
+            u, e = fn(model, c[blk], rho[blk], A, b, V, mult)
+            u = iv.up(u + np.max(iv.up(rem + model.slack[None, :]), axis=1))
+        U[blk] = np.where(np.isfinite(u), u, np.inf)
+        est[blk] = e
+    return U, est
 
-        beta, nperp = _radial_split_norm(Blo, Bhi, c[:, None, :])
-        rho_k = rho[:, None]
-        bq = iv.mul(iv.point(beta), (q_lo[:, None], q_hi[:, None]))
-        e_lo = iv.down(bq[0] - iv.up(rho_k * nperp))
-        e_hi = iv.up(bq[1] + iv.up(rho_k * nperp))
-        D = _linear_term(beta, nperp, qmag[:, None], rho_k)
 
-        W_up = iv.up(W[1] * iv.exp((e_hi, e_hi))[1])
+def _centre_weights(model, c, A, b, mult):
+    S = _dot3(c, A)
+    S = (iv.down(S[0] + b), iv.up(S[1] + b))
+    shift = np.max(S[1], axis=1)
+    s0 = None
+    if model.self_q is not None:
+        s0 = _quad(c, model.self_q)
+        shift = np.maximum(shift, s0[1])
+    W = iv.scale(iv.exp((iv.down(S[0] - shift[:, None]), iv.up(S[1] - shift[:, None]))), mult)
+    W0 = None if s0 is None else iv.exp((iv.down(s0[0] - shift), iv.up(s0[1] - shift)))
+    return W, W0, shift
+
+
+def _target_third(model, i, box, rho):
+    T = model.third[i] if model.third else None
+    if T is None:
+        return np.full(box[0][0].shape, np.inf)
+    if not T:
+        return np.zeros(box[0][0].shape)
+    sq = [iv.up(k * iv.up(iv.mag(ev(*box)) ** 2)) for k, ev in T]
+    fro = iv.up(np.sqrt(usum(np.stack(sq, axis=1), axis=1)))
+    return iv.up(fro * iv.up(iv.up(rho * rho) * rho))
+
+
+def _taylor3_block(model, c, rho, A, b, V, mult):
+    Bc, d = c.shape
+    o = V.shape[2]
+    c2, q_lo, q_hi, qmag, rho2 = _geometry(c, rho)
+    W, _, shift = _centre_weights(model, c, A, b, mult)
+    softmax = model.kind == "softmax"
+    if softmax:
+        Z = _isum(W, 1)
+        pi = iv.mul(W, iv.recip(_col(Z)))
+        Abar = [_isum(iv.scale(pi, A[:, :, j]), 1) for j in range(d)]
+        cA = [iv.sub(iv.point(A[:, :, j]), _col(Abar[j])) for j in range(d)]
+        w = np.stack([(a[0] + a[1]) / 2 for a in Abar], axis=1)
+        e_lo, e_hi, D = _chord_range(iv.down(A - w[:, None, :]), iv.up(A - w[:, None, :]), c, q_lo, q_hi, rho)
+        jensen = _jensen_slack(Abar, w, rho)
+        pi_hat = iv.up(pi[1] * iv.exp((e_hi, iv.up(e_hi + jensen[:, None])))[1])
+        S10 = usum(iv.up(pi_hat * D), 1)
+        S20 = usum(iv.up(pi_hat * iv.up(D * D)), 1)
+        Dc = iv.up(D + S10[:, None])
+        Dc3 = iv.up(iv.up(Dc * Dc) * Dc)
+    else:
+        escale = iv.exp((shift, shift))
+        cA = [iv.point(A[:, :, j]) for j in range(d)]
+        e_lo, e_hi, D = _chord_range(A, A, c, q_lo, q_hi, rho)
+        What = iv.up(W[1] * iv.exp((e_hi, e_hi))[1])
+        D3 = iv.up(iv.up(D * D) * D)
+    pairs = {(j, l): iv.mul(cA[j], cA[l]) for j in range(d) for l in range(j, d)}
+    cols = [iv.point(c[:, j]) for j in range(d)]
+    box = _box(c, rho)
+    uabs = iv.up(qmag / c2[0])
+    total = np.zeros(Bc)
+    est = np.zeros(Bc)
+    for i in range(o):
+        Vi = V[:, :, i]
+        if softmax:
+            Hc = _isum(iv.scale(pi, Vi), 1)
+            weight = iv.mul(pi, iv.sub(iv.point(Vi), _col(Hc)))
+        else:
+            weight = iv.scale(W, Vi)
+            Hc = iv.mul(_isum(weight, 1), escale)
+        gH = [_isum(iv.mul(weight, cA[j]), 1) for j in range(d)]
+        hH = {p: _isum(iv.mul(weight, pairs[p]), 1) for p in pairs}
+        if not softmax:
+            gH = [iv.mul(g, escale) for g in gH]
+            hH = {p: iv.mul(h, escale) for p, h in hH.items()}
+        E = iv.sub(Hc, model.f[i](*cols))
+        G = [iv.sub(gH[j], model.grad[i][j](*cols)) for j in range(d)]
+        M = [[None] * d for _ in range(d)]
+        for (j, l), h in hH.items():
+            M[j][l] = M[l][j] = iv.sub(h, model.hess[i][j][l](*cols))
+        first, _, _ = _radial_bound(np.stack([g[0] for g in G], 1), np.stack([g[1] for g in G], 1), c, qmag, rho)
+        # d^T M d = d_T^T M d_T + 2 u c^T M d_T + u^2 c^T M c, with d = d_T + u c, |d_T| <= rho
+        Mc = _matvec(M, cols)
+        terms = [iv.mul(cols[j], Mc[j]) for j in range(d)]
+        cMc = iv.sum_enclosure(np.stack([t[0] for t in terms]), np.stack([t[1] for t in terms]), axis=0)
+        inv_c2 = iv.recip(c2)
+        PMP = []
+        for j in range(d):
+            for l in range(d):
+                t1 = iv.mul(iv.add(iv.mul(Mc[j], cols[l]), iv.mul(cols[j], Mc[l])), inv_c2)
+                t2 = iv.mul(iv.mul(iv.mul(cols[j], cols[l]), cMc), iv.square(inv_c2))
+                PMP.append(iv.mag(iv.add(iv.sub(M[j][l], t1), t2)))
+        PMP = np.stack(PMP, axis=1).reshape(Bc, d, d)
+        nrm = np.minimum(norm_up(PMP.reshape(Bc, -1), axis=1), np.max(usum(PMP, axis=2), axis=1))
+        Mc_n = norm_up(np.stack([iv.mag(v) for v in Mc], axis=1), axis=1)
+        second = iv.up(iv.up(rho2 * nrm) + iv.up(2 * iv.up(uabs * iv.up(rho * Mc_n)))
+                       + iv.up(iv.up(uabs * uabs) * iv.mag(cMc)))
+        if softmax:
+            beta = (Hc[0] + Hc[1]) / 2
+            Y = iv.up(np.abs(Vi - beta[:, None]))
+            S01 = usum(iv.up(pi_hat * Y), 1)
+            S11 = usum(iv.up(iv.up(pi_hat * D) * Y), 1)
+            P31 = usum(iv.up(iv.up(pi_hat * Dc3) * iv.up(Y + S01[:, None])), 1)
+            R3 = iv.up(P31 + iv.up(3 * iv.up(S20 * iv.up(S11 + iv.up(S10 * S01)))))
+        else:
+            R3 = iv.up(usum(iv.up(iv.up(What * D3) * np.abs(Vi)), 1) * escale[1])
+        third = iv.up(iv.up(R3 + _target_third(model, i, box, rho)) / 6)
+        U = iv.up(iv.up(iv.mag(E) + first) + iv.up(iv.up(second / 2) + third))
+        total = np.maximum(total, np.where(np.isnan(U), np.inf, U))
+        est = np.maximum(est, np.abs((E[0] + E[1]) / 2))
+    return total, est
+
+
+def _lipschitz_block(model, c, rho, A, b, V, mult):
+    Bc, d = c.shape
+    o = V.shape[2]
+    c2, q_lo, q_hi, qmag, rho2 = _geometry(c, rho)
+    W, W0, shift = _centre_weights(model, c, A, b, mult)
+    cols = [iv.point(c[:, j]) for j in range(d)]
+    box = _box(c, rho)
+    softmax = model.kind == "softmax"
+    if softmax:
+        Z = _isum(W, 1)
+        if W0 is not None:
+            Z = iv.add(Z, W0)
+        invZ = iv.recip(Z)
+        pi = iv.mul(W, _col(invZ))
+        gbar = [_isum(iv.scale(pi, A[:, :, j]), 1) for j in range(d)]
+        if W0 is not None:
+            pi0 = iv.mul(W0, invZ)
+            Sq = model.self_q
+            Sc = iv.dot_enclosure(c, Sq)  # B x d
+            g0 = [iv.scale((Sc[0][:, j], Sc[1][:, j]), 2.0) for j in range(d)]
+            gbar = [iv.add(gbar[j], iv.mul(pi0, g0[j])) for j in range(d)]
+        w = np.stack([(g[0] + g[1]) / 2 for g in gbar], axis=1)
+        e_lo, e_hi, D = _chord_range(iv.down(A - w[:, None, :]), iv.up(A - w[:, None, :]), c, q_lo, q_hi, rho)
+        jensen = _jensen_slack(gbar, w, rho)
+        if W0 is not None:
+            S_norm = float(norm_up(np.abs(Sq).ravel()))
+            g0w = (iv.down(np.stack([g[0] for g in g0], 1) - w), iv.up(np.stack([g[1] for g in g0], 1) - w))
+            lin0, _, _ = _radial_bound(g0w[0], g0w[1], c, qmag, rho)
+            D0 = iv.up(lin0 + iv.up(2 * iv.up(rho2 * S_norm)))
+            # the self score's curvature term t^2 d^T S d enters the Jensen mean with weight pi_0
+            jensen = iv.up(jensen + iv.up(pi0[1] * iv.up(rho2 * S_norm)))
+            pi0_hat = iv.up(pi0[1] * iv.exp((D0, iv.up(D0 + jensen)))[1])
+        pi_hat = iv.up(pi[1] * iv.exp((e_hi, iv.up(e_hi + jensen[:, None])))[1])
+        S10 = usum(iv.up(pi_hat * D), 1)
+        if W0 is not None:
+            S10 = iv.up(S10 + iv.up(pi0_hat * D0))
+    else:
+        escale = iv.exp((shift, shift))
+        e_lo, e_hi, D = _chord_range(A, A, c, q_lo, q_hi, rho)
+        What = iv.up(W[1] * iv.exp((e_hi, e_hi))[1])
+    total = np.zeros(Bc)
+    est = np.zeros(Bc)
+    for i in range(o):
+        Vi = V[:, :, i]
+        if softmax:
+            Hc = _isum(iv.scale(pi, Vi), 1)
+            if W0 is not None:
+                Bi = model.self_v[i]
+                v0 = iv.dot_enclosure(c, Bi[None, :])
+                v0 = (v0[0][:, 0], v0[1][:, 0])
+                Hc = iv.add(Hc, iv.mul(pi0, v0))
+            beta = (Hc[0] + Hc[1]) / 2
+            Y = iv.up(np.abs(Vi - beta[:, None]))
+            S01 = usum(iv.up(pi_hat * Y), 1)
+            if W0 is not None:
+                Bn = float(norm_up(np.abs(Bi)))
+                Y0 = iv.up(iv.mag(iv.sub(v0, iv.point(beta))) + iv.up(rho * Bn))
+                S01 = iv.up(S01 + iv.up(pi0_hat * Y0))
+            GH = usum(iv.up(iv.up(pi_hat * iv.up(Y + S01[:, None])) * iv.up(D + S10[:, None])), 1)
+            if W0 is not None:
+                Bb = np.broadcast_to(Bi, c.shape)
+                lin_b, _, _ = _radial_bound(Bb, Bb, c, qmag, rho)
+                GH = iv.up(GH + iv.up(iv.up(pi0_hat * iv.up(iv.up(Y0 + S01) * iv.up(D0 + S10)))
+                                      + iv.up(pi0_hat * lin_b)))
+        else:
+            Hc = iv.mul(_isum(iv.scale(W, Vi), 1), escale)
+            GH = iv.up(usum(iv.up(iv.up(What * D) * np.abs(Vi)), 1) * escale[1])
+        E = iv.sub(Hc, model.f[i](*cols))
+        Gf = [model.grad[i][j](*box) for j in range(d)]
+        Gf_bound, _, _ = _radial_bound(np.stack([g[0] for g in Gf], 1), np.stack([g[1] for g in Gf], 1), c, qmag, rho)
+        U = iv.up(iv.up(iv.mag(E) + GH) + Gf_bound)
+        total = np.maximum(total, np.where(np.isnan(U), np.inf, U))
+        est = np.maximum(est, np.abs((E[0] + E[1]) / 2))
+    return total, est
+
+
+# ------------------------------------------------------------------------- pruning
+
+def prune_keys(model: CellModel, g: np.ndarray, r: np.ndarray):
+    """For group caps (centres g: G x d, radii r: G), the kept keys (G x K index array,
+    -1 = none) and the remainder (G x o) bounding the dropped keys' effect."""
+    G = g.shape[0]
+    N = model.keys.shape[0]
+    o = model.out_dim
+    if N <= PRUNE_MIN_KEYS or not np.all(np.isfinite(r)):
+        return np.broadcast_to(np.arange(N), (G, N)), np.zeros((G, o))
+    with np.errstate(all="ignore"):
+        lo, hi = iv.dot_enclosure(g, model.keys)
+        anorm = norm_up(np.abs(model.keys), axis=1)
+        reach = iv.up(r[:, None] * anorm[None, :])
+        s_hi = iv.up(iv.up(hi + model.biases) + reach)
+        s_lo = iv.down(iv.down(lo + model.biases) - reach)
+        share = PRUNE_SHARE * model.epsilon
         if model.kind == "softmax":
-            low_terms = iv.down(W[0] * iv.exp((e_lo, e_lo))[0])
-            den = iv.sum_enclosure(low_terms, low_terms, axis=1)[0]
-            pi_hat = iv.up(W_up / den[:, None])
-            D2 = iv.up(D * D)
-            S10 = usum(iv.up(pi_hat * D), axis=1)
-            S20 = usum(iv.up(pi_hat * D2), axis=1)
-        total = np.zeros(Bc)
+            ref = np.max(s_lo, axis=1)
+            big = float(np.max(model.span)) if model.span.size else 0.0
+            cut = np.log(max(N * max(big, 1e-300) / share, 1.0))
+            keepm = (s_hi >= (ref[:, None] - cut)) | model.keep[None, :]
+            rel = iv.exp((iv.up(s_hi - ref[:, None]),) * 2)[1]
+            theta = usum(np.where(keepm, 0.0, iv.up(rel * model.mult[None, :])), 1)
+            rem = iv.up(theta[:, None] * model.span[None, :])
+        else:
+            ew = iv.up(iv.exp((s_hi, s_hi))[1] * model.mult[None, :])
+            vmag = np.abs(model.values)
+            contrib = iv.up(ew * np.max(vmag, axis=1)[None, :])
+            keepm = (contrib >= share / N) | model.keep[None, :]
+            rem = np.stack([usum(np.where(keepm, 0.0, iv.up(ew * vmag[None, :, i])), 1) for i in range(o)], axis=1)
+        rem = np.where(np.isfinite(rem), rem, np.inf)
+    counts = keepm.sum(axis=1)
+    K = max(1, int(counts.max()))
+    order = np.argsort(~keepm, axis=1, kind="stable")[:, :K]
+    idx = np.where(np.take_along_axis(keepm, order, axis=1), order, -1)
+    return idx, rem
 
-        # target: value and gradient at c, Hessian over the box around c
-        cols_pt = [iv.point(c[:, j]) for j in range(d)]
-        box = [(np.maximum(iv.down(c[:, j] - rho), -1.0), np.minimum(iv.up(c[:, j] + rho), 1.0)) for j in range(d)]
-        for i in range(o):
-            F = model.f[i](*cols_pt)
-            E = iv.sub(Hc[i], F)
-            G = [iv.sub(grads[i][j], model.grad[i][j](*cols_pt)) for j in range(d)]
-            Glo = np.stack([g[0] for g in G], axis=1)
-            Ghi = np.stack([g[1] for g in G], axis=1)
-            gbeta, gperp = _radial_split_norm(Glo, Ghi, c)
-            lin = _linear_term(gbeta, gperp, qmag, rho)
-            if model.kind == "softmax":
-                beta_v = (Hc[i][0] + Hc[i][1]) / 2
-                Y = iv.up(np.abs(V[None, :, i] - beta_v[:, None]))
-                S01 = usum(iv.up(pi_hat * Y), axis=1)
-                S21 = usum(iv.up(iv.up(pi_hat * D2) * Y), axis=1)
-                RH = iv.up(iv.up(2 * S21) + iv.up(2 * iv.up(S20 * S01)) + iv.up(4 * iv.up(iv.up(S10 * S10) * S01)))
-            else:
-                RH = iv.up(usum(iv.up(iv.up(W_up * iv.up(D * D)) * np.abs(V[None, :, i])), axis=1) * escale[1])
-            hmag = []
-            for j in range(d):
-                for l in range(d):
-                    hmag.append(iv.mag(model.hess[i][j][l](*box)))
-            MF = _norm_up(np.stack(hmag, axis=1), axis=1)
-            U = iv.up(iv.up(iv.mag(E) + lin) + iv.up(iv.up(RH + iv.up(rho2 * MF)) / 2))
-            total = np.maximum(total, np.where(np.isfinite(U), U, np.inf))
-        return np.where(np.isnan(total), np.inf, total)
 
+def bound_cells(model: CellModel, sphere_dim: int, facets, levels, coords, method: str | None = None):
+    """Bounds of cubed-sphere cells: (U, centre error estimates, centres, radii)."""
+    from ..sphere import cell_caps  # local import: sphere imports this package's interval module
+
+    c, rho = cell_caps(sphere_dim, facets, levels, coords)
+    up_levels = np.minimum(levels, GROUP_UP)
+    glev = levels - up_levels
+    gco = coords >> up_levels[:, None]
+    keys = np.concatenate([facets[:, None], glev[:, None], gco], axis=1)
+    uniq, gid = np.unique(keys, axis=0, return_inverse=True)
+    gid = gid.reshape(-1)
+    gc, gr = cell_caps(sphere_dim, uniq[:, 0], uniq[:, 1], uniq[:, 2:])
+    idx, rem = prune_keys(model, gc, gr)
+    U, est = bound_caps(model, c, rho, method, np.asarray(idx)[gid], rem[gid])
+    return U, est, c, rho
+
+
+# ------------------------------------------------------------------------- points
 
 def error_enclosure_at(model: CellModel, x_lo: np.ndarray, x_hi: np.ndarray):
     """Enclosure of max_i |H_i(x) - f_i(x)| at the exact points x in the boxes [x_lo, x_hi]
-    (B x d): returns (lower, upper) of the error, used to certify witnesses."""
-    if not model.supported:
-        n = x_lo.shape[0]
-        return np.full(n, -np.inf), np.full(n, np.inf)
+    (B x d), H the problem's exact head: (lower, upper), used to certify witnesses."""
     A, b, V, mult = model.keys, model.biases, model.values, model.mult
+    n = x_lo.shape[0]
     with np.errstate(all="ignore"):
         xs = (x_lo[:, None, :], x_hi[:, None, :])
-        prod = iv.mul(xs, iv.point(np.broadcast_to(A[None, :, :], (x_lo.shape[0],) + A.shape)))
+        prod = iv.mul(xs, iv.point(np.broadcast_to(A[None, :, :], (n,) + A.shape)))
         dot = iv.sum_enclosure(*prod, axis=-1)
         S = (iv.down(dot[0] + b), iv.up(dot[1] + b))
         shift = np.max(S[1], axis=1)
+        s0 = None
+        if model.self_q is not None:
+            Sx = [iv.sum_enclosure(*iv.mul((x_lo, x_hi), iv.point(np.broadcast_to(model.self_q[j], x_lo.shape))), axis=1)
+                  for j in range(A.shape[1])]
+            s0 = iv.sum_enclosure(*[np.stack(t, 1) for t in zip(*[iv.mul(Sx[j], (x_lo[:, j], x_hi[:, j]))
+                                                                  for j in range(A.shape[1])])], axis=1)
+            shift = np.maximum(shift, s0[1])
         W = iv.scale(iv.exp((iv.down(S[0] - shift[:, None]), iv.up(S[1] - shift[:, None]))), mult[None, :])
-        lo = np.full(x_lo.shape[0], 0.0)
-        hi = np.full(x_lo.shape[0], 0.0)
+        lo = np.zeros(n)
+        hi = np.zeros(n)
         cols = [(x_lo[:, j], x_hi[:, j]) for j in range(A.shape[1])]
         if model.kind == "softmax":
             Z = iv.sum_enclosure(*W, axis=1)
-            pi = iv.mul(W, iv.recip((Z[0][:, None], Z[1][:, None])))
+            if s0 is not None:
+                W0 = iv.exp((iv.down(s0[0] - shift), iv.up(s0[1] - shift)))
+                Z = iv.add(Z, W0)
+            invZ = iv.recip(Z)
+            pi = iv.mul(W, _col(invZ))
         for i in range(V.shape[1]):
             if model.kind == "softmax":
                 H = iv.sum_enclosure(*iv.scale(pi, V[None, :, i]), axis=1)
+                if s0 is not None:
+                    v0 = iv.sum_enclosure(*iv.mul((x_lo, x_hi), iv.point(np.broadcast_to(model.self_v[i], x_lo.shape))), axis=1)
+                    H = iv.add(H, iv.mul(iv.mul(W0, invZ), v0))
             else:
                 H = iv.mul(iv.sum_enclosure(*iv.scale(W, V[None, :, i]), axis=1), iv.exp((shift, shift)))
+            H = (iv.down(H[0] - model.slack[i]), iv.up(H[1] + model.slack[i]))
             E = iv.absval(iv.sub(H, model.f[i](*cols)))
             lo, hi = np.maximum(lo, E[0]), np.maximum(hi, E[1])
         bad = ~(np.isfinite(lo) & np.isfinite(hi))
@@ -258,5 +633,4 @@ def unit_point_enclosure(y: np.ndarray):
     """Boxes enclosing the exact unit vectors y / |y| for float rows y (B x d)."""
     n2 = iv.sum_enclosure(*iv.square(iv.point(y)), axis=-1)
     n = iv.sqrt(n2)
-    x = iv.div(iv.point(y), (n[0][:, None], n[1][:, None]))
-    return x
+    return iv.div(iv.point(y), (n[0][:, None], n[1][:, None]))
