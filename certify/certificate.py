@@ -181,3 +181,35 @@ def decode_tree(sphere_dim: int, trees: list, max_nodes: int = MAX_NODES):
         Ls.append(np.array(levels, dtype=np.int64))
         Cs.append(np.array(coords, dtype=np.int64).reshape(len(levels), m))
     return np.concatenate(F), np.concatenate(Ls), np.concatenate(Cs)
+
+
+def build_certificate(problem, result) -> dict:
+    """The certificate document of a CERTIFIED or REFUTED :class:`SearchResult`."""
+    if result.verdict not in ("CERTIFIED", "REFUTED"):
+        raise ValueError("only CERTIFIED and REFUTED answers have certificates")
+    doc = {
+        "format": FORMAT,
+        "checker_version": CHECKER_VERSION,
+        "tool": tool_versions(),
+        "problem": problem.canonical,
+        "problem_sha256": problem.sha256,
+        "epsilon": float(problem.epsilon),
+        "verdict": result.verdict,
+        "enclosure": {"lower": float(result.lower),
+                      "upper": float(result.upper) if np.isfinite(result.upper) else None},
+    }
+    if result.witness is not None:
+        w = result.witness
+        doc["witness"] = {"point": [float(v) for v in w.point], "lower": float(w.lower),
+                          "upper": float(w.upper) if np.isfinite(w.upper) else None}
+    if result.verdict == "CERTIFIED":
+        f, l, c, _ = result.leaves
+        trees, _ = encode_tree(problem.sphere_dim, f, l, c)
+        doc["partition"] = {
+            "kind": "cubed-sphere",
+            "trees": trees,
+            "leaves": int(f.shape[0]),
+            "methods": [result.method],
+            "leaf_methods": pack_bytes(np.zeros(f.shape[0], dtype=np.uint8)),
+        }
+    return doc

@@ -1,6 +1,7 @@
 """The ``certify`` command: argument handling, output and exit codes only.
 
-Exit codes: 0 success; 2 bad input or usage (one line on stderr naming the field).
+Exit codes: 0 success (CERTIFIED, certificate valid); 1 REFUTED or certificate invalid;
+2 bad input or usage (one line on stderr naming the field); 3 UNDECIDED.
 """
 
 from __future__ import annotations
@@ -15,19 +16,25 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .errors import EXIT_BAD_INPUT, EXIT_OK, InputError
+from .errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_REFUTED, EXIT_UNDECIDED, InputError
 
 #: Largest distance from the unit sphere accepted for evaluation points.
 UNIT_TOLERANCE = 1e-9
 
 EPILOG = """\
 exit codes:
-  0  success
+  0  success: CERTIFIED (prove), every certificate valid (check), other commands done
+  1  REFUTED (prove: a witness point with error rigorously > epsilon), or a certificate
+     is INVALID (check: the reason names the field and leaf)
   2  bad input or usage: malformed JSON, wrong shapes, NaN/inf, unknown fields,
      expressions outside the whitelist, points off the sphere (one message naming the field)
+  3  UNDECIDED (prove: the cell budget or time limit ran out; the bounds so far are shown)
 
 examples:
   certify demo
+  certify prove p.json -o p.cert.json
+  certify check p.cert.json --problem p.json
+  certify prove p.json --accuracy 0.01 --json
   certify construct --target "x0*x1" --sphere-dim 2 --epsilon 0.2 --method net -o p.json
   certify construct --target "x0*x1" --sphere-dim 2 --epsilon 0.05 --method vmf \\
           --lam 300 --prefix-length 1000 -o vmf.json
@@ -183,6 +190,92 @@ def cmd_estimate(args) -> int:
     return EXIT_OK
 
 
+def _fmt(x) -> str:
+    return "unknown" if x is None or not math.isfinite(x) else f"{x:.6g}"
+
+
+def cmd_prove(args) -> int:
+    from .certificate import build_certificate
+    from .problem import load_problem, write_json_atomic
+    from .search import CERTIFIED, REFUTED, prove
+
+    output = _check_output_path(args.output, "-o") if args.output else None
+    if args.max_cells < 1:
+        raise InputError("--max-cells", f"must be >= 1, got {args.max_cells}")
+    if args.time_limit is not None and not args.time_limit > 0:
+        raise InputError("--time-limit", f"must be > 0, got {args.time_limit}")
+    if args.accuracy is not None and not (args.accuracy > 0 and math.isfinite(args.accuracy)):
+        raise InputError("--accuracy", f"must be a positive number, got {args.accuracy}")
+    problem = load_problem(args.problem)
+    show = sys.stderr.isatty() and not args.json
+
+    def progress(info):
+        if show:
+            print(f"\r  cells {info['cells']:>9}  open {info['frontier']:>8}  "
+                  f"sup error in [{_fmt(info['lower'])}, {_fmt(info['upper'])}]  {info['seconds']:.1f} s",
+                  end="", file=sys.stderr, flush=True)
+
+    r = prove(problem, max_cells=args.max_cells, time_limit=args.time_limit, accuracy=args.accuracy,
+              method=args.method, progress=progress)
+    if show:
+        print(file=sys.stderr)
+    written = None
+    if output is not None and r.verdict in (CERTIFIED, REFUTED):
+        _write(write_json_atomic, output, build_certificate(problem, r), "-o")
+        written = str(output)
+    payload = {"problem": str(args.problem), "sha256": problem.sha256, "epsilon": problem.epsilon,
+               "verdict": r.verdict, "lower": r.lower, "upper": _finite_or_none(r.upper),
+               "witness": None if r.witness is None else {"point": r.witness.point.tolist(),
+                                                          "lower": r.witness.lower,
+                                                          "upper": _finite_or_none(r.witness.upper)},
+               "method": r.method, "cells": r.cells, "leaves": r.leaf_count, "seconds": r.seconds,
+               "accuracy": args.accuracy, "reason": r.reason or None, "certificate": written}
+    lines = [f"{r.verdict}: sup_x max_i |H_i(x) - f_i(x)| <= {problem.epsilon:g}"
+             + (" holds" if r.verdict == CERTIFIED else " is false" if r.verdict == REFUTED else " is undecided"),
+             f"  rigorous enclosure of the sup error: [{_fmt(r.lower)}, {_fmt(r.upper)}]"]
+    if r.witness is not None:
+        lines.append(f"  witness x = y/|y|, y = {np.array2string(r.witness.point, precision=17, separator=', ')}"
+                     f" (error in [{_fmt(r.witness.lower)}, {_fmt(r.witness.upper)}])")
+    lines.append(f"  {r.cells} cells bounded ({r.method}), {r.leaf_count} leaves, {r.seconds:.2f} s")
+    if r.reason:
+        lines.append(f"  stopped: {r.reason}")
+    if written:
+        lines.append(f"  certificate: {written} (check it with: certify check {written})")
+    elif output is not None:
+        lines.append("  no certificate written: an UNDECIDED answer has none")
+    _emit(args, payload, lines)
+    return {CERTIFIED: EXIT_OK, REFUTED: EXIT_REFUTED}.get(r.verdict, EXIT_UNDECIDED)
+
+
+def cmd_check(args) -> int:
+    from .checker import check_file, find_certificates
+
+    target = Path(args.certificate)
+    if target.is_dir():
+        if args.problem:
+            raise InputError("--problem", "give one certificate file, not a folder, with --problem")
+        paths = find_certificates(target)
+        if not paths:
+            raise InputError("CERT", f"no certificate (*.json with format certify.certificate/1) under {target}")
+    else:
+        paths = [target]
+    reports = []
+    for path in paths:
+        reports.append(check_file(path, args.problem, strict=args.strict))
+    ok = all(r.valid for r in reports)
+    lines = []
+    for r in reports:
+        if r.valid:
+            detail = (f"{r.leaves} leaves, bound {_fmt(r.upper)}" if r.verdict == "CERTIFIED"
+                      else f"witness error >= {_fmt(r.lower)}")
+            lines.append(f"VALID    {r.path}: {r.verdict} ({detail}; {r.seconds:.2f} s)")
+        else:
+            lines.append(f"INVALID  {r.path}: {r.where}: {r.reason}")
+    payload = {"valid": ok, "strict": args.strict, "certificates": [r.to_json() for r in reports]}
+    _emit(args, payload, lines)
+    return EXIT_OK if ok else EXIT_REFUTED
+
+
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
@@ -251,6 +344,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_estimate)
+
+    p = sub.add_parser(
+        "prove", help="decide (rigorously) whether a problem's head meets its epsilon on all of S^m",
+        description="Decide sup_{x in S^m} max_i |H_i(x) - f_i(x)| <= epsilon by adaptive "
+                    "branch-and-bound over the cubed sphere with outward-rounded interval bounds. "
+                    "CERTIFIED (exit 0) writes a certificate with -o; REFUTED (exit 1) gives a witness "
+                    "point whose error is rigorously above epsilon; UNDECIDED (exit 3) when the budget "
+                    "runs out. Every answer carries a rigorous enclosure [lower, upper] of the sup error.",
+        epilog="examples:\n  certify prove p.json -o p.cert.json\n"
+               "  certify prove p.json --accuracy 0.01 --json     # compute the sup to 1%\n"
+               "  certify prove p.json --max-cells 200000 --time-limit 60",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("problem", metavar="PROBLEM.json")
+    p.add_argument("-o", "--output", metavar="CERT.json", help="write the certificate here (CERTIFIED or REFUTED)")
+    p.add_argument("--max-cells", type=int, default=5_000_000, metavar="K",
+                   help="cells to bound at most before answering UNDECIDED (default 5000000)")
+    p.add_argument("--time-limit", type=float, default=None, metavar="S", help="seconds at most (default: none)")
+    p.add_argument("--accuracy", type=float, default=None, metavar="A",
+                   help="refine until upper/lower - 1 < A: compute the sup error, not only decide")
+    p.add_argument("--method", choices=["taylor3", "lipschitz"], default=None,
+                   help="cell bound (default: taylor3, or lipschitz for heads whose query attends to itself)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_prove)
+
+    p = sub.add_parser(
+        "check", help="re-check certificates independently of the search",
+        description="Re-check a certificate (or every certificate under a folder) from scratch: the "
+                    "embedded problem and its SHA-256, the partition's tiling, a rigorous bound on "
+                    "every leaf, the witness. Exit 0 when all are valid, 1 when one is invalid (the "
+                    "field and leaf are named), 2 when a file cannot be read.",
+        epilog="examples:\n  certify check p.cert.json --problem p.json\n  certify check certificates/ --json\n"
+               "  certify check p.cert.json --strict      # transcendental functions in Arb balls",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("certificate", metavar="CERT.json|DIR")
+    p.add_argument("--problem", metavar="PROBLEM.json", help="also require the certificate to be about this problem")
+    p.add_argument("--strict", action="store_true",
+                   help="evaluate every exp/log/sin/... as an Arb ball (python-flint) instead of trusting "
+                        "numpy's accuracy; slow")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser(
         "demo", help="construct prefixes for a built-in target on S^2 and report",

@@ -37,6 +37,71 @@ TRANSCENDENTAL_ULPS = 2
 INF = np.inf
 
 
+#: Transcendental backend: "numpy" (fast, assumption 2) or "arb" (python-flint balls,
+#: no assumption on numpy's libm; see :func:`strict_backend`).
+_BACKEND = "numpy"
+
+_NUMPY_FN = {"exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "tan": np.tan,
+             "sinh": np.sinh, "cosh": np.cosh, "tanh": np.tanh, "arctan": np.arctan}
+
+
+class strict_backend:
+    """Context manager: with ``strict_backend(True)`` every transcendental function value is
+    an Arb ball (python-flint, 128 bits) rounded outward to floats, so bounds no longer rest
+    on numpy's accuracy (assumption 2). Much slower; meant for re-checks."""
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled
+
+    def __enter__(self):
+        global _BACKEND
+        self._old = _BACKEND
+        if self.enabled:
+            _BACKEND = "arb"
+        return self
+
+    def __exit__(self, *exc):
+        global _BACKEND
+        _BACKEND = self._old
+        return False
+
+
+def _arb_bounds(name, x):
+    import flint
+
+    x = np.asarray(x, dtype=np.float64)
+    lo = np.empty(x.shape)
+    hi = np.empty(x.shape)
+    old = flint.ctx.prec
+    flint.ctx.prec = 128
+    try:
+        method = {"arctan": "atan"}.get(name, name)
+        flat_lo, flat_hi = lo.reshape(-1), hi.reshape(-1)
+        for k, v in enumerate(x.reshape(-1).tolist()):
+            if not math.isfinite(v) or (name == "log" and v <= 0):
+                r = _NUMPY_FN[name](np.float64(v))
+                flat_lo[k] = flat_hi[k] = r if not np.isfinite(r) else np.nan
+                continue
+            ball = getattr(flint.arb(v), method)()
+            if not ball.is_finite():
+                flat_lo[k], flat_hi[k] = -INF, INF
+                continue
+            flat_lo[k] = down(float(ball.lower()))
+            flat_hi[k] = up(float(ball.upper()))
+    finally:
+        flint.ctx.prec = old
+    return lo, hi
+
+
+def fbounds(name, x):
+    """Pointwise enclosure (lo, hi) of a transcendental function at float arguments x."""
+    if _BACKEND == "arb":
+        return _arb_bounds(name, x)
+    with np.errstate(all="ignore"):
+        y = _NUMPY_FN[name](x)
+    return _widen(y, y)
+
+
 def down(x):
     return np.nextafter(x, -INF)
 
@@ -129,15 +194,14 @@ def hull(a, b):
 
 
 def exp(a):
-    with np.errstate(over="ignore", under="ignore"):
-        lo, hi = _widen(np.exp(a[0]), np.exp(a[1]))
+    lo, hi = fbounds("exp", a[0])[0], fbounds("exp", a[1])[1]
     return np.maximum(lo, 0.0), hi
 
 
 def log(a):
     lo, hi = a
     with np.errstate(divide="ignore", invalid="ignore"):
-        rlo, rhi = _widen(np.log(lo), np.log(hi))
+        rlo, rhi = fbounds("log", lo)[0], fbounds("log", hi)[1]
     undefined = lo <= 0  # log is undefined (or -inf) somewhere in the interval
     return np.where(undefined, np.nan, rlo), np.where(undefined, np.nan, rhi)
 
@@ -150,30 +214,28 @@ def sqrt(a):
     return np.where(undefined, np.nan, np.maximum(rlo, 0.0)), np.where(undefined, np.nan, rhi)
 
 
-def _monotone(fn, a, lower=-INF, upper=INF):
-    with np.errstate(over="ignore", invalid="ignore"):
-        lo, hi = _widen(fn(a[0]), fn(a[1]))
+def _monotone(name, a, lower=-INF, upper=INF):
+    lo, hi = fbounds(name, a[0])[0], fbounds(name, a[1])[1]
     return np.maximum(lo, lower), np.minimum(hi, upper)
 
 
 def atan(a):
-    return _monotone(np.arctan, a, -math.pi / 2 - 1e-15, math.pi / 2 + 1e-15)
+    return _monotone("arctan", a, -math.pi / 2 - 1e-15, math.pi / 2 + 1e-15)
 
 
 def tanh(a):
-    return _monotone(np.tanh, a, -1.0, 1.0)
+    return _monotone("tanh", a, -1.0, 1.0)
 
 
 def sinh(a):
-    return _monotone(np.sinh, a)
+    return _monotone("sinh", a)
 
 
 def cosh(a):
     lo, hi = a
-    with np.errstate(over="ignore"):
-        clo, chi = np.cosh(lo), np.cosh(hi)
-    top = up(up(np.maximum(clo, chi)))
-    bottom = np.where((lo <= 0) & (hi >= 0), 1.0, down(down(np.minimum(clo, chi))))
+    blo, bhi = fbounds("cosh", lo), fbounds("cosh", hi)
+    top = np.maximum(blo[1], bhi[1])
+    bottom = np.where((lo <= 0) & (hi >= 0), 1.0, np.minimum(blo[0], bhi[0]))
     return np.maximum(bottom, 1.0), top
 
 
@@ -195,13 +257,12 @@ def _contains_phase(lo, hi, phase):
     return (centre <= hi + slack) | huge
 
 
-def _periodic(fn, a, peak_phase, trough_phase):
+def _periodic(name, a, peak_phase, trough_phase):
     """Range of a 2 pi-periodic function in [-1, 1] with maxima at peak_phase + 2 k pi and
     minima at trough_phase + 2 k pi: the endpoint values, or +-1 where an extremum may lie."""
     lo, hi = a
-    with np.errstate(invalid="ignore"):
-        flo, fhi = fn(lo), fn(hi)
-    rlo, rhi = _widen(np.minimum(flo, fhi), np.maximum(flo, fhi))
+    flo, fhi = fbounds(name, lo), fbounds(name, hi)
+    rlo, rhi = np.minimum(flo[0], fhi[0]), np.maximum(flo[1], fhi[1])
     wide = (hi - lo) >= 2 * math.pi
     rhi = np.where(wide | _contains_phase(lo, hi, peak_phase), 1.0, np.minimum(rhi, 1.0))
     rlo = np.where(wide | _contains_phase(lo, hi, trough_phase), -1.0, np.maximum(rlo, -1.0))
@@ -209,18 +270,17 @@ def _periodic(fn, a, peak_phase, trough_phase):
 
 
 def sin(a):
-    return _periodic(np.sin, a, math.pi / 2, -math.pi / 2)
+    return _periodic("sin", a, math.pi / 2, -math.pi / 2)
 
 
 def cos(a):
-    return _periodic(np.cos, a, 0.0, math.pi)
+    return _periodic("cos", a, 0.0, math.pi)
 
 
 def tan(a):
     lo, hi = a
     pole = ((hi - lo) >= math.pi) | _contains_phase(lo, hi, math.pi / 2) | _contains_phase(lo, hi, -math.pi / 2)
-    with np.errstate(invalid="ignore"):
-        rlo, rhi = _widen(np.tan(lo), np.tan(hi))
+    rlo, rhi = fbounds("tan", lo)[0], fbounds("tan", hi)[1]
     return np.where(pole, -INF, rlo), np.where(pole, INF, rhi)
 
 
@@ -248,6 +308,13 @@ def pow_int(a, n: int):
 def pow_real(a, p: float):
     """a ** p for a non-integer rational p: defined for a >= 0 (monotone in a)."""
     lo, hi = a
+    if _BACKEND == "arb":
+        safe = (np.where(lo > 0, lo, 1.0), np.where(hi > 0, hi, 1.0))
+        val = exp(mul(point(np.float64(p)), log(safe)))
+        undefined = (lo < 0) | ((lo <= 0) & (p < 0))
+        rlo = np.where(lo > 0, val[0], 0.0) if p > 0 else val[0]
+        rhi = val[1] if p > 0 else np.where(lo > 0, val[1], INF)
+        return np.where(undefined, np.nan, rlo), np.where(undefined, np.nan, rhi)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         plo, phi = np.power(np.maximum(lo, 0.0), p), np.power(hi, p)
     if p > 0:

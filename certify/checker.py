@@ -1,0 +1,220 @@
+"""Independent checker of ``certify.certificate/1`` files.
+
+It never imports the search (:mod:`certify.search`; a test enforces this). It trusts only
+the problem loader, the cubed-sphere cells (:mod:`certify.sphere`) and the interval kernel
+(:mod:`certify.kernel`), and accepts only on certain predicates:
+
+1. the document parses, is finite and matches the certificate schema;
+2. the embedded problem is a valid problem whose canonical SHA-256 is ``problem_sha256``
+   (and equals the given problem file's, with ``--problem``); ``epsilon`` is the problem's;
+3. CERTIFIED: the partition decodes to complete 2^m-ary trees on all 2(m+1) facets (the
+   tiling is re-counted), every leaf is re-bounded with its recorded method, and every
+   bound is a finite number <= epsilon; the claimed upper bound is <= epsilon;
+4. REFUTED: the witness y gives x = y/|y| whose error enclosure, recomputed, has a lower
+   end > epsilon;
+5. a recorded witness or enclosure lower bound is never above what is recomputed.
+
+Anything else is INVALID, with the field (and leaf) that failed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .certificate import CHECKER_VERSION, FORMAT, CertificateError, decode_tree, unpack_bytes
+from .errors import InputError
+from .kernel import interval as iv
+from .kernel.cellbound import METHODS, bound_cells, error_enclosure_at, prepare, unit_point_enclosure
+from .problem import canonical_hash, json_path, load_problem, problem_from_dict, read_json
+
+_SELF_TESTED = False
+
+
+@dataclass
+class CheckReport:
+    path: str
+    valid: bool
+    verdict: str | None = None
+    reason: str = ""
+    where: str = ""
+    leaf: int | None = None
+    leaves: int = 0
+    lower: float | None = None
+    upper: float | None = None
+    seconds: float = 0.0
+    problem_sha256: str | None = None
+
+    def to_json(self) -> dict:
+        out = {"path": self.path, "valid": self.valid, "verdict": self.verdict,
+               "leaves": self.leaves, "lower": self.lower, "upper": self.upper,
+               "seconds": round(self.seconds, 3), "problem_sha256": self.problem_sha256}
+        if not self.valid:
+            out.update({"reason": self.reason, "field": self.where, "leaf": self.leaf})
+        return out
+
+
+def _schema():
+    from importlib import resources
+
+    return json.loads(resources.files("certify").joinpath("schemas/certificate.schema.json").read_text())
+
+
+def _finite(value, path):
+    if isinstance(value, float) and not np.isfinite(value):
+        raise CertificateError(json_path(path), f"{value!r} is not a finite number")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _finite(v, path + [k])
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _finite(v, path + [i])
+
+
+def _validate(doc):
+    import jsonschema
+
+    if not isinstance(doc, dict):
+        raise CertificateError("(top level)", "expected a JSON object")
+    _finite(doc, [])
+    validator = jsonschema.Draft202012Validator(_schema())
+    errors = sorted(validator.iter_errors(doc), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if errors:
+        err = errors[0]
+        where = json_path(list(err.absolute_path)) or "(top level)"
+        raise CertificateError(where, err.message)
+
+
+def check_document(doc, path: str = "<document>", problem=None, strict: bool = False) -> CheckReport:
+    """Check a parsed certificate; ``problem`` (a Problem) must match when given."""
+    global _SELF_TESTED
+    t0 = time.monotonic()
+    report = CheckReport(path, False)
+    try:
+        _check(doc, report, problem, strict)
+        report.valid = True
+    except CertificateError as exc:
+        report.valid = False
+        report.reason = exc.message
+        report.where = exc.field
+    report.seconds = time.monotonic() - t0
+    return report
+
+
+def _check(doc, report: CheckReport, expected_problem, strict: bool) -> None:
+    global _SELF_TESTED
+    _validate(doc)
+    if doc["format"] != FORMAT or doc["checker_version"] != CHECKER_VERSION:
+        raise CertificateError("format", f"unsupported format {doc['format']!r}")
+    try:
+        problem = problem_from_dict(doc["problem"])
+    except InputError as exc:
+        raise CertificateError(f"problem.{exc.field}", exc.message) from None
+    if problem.canonical != doc["problem"]:
+        raise CertificateError("problem", "is not in canonical form (defaults missing or extra fields)")
+    digest = canonical_hash(problem.canonical)
+    report.problem_sha256 = digest
+    if digest != doc["problem_sha256"]:
+        raise CertificateError("problem_sha256", f"does not match the embedded problem (its SHA-256 is {digest})")
+    if expected_problem is not None and expected_problem.sha256 != digest:
+        raise CertificateError("problem", "is not the given problem file (SHA-256 differs)")
+    eps = float(problem.epsilon)
+    if doc["epsilon"] != eps:
+        raise CertificateError("epsilon", f"{doc['epsilon']!r} differs from the problem's epsilon {eps!r}")
+    verdict = doc["verdict"]
+    report.verdict = verdict
+    if not _SELF_TESTED:
+        try:
+            iv.self_test()
+        except RuntimeError as exc:
+            raise CertificateError("(arithmetic)", str(exc)) from None
+        _SELF_TESTED = True
+    model = prepare(problem)
+    m = problem.sphere_dim
+    enc = doc["enclosure"]
+
+    witness_lower = 0.0
+    if "witness" in doc:
+        w = doc["witness"]
+        y = np.array(w["point"], dtype=np.float64)
+        if y.shape != (m + 1,):
+            raise CertificateError("witness.point", f"expected {m + 1} numbers, got {y.size}")
+        if not np.any(y != 0):
+            raise CertificateError("witness.point", "is the zero vector")
+        with iv.strict_backend(strict):
+            lo, hi = error_enclosure_at(model, *unit_point_enclosure(y[None, :]))
+        witness_lower = float(lo[0]) if np.isfinite(lo[0]) else 0.0
+        if w["lower"] > witness_lower:
+            raise CertificateError("witness.lower", f"claims {w['lower']!r} but the recomputed lower bound is {witness_lower!r}")
+    if enc["lower"] > witness_lower:
+        raise CertificateError("enclosure.lower", f"claims {enc['lower']!r} but the witness proves only {witness_lower!r}")
+    report.lower = witness_lower
+
+    if verdict == "REFUTED":
+        if not witness_lower > eps:
+            raise CertificateError("witness", f"the error at the witness is only proved >= {witness_lower!r}, "
+                                              f"not > epsilon = {eps!r}")
+        report.upper = enc["upper"]
+        return
+
+    # CERTIFIED
+    if not enc["upper"] <= eps:
+        raise CertificateError("enclosure.upper", f"{enc['upper']!r} is above epsilon = {eps!r}")
+    if witness_lower > eps:
+        raise CertificateError("witness", "the witness proves the error is above epsilon")
+    part = doc["partition"]
+    F, L, C = decode_tree(m, part["trees"])
+    n = F.shape[0]
+    if part["leaves"] != n:
+        raise CertificateError("partition.leaves", f"says {part['leaves']} but the trees have {n} leaves")
+    report.leaves = n
+    which = unpack_bytes(part["leaf_methods"], n, "partition.leaf_methods")
+    if which.size != n:
+        raise CertificateError("partition.leaf_methods", f"has {which.size} entries for {n} leaves")
+    methods = part["methods"]
+    if np.any(which >= len(methods)):
+        raise CertificateError("partition.leaf_methods", "names a method index outside partition.methods")
+    upper = 0.0
+    for k, name in enumerate(methods):
+        if name not in METHODS:
+            raise CertificateError(f"partition.methods[{k}]", f"unknown method {name!r}")
+        sel = np.nonzero(which == k)[0]
+        for s in range(0, sel.size, 8192):
+            part_idx = sel[s:s + 8192]
+            with iv.strict_backend(strict):
+                U, _, _, _ = bound_cells(model, m, F[part_idx], L[part_idx], C[part_idx], name)
+            bad = ~(U <= eps)
+            if np.any(bad):
+                j = int(part_idx[np.argmax(bad)])
+                report.leaf = j
+                raise CertificateError("partition", f"leaf {j} (facet {F[j]}, level {L[j]}, cell {C[j].tolist()}) "
+                                                    f"has bound {float(U[np.argmax(bad)])!r} > epsilon = {eps!r}")
+            upper = max(upper, float(U.max()))
+    report.upper = upper
+
+
+def check_file(path: str | os.PathLike, problem_path: str | os.PathLike | None = None,
+               strict: bool = False) -> CheckReport:
+    """Check one certificate file. Unreadable files (missing, not JSON) raise InputError."""
+    doc = read_json(path, what="certificate")
+    problem = load_problem(problem_path) if problem_path is not None else None
+    return check_document(doc, str(path), problem, strict)
+
+
+def find_certificates(root: str | os.PathLike) -> list[Path]:
+    """Every ``*.json`` under ``root`` whose top-level ``format`` is a certificate's."""
+    found = []
+    for p in sorted(Path(root).rglob("*.json")):
+        try:
+            with open(p, "rb") as fh:
+                head = fh.read(4096).decode("utf-8", "replace")
+        except OSError:
+            continue
+        if FORMAT in head:
+            found.append(p)
+    return found
