@@ -259,7 +259,7 @@ def _col(a):
 def _radial_bound(Glo, Ghi, c, qmag, rho):
     """Upper bound of |<d, G>| over admissible d for interval vectors G (... x d)."""
     beta = np.sum((Glo + Ghi) / 2 * c, axis=-1)
-    bc = iv.mul(iv.point(beta[..., None]), iv.point(c))
+    bc = iv.scale(iv.point(beta[..., None]), c)
     perp = norm_up(iv.mag(iv.sub((Glo, Ghi), bc)))
     return iv.up(iv.up(np.abs(beta) * qmag) + iv.up(rho * perp)), beta, perp
 
@@ -268,7 +268,7 @@ def _chord_range(Alo, Ahi, c, q_lo, q_hi, rho):
     """Enclosure [e_lo, e_hi] of <d, G> over admissible d for interval vectors G
     (B x K x d), and D = max(|e_lo|, |e_hi|)."""
     beta = np.sum((Alo + Ahi) / 2 * c[:, None, :], axis=-1)
-    bc = iv.mul(iv.point(beta[..., None]), iv.point(c[:, None, :]))
+    bc = iv.scale(iv.point(beta[..., None]), c[:, None, :])
     perp = norm_up(iv.mag(iv.sub((Alo, Ahi), bc)))
     bq = iv.mul(iv.point(beta), (q_lo[:, None], q_hi[:, None]))
     rp = iv.up(rho[:, None] * perp)
@@ -377,7 +377,7 @@ def _taylor3_block(model, c, rho, A, b, V, mult):
     softmax = model.kind == "softmax"
     if softmax:
         Z = _isum(W, 1)
-        pi = iv.mul(W, iv.recip(_col(Z)))
+        pi = iv.mul_nonneg(W, iv.recip(_col(Z)))
         Abar = [_isum(iv.scale(pi, A[:, :, j]), 1) for j in range(d)]
         cA = [iv.sub(iv.point(A[:, :, j]), _col(Abar[j])) for j in range(d)]
         w = np.stack([(a[0] + a[1]) / 2 for a in Abar], axis=1)
@@ -390,11 +390,13 @@ def _taylor3_block(model, c, rho, A, b, V, mult):
         Dc3 = iv.up(iv.up(Dc * Dc) * Dc)
     else:
         escale = iv.exp((shift, shift))
-        cA = [iv.point(A[:, :, j]) for j in range(d)]
+        cA = [A[:, :, j] for j in range(d)]  # exact floats
         e_lo, e_hi, D = _chord_range(A, A, c, q_lo, q_hi, rho)
         What = iv.up(W[1] * iv.exp((e_hi, e_hi))[1])
         D3 = iv.up(iv.up(D * D) * D)
-    pairs = {(j, l): iv.mul(cA[j], cA[l]) for j in range(d) for l in range(j, d)}
+    times = iv.mul if softmax else iv.scale  # core: the key coordinates are exact floats
+    pairs = {(j, l): (iv.mul(cA[j], cA[l]) if softmax else iv.scale(iv.point(cA[j]), cA[l]))
+             for j in range(d) for l in range(j, d)}
     cols = [iv.point(c[:, j]) for j in range(d)]
     box = _box(c, rho)
     uabs = iv.up(qmag / c2[0])
@@ -404,11 +406,11 @@ def _taylor3_block(model, c, rho, A, b, V, mult):
         Vi = V[:, :, i]
         if softmax:
             Hc = _isum(iv.scale(pi, Vi), 1)
-            weight = iv.mul(pi, iv.sub(iv.point(Vi), _col(Hc)))
+            weight = iv.mul_nonneg(pi, iv.sub(iv.point(Vi), _col(Hc)))
         else:
             weight = iv.scale(W, Vi)
             Hc = iv.mul(_isum(weight, 1), escale)
-        gH = [_isum(iv.mul(weight, cA[j]), 1) for j in range(d)]
+        gH = [_isum(times(weight, cA[j]), 1) for j in range(d)]
         hH = {p: _isum(iv.mul(weight, pairs[p]), 1) for p in pairs}
         if not softmax:
             gH = [iv.mul(g, escale) for g in gH]
