@@ -1,0 +1,89 @@
+"""Certifier benchmarks: W1 (m = 2, N Fibonacci keys scaled by lambda = 300, softmax,
+target x0*x1, values f(keys)) decided by the third-order bound and, side by side, by the
+first-order (Lipschitz) baseline; then the certificate is re-checked.
+
+Run:  python benchmarks/bench_prove.py [--repeats 3] [--quick] [--out benchmarks/RESULTS.md]
+Writes medians (seconds, cells) and ratios to the output file (appended, with date and
+machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import time
+
+import numpy as np
+
+from certify.certificate import build_certificate
+from certify.checker import check_document
+from certify.problem import make_problem
+from certify.search import prove
+
+
+def fibonacci_sphere(n):
+    i = np.arange(n) + 0.5
+    phi = np.arccos(1 - 2 * i / n)
+    th = np.pi * (1 + 5 ** 0.5) * i
+    return np.stack([np.cos(th) * np.sin(phi), np.sin(th) * np.sin(phi), np.cos(phi)], 1)
+
+
+def w1(n=1000, eps=1e-2, lam=300.0):
+    b = fibonacci_sphere(n)
+    return make_problem(2, "softmax", lam * b, (b[:, 0] * b[:, 1])[:, None], ["x0*x1"], eps)
+
+
+def timed(problem, method, repeats, max_cells, time_limit):
+    runs = []
+    for _ in range(repeats):
+        r = prove(problem, method=method, max_cells=max_cells, time_limit=time_limit)
+        runs.append(r)
+    return runs, statistics.median(r.seconds for r in runs)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="skip the N = 10^4 and baseline-at-1.02 rows")
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "RESULTS.md"))
+    ap.add_argument("--baseline-limit", type=float, default=600.0, help="time limit of each baseline run (s)")
+    args = ap.parse_args()
+
+    rows = []
+    base = w1()
+    sup = prove(base, accuracy=1e-3).lower  # rigorous lower end of the sup (a witness)
+    cases = [("W1 eps=1e-2", base), ("W1 eps=1.02 x sup", w1(eps=1.02 * sup))]
+    if not args.quick:
+        cases.append(("W1 N=10^4 eps=1e-2", w1(n=10_000)))
+    for name, p in cases:
+        runs, med = timed(p, "taylor3", args.repeats, 50_000_000, None)
+        r = runs[0]
+        rows.append((name, "taylor3 (ours)", r.verdict, r.cells, med, None))
+        if r.verdict == "CERTIFIED":
+            doc = build_certificate(p, r)
+            t = time.monotonic()
+            rep = check_document(doc)
+            rows.append((name, "checker", "VALID" if rep.valid else "INVALID", rep.leaves, time.monotonic() - t, None))
+        if name == "W1 eps=1e-2" or not args.quick:
+            bruns, bmed = timed(p, "lipschitz", 1, 50_000_000, args.baseline_limit)
+            b = bruns[0]
+            rows.append((name, "lipschitz (baseline)", b.verdict, b.cells, bmed, bmed / med))
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    lines = [f"\n## {stamp} on {platform.node()} ({platform.machine()}, {os.cpu_count()} cores, "
+             f"Python {platform.python_version()}, numpy {np.__version__})\n",
+             f"true sup error of W1: >= {sup:.6g} (rigorous witness)\n",
+             "| case | method | verdict | cells | median s | baseline / ours |",
+             "|---|---|---|---|---|---|"]
+    for name, method, verdict, cells, sec, ratio in rows:
+        lines.append(f"| {name} | {method} | {verdict} | {cells} | {sec:.2f} | {'' if ratio is None else f'{ratio:.1f}x'} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    with open(args.out, "a") as fh:
+        fh.write(text)
+
+
+if __name__ == "__main__":
+    main()
