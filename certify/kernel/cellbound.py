@@ -15,18 +15,26 @@ context tokens are one key A = 0 of multiplicity n) and, for a head whose query 
 itself, s_0(z) = z^T S z with value B z.
 
 * Radial split: <d, c> = (1 - |c|^2 - |d|^2)/2 lies in [-(rho^2 + delta)/2, delta/2] with
-  delta >= |1 - |c|^2|, so for any vector G and float beta, |<d, G>| <= |beta| max|q| +
-  rho |G - beta c| (radial derivatives cost second order only).
+  delta >= |1 - |c|^2|, so for any vector G and real beta, |<d, G>| <= |beta| max|q| +
+  rho |G - beta c| (radial derivatives cost second order only). For the keys, beta_k =
+  <G_k, c>/|c|^2 exactly (enclosed), and |G_k - beta_k c|^2 = |G_k|^2 - <G_k, c>^2/|c|^2
+  is bounded from enclosed dot products.
 * Chord weights: with a'_k = <d, A_k - w> in [e_lo_k, e_hi_k] (w any float vector), the
-  softmax weight pi_k(z_t) is at most pi_hat_k = W_k(c)^+ e^{e_hi_k} / sum_j W_j(c)^- e^{e_lo_j}.
+  softmax weight pi_k(z_t) is at most pi_hat_k = pi_k(c) e^{e_hi_k + delta_J} with delta_J
+  >= |<d, abar(c) - w>| (Jensen, so no denominator to bound; see ``_jensen_slack``).
 * ``taylor3`` (heads with linear scores): |g(1)| <= |g(0)| + |g'(0)| + |g''(0)|/2 +
   sup|g'''|/6, with g'(0) = <d, grad E(c)> and g''(0) = d^T Hess E(c) d evaluated at the
-  centre (Hess split into the tangent part, rho^2 |P M P|, and O(rho^3) radial parts), and
-  g''' the fourth joint cumulant kappa(a, a, a, v) = E[a~^3 v~] - 3 E[a~^2] E[a~ v~] under
-  pi_t for the softmax head (|a~_k| <= D_k + S10, |v~_k| <= Y_k + S01, E[a~^2] <= S20,
-  |E[a~ v~]| <= S11 + S10 S01, sums S_pq = sum_k pi_hat_k D_k^p Y_k^q), or
-  sum_k W_k(z_t) a_k^3 v_k for the core head; the target's third derivatives are enclosed
-  over the box [c - rho, c + rho] (which holds every z_t) and bounded in Frobenius norm.
+  centre (Hess split into the tangent part, rho^2 |P M P|, and O(rho^3) radial parts).
+  The softmax head's centre value, gradient (a covariance) and Hessian (a third joint
+  cumulant) are formed from raw moments about float centres (w, beta); each raw moment
+  sum_k pi_k f_k is a float sum with an a-priori error bound (``_raw_moments``).
+  g''' is the fourth joint cumulant kappa(a, a, a, v) = E[a~^3 v~] - 3 E[a~^2] E[a~ v~]
+  under pi_t for the softmax head (|a~_k| <= D_k + m, where m = min(S10, delta_J + S20)
+  bounds the moving mean because its t-derivative is a variance; |v~_k| <= Y_k + S01;
+  E[a~^2] <= S20; |E[a~ v~]| <= S11 + S10 S01; sums S_pq = sum_k pi_hat_k D_k^p Y_k^q),
+  or sum_k W_k(z_t) a_k^3 v_k for the core head; the target's third derivatives are
+  enclosed over the box [c - rho, c + rho] (which holds every z_t) and bounded in
+  Frobenius norm.
 * ``lipschitz`` (every head, including the query's own token): |g(1)| <= |g(0)| +
   sup_t |g'(t)|, with |<d, grad H_i>| <= sum_k pi_hat_k (Y_k + S01)(D_k + S10) + pi_hat_0
   |<d, B_i>| (the self term's score gradient 2 S z varies along the chord by at most
@@ -53,7 +61,7 @@ from . import interval as iv
 from .iexpr import compile_interval
 
 #: Largest cells x kept-keys block processed at once (memory, not soundness).
-BLOCK = 400_000
+BLOCK = 100_000
 #: Cell-bound methods; the certificate records one per leaf.
 METHODS = ("taylor3", "lipschitz")
 #: A cell's keys are pruned on the cap of its ancestor this many levels up.
@@ -112,6 +120,14 @@ class CellModel:
     grad: list             # o x d
     hess: list             # o x d x d
     third: list = field(default_factory=list)  # o lists of (multiplicity, evaluator)
+    _key_sq: tuple | None = field(default=None, repr=False)
+
+    @property
+    def key_sq(self):
+        """Enclosures (lo, hi) of the keys' squared norms |A_k|^2."""
+        if self._key_sq is None:
+            self._key_sq = iv.sum_enclosure(*iv.square(iv.point(self.keys)), axis=-1)
+        return self._key_sq
 
     @property
     def dim(self) -> int:
@@ -226,8 +242,9 @@ def prepare(problem, third: bool = True) -> CellModel:
 def _dot3(c, A):
     """Enclosure of <c_b, A_bk> for float c (B x d) and A (B x K x d)."""
     d = c.shape[-1]
-    val = np.einsum("bd,bkd->bk", c, A)
-    err = iv.up(np.einsum("bd,bkd->bk", np.abs(c), np.abs(A)) * (iv.gamma(d) * (1 + 4 * iv.U)))
+    val = np.matmul(A, c[:, :, None])[:, :, 0]
+    # |fl - exact| <= gamma_d sum |A||c|, and the float absolute sum is within gamma_d of its own
+    err = iv.up(np.matmul(np.abs(A), np.abs(c)[:, :, None])[:, :, 0] * (iv.gamma(d) * (1 + 2 * iv.gamma(d + 2))) + d * 2.0 ** -1073)
     return iv.down(val - err), iv.up(val + err)
 
 
@@ -264,13 +281,28 @@ def _radial_bound(Glo, Ghi, c, qmag, rho):
     return iv.up(iv.up(np.abs(beta) * qmag) + iv.up(rho * perp)), beta, perp
 
 
-def _chord_range(Alo, Ahi, c, q_lo, q_hi, rho):
-    """Enclosure [e_lo, e_hi] of <d, G> over admissible d for interval vectors G
-    (B x K x d), and D = max(|e_lo|, |e_hi|)."""
-    beta = np.sum((Alo + Ahi) / 2 * c[:, None, :], axis=-1)
-    bc = iv.scale(iv.point(beta[..., None]), c[:, None, :])
-    perp = norm_up(iv.mag(iv.sub((Alo, Ahi), bc)))
-    bq = iv.mul(iv.point(beta), (q_lo[:, None], q_hi[:, None]))
+def _chord_range(P, w, c, c2, A, key_sq, q_lo, q_hi, rho):
+    """Enclosure [e_lo, e_hi] of <d, G_k> over admissible d for G_k = A_k - w (B x K; A_k
+    exact keys, w a float vector per cell), and D = max(|e_lo|, |e_hi|).
+
+    With beta_k = <G_k, c> / |c|^2 (exact, enclosed): <d, G_k> = beta_k <d, c> + <d, G_k -
+    beta_k c> and |G_k - beta_k c|^2 = |G_k|^2 - <G_k, c>^2 / |c|^2, where |G_k|^2 =
+    |A_k|^2 - 2 <A_k, w> + |w|^2 and <G_k, c> = <A_k, c> - <w, c>: only the dot products
+    P = <A_k, c> (given, enclosed), <A_k, w> and the keys' squared norms key_sq are needed,
+    so no B x K x d interval work. (The squared form loses about sqrt(u) |G_k| to
+    cancellation, which only widens the range.)"""
+    cw = iv.sum_enclosure(*iv.mul(iv.point(c), iv.point(w)), axis=-1)
+    w2 = iv.sum_enclosure(*iv.square(iv.point(w)), axis=-1)
+    if np.any(w):
+        aw = _dot3(w, A)
+        g2 = iv.add(iv.sub(key_sq, iv.scale(aw, 2.0)), _col(w2))
+    else:
+        g2 = key_sq
+    gc = iv.sub(P, _col(cw))
+    beta = iv.mul(gc, _col(iv.recip(c2)))
+    along = iv.down(iv.square(gc)[0] / c2[1][:, None])
+    perp = iv.up(np.sqrt(np.maximum(iv.up(g2[1] - along), 0.0)))
+    bq = iv.mul(beta, (q_lo[:, None], q_hi[:, None]))
     rp = iv.up(rho[:, None] * perp)
     e_lo, e_hi = iv.down(bq[0] - rp), iv.up(bq[1] + rp)
     return e_lo, e_hi, np.maximum(-e_lo, e_hi)
@@ -336,9 +368,10 @@ def bound_caps(model: CellModel, c: np.ndarray, rho: np.ndarray, method: str | N
             mult = np.where(raw >= 0, model.mult[idx], 0.0)
             rem = remainder[blk]
         A, b, V = model.keys[idx], model.biases[idx], model.values[idx]
+        ksq = (model.key_sq[0][idx], model.key_sq[1][idx])
         fn = _taylor3_block if method == "taylor3" else _lipschitz_block
         with np.errstate(all="ignore"):
-            u, e = fn(model, c[blk], rho[blk], A, b, V, mult)
+            u, e = fn(model, c[blk], rho[blk], A, b, V, mult, ksq)
             u = iv.up(u + np.max(iv.up(rem + model.slack[None, :]), axis=1))
         U[blk] = np.where(np.isfinite(u), u, np.inf)
         est[blk] = e
@@ -346,8 +379,8 @@ def bound_caps(model: CellModel, c: np.ndarray, rho: np.ndarray, method: str | N
 
 
 def _centre_weights(model, c, A, b, mult):
-    S = _dot3(c, A)
-    S = (iv.down(S[0] + b), iv.up(S[1] + b))
+    P = _dot3(c, A)
+    S = (iv.down(P[0] + b), iv.up(P[1] + b))
     shift = np.max(S[1], axis=1)
     s0 = None
     if model.self_q is not None:
@@ -355,7 +388,7 @@ def _centre_weights(model, c, A, b, mult):
         shift = np.maximum(shift, s0[1])
     W = iv.scale(iv.exp((iv.down(S[0] - shift[:, None]), iv.up(S[1] - shift[:, None]))), mult)
     W0 = None if s0 is None else iv.exp((iv.down(s0[0] - shift), iv.up(s0[1] - shift)))
-    return W, W0, shift
+    return W, W0, shift, P
 
 
 def _target_third(model, i, box, rho):
@@ -369,52 +402,113 @@ def _target_third(model, i, box, rho):
     return iv.up(fro * iv.up(iv.up(rho * rho) * rho))
 
 
-def _taylor3_block(model, c, rho, A, b, V, mult):
+def _raw_moments(pi, A, w, V, beta):
+    """Enclosures of the weighted raw moments sum_k pi_k f_k (B each) for the exact
+    features X = A_k - w, X_j X_l, Y_i = v_ki - beta_i, Y_i X_j, Y_i X_j X_l (A, V exact
+    floats; w, beta float vectors per cell; pi an enclosure of non-negative weights).
+
+    A-priori error bound instead of interval work: with pm, pr the midpoint and radius of
+    pi and f~ the float features (each within gamma_6 |f~| of the exact f: at most two
+    roundings of the inputs and two of the products; plus 2^-1072 for underflow),
+    |sum pi f - fl(sum pm f~)| <= (1 + 2 g) sum pr |f~| + 2 g sum pm |f~| + K 2^-1060
+    with g = gamma_(K+8) (any summation order; the absolute sums are float sums, so
+    they are inflated by 1 + 2 g as well)."""
+    Bc, K, d = A.shape
+    o = V.shape[2]
+    J, L = np.triu_indices(d)
+    P = J.size
+    nf = d + P + o * (1 + d + P)
+    F = np.empty((Bc, nf, K))  # features along the contiguous last axis (batched GEMV)
+    X = F[:, :d]
+    np.subtract(A.transpose(0, 2, 1), w[:, :, None], out=X)
+    XX = F[:, d:d + P]
+    for n in range(P):
+        np.multiply(X[:, J[n]], X[:, L[n]], out=XX[:, n])
+    Y = F[:, d + P:d + P + o]
+    np.subtract(V.transpose(0, 2, 1), beta[:, :, None], out=Y)
+    base = d + P + o
+    for i in range(o):
+        np.multiply(Y[:, i, None], X, out=F[:, base + i * d:base + (i + 1) * d])
+    base += o * d
+    for i in range(o):
+        np.multiply(Y[:, i, None], XX, out=F[:, base + i * P:base + (i + 1) * P])
+    Yf = Y.transpose(0, 2, 1).copy()
+    pm = (pi[0] + pi[1]) / 2
+    pr = iv.up(np.maximum(pi[1] - pm, pm - pi[0]))
+    mid = np.matmul(F, pm[:, :, None])[:, :, 0]
+    sums = np.matmul(np.abs(F, out=F), np.stack([pm, pr], axis=2))
+    g = iv.gamma(K + 8)
+    err = iv.up(iv.up(iv.up(sums[:, :, 1] * (1 + 2 * g)) + iv.up(sums[:, :, 0] * (2 * g))) + (K + 1) * 2.0 ** -1060)
+    lo, hi = iv.down(mid - err), iv.up(mid + err)
+    cut = np.cumsum([0, d, P, o, o * d, o * P])
+    part = lambda k, shape: (lo[:, cut[k]:cut[k + 1]].reshape((Bc,) + shape), hi[:, cut[k]:cut[k + 1]].reshape((Bc,) + shape))
+    return part(0, (d,)), part(1, (P,)), part(2, (o,)), part(3, (o, d)), part(4, (o, P)), Yf
+
+
+def _pick(a, *index):
+    return a[0][(slice(None),) + index], a[1][(slice(None),) + index]
+
+
+def _taylor3_block(model, c, rho, A, b, V, mult, ksq):
     Bc, d = c.shape
     o = V.shape[2]
     c2, q_lo, q_hi, qmag, rho2 = _geometry(c, rho)
-    W, _, shift = _centre_weights(model, c, A, b, mult)
+    W, _, shift, P = _centre_weights(model, c, A, b, mult)
     softmax = model.kind == "softmax"
     if softmax:
         Z = _isum(W, 1)
         pi = iv.mul_nonneg(W, iv.recip(_col(Z)))
-        Abar = [_isum(iv.scale(pi, A[:, :, j]), 1) for j in range(d)]
-        cA = [iv.sub(iv.point(A[:, :, j]), _col(Abar[j])) for j in range(d)]
-        w = np.stack([(a[0] + a[1]) / 2 for a in Abar], axis=1)
-        e_lo, e_hi, D = _chord_range(iv.down(A - w[:, None, :]), iv.up(A - w[:, None, :]), c, q_lo, q_hi, rho)
-        jensen = _jensen_slack(Abar, w, rho)
+        pm = (pi[0] + pi[1]) / 2
+        w = np.einsum("bk,bkd->bd", pm, A)        # float centres: any choice is sound
+        beta = np.einsum("bk,bko->bo", pm, V)
+    else:
+        pi = W
+        w = np.zeros_like(c)
+        beta = np.zeros((Bc, o))
+    EX, EXX, EY, EYX, EYXX, Yf = _raw_moments(pi, A, w, V, beta)
+    pair = {}
+    for n, (j, l) in enumerate(zip(*np.triu_indices(d))):
+        pair[j, l] = pair[l, j] = n
+    e_lo, e_hi, D = _chord_range(P, w, c, c2, A, ksq, q_lo, q_hi, rho)
+    if softmax:
+        # the exact centre mean is abar = w + E[X]
+        jensen = iv.up(rho * norm_up(np.stack([iv.mag(_pick(EX, j)) for j in range(d)], axis=1), axis=1))
         pi_hat = iv.up(pi[1] * iv.exp((e_hi, iv.up(e_hi + jensen[:, None])))[1])
         S10 = usum(iv.up(pi_hat * D), 1)
         S20 = usum(iv.up(pi_hat * iv.up(D * D)), 1)
-        Dc = iv.up(D + S10[:, None])
+        # |E_t[X]| for X = <d, a - w>: E_0[X] = <d, abar(c) - w> is within jensen and
+        # d/dt E_t[X] = Var_t(X) <= S20, so the moving mean is within jensen + S20 (and S10)
+        drift = np.minimum(S10, iv.up(jensen + S20))
+        Dc = iv.up(D + drift[:, None])
         Dc3 = iv.up(iv.up(Dc * Dc) * Dc)
     else:
         escale = iv.exp((shift, shift))
-        cA = [A[:, :, j] for j in range(d)]  # exact floats
-        e_lo, e_hi, D = _chord_range(A, A, c, q_lo, q_hi, rho)
         What = iv.up(W[1] * iv.exp((e_hi, e_hi))[1])
         D3 = iv.up(iv.up(D * D) * D)
-    times = iv.mul if softmax else iv.scale  # core: the key coordinates are exact floats
-    pairs = {(j, l): (iv.mul(cA[j], cA[l]) if softmax else iv.scale(iv.point(cA[j]), cA[l]))
-             for j in range(d) for l in range(j, d)}
     cols = [iv.point(c[:, j]) for j in range(d)]
     box = _box(c, rho)
     uabs = iv.up(qmag / c2[0])
     total = np.zeros(Bc)
     est = np.zeros(Bc)
+    mux = [_pick(EX, j) for j in range(d)]
     for i in range(o):
-        Vi = V[:, :, i]
+        muy = _pick(EY, i)
+        eyx = [_pick(EYX, i, j) for j in range(d)]
         if softmax:
-            Hc = _isum(iv.scale(pi, Vi), 1)
-            weight = iv.mul_nonneg(pi, iv.sub(iv.point(Vi), _col(Hc)))
+            # centre value, gradient (covariance) and Hessian (third joint cumulant)
+            # from raw moments about (w, beta)
+            Hc = iv.add(iv.point(beta[:, i]), muy)
+            gH = [iv.sub(eyx[j], iv.mul(muy, mux[j])) for j in range(d)]
+            hH = {}
+            for j in range(d):
+                for l in range(j, d):
+                    h = iv.sub(_pick(EYXX, i, pair[j, l]), iv.mul(muy, _pick(EXX, pair[j, l])))
+                    h = iv.sub(h, iv.add(iv.mul(mux[j], eyx[l]), iv.mul(mux[l], eyx[j])))
+                    hH[j, l] = iv.add(h, iv.scale(iv.mul(muy, iv.mul(mux[j], mux[l])), 2.0))
         else:
-            weight = iv.scale(W, Vi)
-            Hc = iv.mul(_isum(weight, 1), escale)
-        gH = [_isum(times(weight, cA[j]), 1) for j in range(d)]
-        hH = {p: _isum(iv.mul(weight, pairs[p]), 1) for p in pairs}
-        if not softmax:
-            gH = [iv.mul(g, escale) for g in gH]
-            hH = {p: iv.mul(h, escale) for p, h in hH.items()}
+            Hc = iv.mul(muy, escale)
+            gH = [iv.mul(eyx[j], escale) for j in range(d)]
+            hH = {(j, l): iv.mul(_pick(EYXX, i, pair[j, l]), escale) for j in range(d) for l in range(j, d)}
         E = iv.sub(Hc, model.f[i](*cols))
         G = [iv.sub(gH[j], model.grad[i][j](*cols)) for j in range(d)]
         M = [[None] * d for _ in range(d)]
@@ -438,14 +532,13 @@ def _taylor3_block(model, c, rho, A, b, V, mult):
         second = iv.up(iv.up(rho2 * nrm) + iv.up(2 * iv.up(uabs * iv.up(rho * Mc_n)))
                        + iv.up(iv.up(uabs * uabs) * iv.mag(cMc)))
         if softmax:
-            beta = (Hc[0] + Hc[1]) / 2
-            Y = iv.up(np.abs(Vi - beta[:, None]))
+            Y = iv.up(np.abs(Yf[:, :, i]))  # >= |v_ki - beta_i| (one rounding)
             S01 = usum(iv.up(pi_hat * Y), 1)
             S11 = usum(iv.up(iv.up(pi_hat * D) * Y), 1)
             P31 = usum(iv.up(iv.up(pi_hat * Dc3) * iv.up(Y + S01[:, None])), 1)
             R3 = iv.up(P31 + iv.up(3 * iv.up(S20 * iv.up(S11 + iv.up(S10 * S01)))))
         else:
-            R3 = iv.up(usum(iv.up(iv.up(What * D3) * np.abs(Vi)), 1) * escale[1])
+            R3 = iv.up(usum(iv.up(iv.up(What * D3) * np.abs(V[:, :, i])), 1) * escale[1])
         third = iv.up(iv.up(R3 + _target_third(model, i, box, rho)) / 6)
         U = iv.up(iv.up(iv.mag(E) + first) + iv.up(iv.up(second / 2) + third))
         total = np.maximum(total, np.where(np.isnan(U), np.inf, U))
@@ -453,11 +546,11 @@ def _taylor3_block(model, c, rho, A, b, V, mult):
     return total, est
 
 
-def _lipschitz_block(model, c, rho, A, b, V, mult):
+def _lipschitz_block(model, c, rho, A, b, V, mult, ksq):
     Bc, d = c.shape
     o = V.shape[2]
     c2, q_lo, q_hi, qmag, rho2 = _geometry(c, rho)
-    W, W0, shift = _centre_weights(model, c, A, b, mult)
+    W, W0, shift, P = _centre_weights(model, c, A, b, mult)
     cols = [iv.point(c[:, j]) for j in range(d)]
     box = _box(c, rho)
     softmax = model.kind == "softmax"
@@ -475,7 +568,7 @@ def _lipschitz_block(model, c, rho, A, b, V, mult):
             g0 = [iv.scale((Sc[0][:, j], Sc[1][:, j]), 2.0) for j in range(d)]
             gbar = [iv.add(gbar[j], iv.mul(pi0, g0[j])) for j in range(d)]
         w = np.stack([(g[0] + g[1]) / 2 for g in gbar], axis=1)
-        e_lo, e_hi, D = _chord_range(iv.down(A - w[:, None, :]), iv.up(A - w[:, None, :]), c, q_lo, q_hi, rho)
+        e_lo, e_hi, D = _chord_range(P, w, c, c2, A, ksq, q_lo, q_hi, rho)
         jensen = _jensen_slack(gbar, w, rho)
         if W0 is not None:
             S_norm = float(norm_up(np.abs(Sq).ravel()))
@@ -491,7 +584,7 @@ def _lipschitz_block(model, c, rho, A, b, V, mult):
             S10 = iv.up(S10 + iv.up(pi0_hat * D0))
     else:
         escale = iv.exp((shift, shift))
-        e_lo, e_hi, D = _chord_range(A, A, c, q_lo, q_hi, rho)
+        e_lo, e_hi, D = _chord_range(P, np.zeros_like(c), c, c2, A, ksq, q_lo, q_hi, rho)
         What = iv.up(W[1] * iv.exp((e_hi, e_hi))[1])
     total = np.zeros(Bc)
     est = np.zeros(Bc)
@@ -547,12 +640,16 @@ def prune_keys(model: CellModel, g: np.ndarray, r: np.ndarray):
         s_lo = iv.down(iv.down(lo + model.biases) - reach)
         share = PRUNE_SHARE * model.epsilon
         if model.kind == "softmax":
+            # a dropped key has s_k^+ < level = M^- - cut, so its weight relative to the
+            # best key is below e^gap with gap >= level - M^- (rounded up): no exp per key
             ref = np.max(s_lo, axis=1)
             big = float(np.max(model.span)) if model.span.size else 0.0
             cut = np.log(max(N * max(big, 1e-300) / share, 1.0))
-            keepm = (s_hi >= (ref[:, None] - cut)) | model.keep[None, :]
-            rel = iv.exp((iv.up(s_hi - ref[:, None]),) * 2)[1]
-            theta = usum(np.where(keepm, 0.0, iv.up(rel * model.mult[None, :])), 1)
+            level = iv.down(ref - cut)
+            keepm = (s_hi >= level[:, None]) | model.keep[None, :]
+            gap = iv.up(level - ref)
+            dropped = usum(np.where(keepm, 0.0, model.mult[None, :]), 1)
+            theta = iv.up(iv.exp((gap, gap))[1] * dropped)
             rem = iv.up(theta[:, None] * model.span[None, :])
         else:
             ew = iv.up(iv.exp((s_hi, s_hi))[1] * model.mult[None, :])

@@ -359,8 +359,10 @@ def dot_enclosure(x, M):
     """Enclosure of x @ M.T for exact float arrays x (B x d) and M (K x d): B x K."""
     d = x.shape[-1]
     val = x @ M.T
-    err = (np.abs(x) @ np.abs(M).T) * (gamma(d) * (1 + 4 * U))
-    err = up(err)
+    # |fl - exact| <= gamma_d sum |x||M| (+ underflow); the float absolute sum is itself
+    # within gamma_d of the exact one
+    err = (np.abs(x) @ np.abs(M).T) * (gamma(d) * (1 + 2 * gamma(d + 2)))
+    err = up(err + d * 2.0 ** -1073)
     return down(val - err), up(val + err)
 
 
