@@ -65,7 +65,7 @@ BLOCK = 100_000
 #: Cell-bound methods; the certificate records one per leaf.
 METHODS = ("taylor3", "lipschitz")
 #: A cell's keys are pruned on the cap of its ancestor this many levels up.
-GROUP_UP = 2
+GROUP_UP = 1
 #: Pruning is skipped for heads with at most this many keys.
 PRUNE_MIN_KEYS = 48
 #: Fraction of epsilon the dropped keys may cost, at most.
@@ -253,16 +253,6 @@ def _quad(c, S):
     Sc = iv.dot_enclosure(c, S)  # B x d: (S c)_i = sum_j S_ij c_j
     prod = iv.mul(Sc, iv.point(c))
     return iv.sum_enclosure(*prod, axis=-1)
-
-
-def _matvec(M, v):
-    """Enclosure of (M v)_i for interval M (lists d x d of (B,) pairs) and interval v."""
-    d = len(v)
-    out = []
-    for i in range(d):
-        terms = [iv.mul(M[i][j], v[j]) for j in range(d)]
-        out.append(iv.sum_enclosure(np.stack([t[0] for t in terms]), np.stack([t[1] for t in terms]), axis=0))
-    return out
 
 
 def _isum(a, axis):
@@ -516,19 +506,22 @@ def _taylor3_block(model, c, rho, A, b, V, mult, ksq):
             M[j][l] = M[l][j] = iv.sub(h, model.hess[i][j][l](*cols))
         first, _, _ = _radial_bound(np.stack([g[0] for g in G], 1), np.stack([g[1] for g in G], 1), c, qmag, rho)
         # d^T M d = d_T^T M d_T + 2 u c^T M d_T + u^2 c^T M c, with d = d_T + u c, |d_T| <= rho
-        Mc = _matvec(M, cols)
-        terms = [iv.mul(cols[j], Mc[j]) for j in range(d)]
-        cMc = iv.sum_enclosure(np.stack([t[0] for t in terms]), np.stack([t[1] for t in terms]), axis=0)
+        Mi = (np.stack([np.stack([M[j][l][0] for l in range(d)], 1) for j in range(d)], 1),
+              np.stack([np.stack([M[j][l][1] for l in range(d)], 1) for j in range(d)], 1))
+        cc = iv.point(c)
+        Mc = iv.sum_enclosure(*iv.mul(Mi, (cc[0][:, None, :], cc[1][:, None, :])), axis=2)  # B x d
+        cMc = iv.sum_enclosure(*iv.mul(cc, Mc), axis=1)
         inv_c2 = iv.recip(c2)
-        PMP = []
-        for j in range(d):
-            for l in range(d):
-                t1 = iv.mul(iv.add(iv.mul(Mc[j], cols[l]), iv.mul(cols[j], Mc[l])), inv_c2)
-                t2 = iv.mul(iv.mul(iv.mul(cols[j], cols[l]), cMc), iv.square(inv_c2))
-                PMP.append(iv.mag(iv.add(iv.sub(M[j][l], t1), t2)))
-        PMP = np.stack(PMP, axis=1).reshape(Bc, d, d)
+        # P M P entries: M_jl - (Mc_j c_l + c_j Mc_l)/|c|^2 + c_j c_l cMc/|c|^4
+        def outer(a, b):
+            return (a[0][:, :, None], a[1][:, :, None]), (b[0][:, None, :], b[1][:, None, :])
+        t1 = iv.add(iv.mul(*outer(Mc, cc)), iv.mul(*outer(cc, Mc)))
+        t1 = iv.mul(t1, (inv_c2[0][:, None, None], inv_c2[1][:, None, None]))
+        k2 = iv.mul(cMc, iv.square(inv_c2))
+        t2 = iv.mul(iv.mul(*outer(cc, cc)), (k2[0][:, None, None], k2[1][:, None, None]))
+        PMP = iv.mag(iv.add(iv.sub(Mi, t1), t2))
         nrm = np.minimum(norm_up(PMP.reshape(Bc, -1), axis=1), np.max(usum(PMP, axis=2), axis=1))
-        Mc_n = norm_up(np.stack([iv.mag(v) for v in Mc], axis=1), axis=1)
+        Mc_n = norm_up(iv.mag(Mc), axis=1)
         second = iv.up(iv.up(rho2 * nrm) + iv.up(2 * iv.up(uabs * iv.up(rho * Mc_n)))
                        + iv.up(iv.up(uabs * uabs) * iv.mag(cMc)))
         if softmax:
