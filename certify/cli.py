@@ -23,17 +23,20 @@ UNIT_TOLERANCE = 1e-9
 
 EPILOG = """\
 exit codes:
-  0  success: CERTIFIED (prove), every certificate valid (check), other commands done
-  1  REFUTED (prove: a witness point with error rigorously > epsilon), or a certificate
-     is INVALID (check: the reason names the field and leaf)
+  0  success: CERTIFIED (prove), every certificate valid (check), VERIFIED ON RANGE
+     (claim), other commands done
+  1  REFUTED (prove: a witness point with error rigorously > epsilon; claim: a witness
+     where the inequality is certainly false), or a certificate is INVALID (check: the
+     reason names the field and leaf)
   2  bad input or usage: malformed JSON, wrong shapes, NaN/inf, unknown fields,
      expressions outside the whitelist, points off the sphere (one message naming the field)
-  3  UNDECIDED (prove: the cell budget or time limit ran out; the bounds so far are shown)
+  3  UNDECIDED (prove, claim: the budget or time limit ran out; the bounds so far are shown)
 
 examples:
   certify demo
   certify prove p.json -o p.cert.json
   certify check p.cert.json --problem p.json
+  certify claim "forall lam in [1, 100]: coth(lam) - 1/lam >= 1 - 1/lam"
   certify prove p.json --accuracy 0.01 --json
   certify construct --target "x0*x1" --sphere-dim 2 --epsilon 0.2 --method net -o p.json
   certify construct --target "x0*x1" --sphere-dim 2 --epsilon 0.05 --method vmf \\
@@ -276,6 +279,51 @@ def cmd_check(args) -> int:
     return EXIT_OK if ok else EXIT_REFUTED
 
 
+def cmd_claim(args) -> int:
+    from .claims import REFUTED as C_REFUTED, VERIFIED, check_claim, parse_claim, parse_claims_file
+
+    if (args.claim is None) == (args.file is None):
+        raise InputError("CLAIM", "give one claim string or --file FILE (not both)")
+    if args.max_boxes < 1:
+        raise InputError("--max-boxes", f"must be >= 1, got {args.max_boxes}")
+    if args.time_limit is not None and not args.time_limit > 0:
+        raise InputError("--time-limit", f"must be > 0, got {args.time_limit}")
+    if args.file is not None:
+        try:
+            text = Path(args.file).read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError("--file", f"cannot read {args.file}: {exc}") from None
+        claims = parse_claims_file(text, f"--file {args.file}")
+    else:
+        claims = [parse_claim(args.claim, "CLAIM")]
+    show = sys.stderr.isatty() and not args.json
+    results, lines = [], []
+    for c in claims:
+        def progress(info, c=c):
+            if show:
+                print(f"\r  {info['boxes']:>8} boxes, {info['open']:>7} open, {info['seconds']:.1f} s",
+                      end="", file=sys.stderr, flush=True)
+        r = check_claim(c, max_boxes=args.max_boxes, time_limit=args.time_limit, progress=progress)
+        if show:
+            print("\r" + " " * 50 + "\r", end="", file=sys.stderr)
+        results.append(r)
+        lines.append(f"{r.verdict}: {c.text}")
+        if r.verdict == VERIFIED:
+            lines.append(f"  on the box {c.box_text()} ({r.boxes} boxes, {r.seconds:.2f} s)")
+        elif r.verdict == C_REFUTED:
+            where = ", ".join(f"{n} = {q}" for n, q in r.witness.items())
+            lines.append(f"  witness {where}: the margin (the side that should be larger minus the "
+                         f"other) lies in [{r.witness_margin[0]:.6g}, {r.witness_margin[1]:.6g}]")
+        else:
+            lines.append(f"  {r.reason} ({r.boxes} boxes, {r.seconds:.2f} s)")
+    verdicts = [r.verdict for r in results]
+    payload = {"claims": [r.to_json() for r in results]}
+    _emit(args, payload, lines)
+    if C_REFUTED in verdicts:
+        return EXIT_REFUTED
+    return EXIT_OK if all(v == VERIFIED for v in verdicts) else EXIT_UNDECIDED
+
+
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
@@ -384,6 +432,31 @@ def build_parser() -> argparse.ArgumentParser:
                         "numpy's accuracy; slow")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser(
+        "claim", help="check an inequality over a box: VERIFIED ON RANGE, REFUTED, or UNDECIDED",
+        description="Check 'forall v in [a, b], ...: LHS op RHS' (op one of <=, >=, <, >) by Arb ball "
+                    "branch-and-bound over the box (python-flint). Sides use numbers, the quantified "
+                    "variables, pi, + - * / **, and exp log sqrt sin cos tan sinh cosh tanh atan abs "
+                    "coth gamma besseli(nu, x) min max. VERIFIED ON RANGE (exit 0): every sub-box was "
+                    "certainly fine; REFUTED (exit 1): an exact rational witness where the claim is "
+                    "certainly false; UNDECIDED (exit 3): the budget ran out, or the claim is tight "
+                    "(equality somewhere) in a way intervals cannot settle. With --file, one claim per "
+                    "line ('#' starts a comment); the exit code is the worst verdict.",
+        epilog="examples:\n"
+               "  certify claim \"forall lam in [0.1, 50]: besseli(1, lam)/besseli(0, lam) >= "
+               "lam/(1/2 + sqrt(lam**2 + 9/4))\"\n"
+               "  certify claim \"forall lam in [0.5, 1000]: besseli(1, lam)/besseli(0, lam) >= 1 - 1/(2*lam)\"\n"
+               "  certify claim --file claims.txt --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("claim", nargs="?", metavar="CLAIM", help="the claim, quoted")
+    p.add_argument("--file", metavar="FILE", help="read claims from FILE, one per line")
+    p.add_argument("--max-boxes", type=int, default=200_000, metavar="K",
+                   help="boxes per claim at most before UNDECIDED (default 200000)")
+    p.add_argument("--time-limit", type=float, default=60.0, metavar="S",
+                   help="seconds per claim at most (default 60)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_claim)
 
     p = sub.add_parser(
         "demo", help="construct prefixes for a built-in target on S^2 and report",

@@ -1,0 +1,141 @@
+"""certify claim: parsing (hostile input refused), verdicts, witnesses re-checked in mpmath,
+perturbed constants flip verdicts, tight claims stay UNDECIDED."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+
+import mpmath
+import pytest
+
+from certify.claims import REFUTED, UNDECIDED, VERIFIED, check_claim, parse_claim, parse_claims_file
+from certify.cli import main
+from certify.errors import InputError
+
+mpmath.mp.dps = 50
+
+AMOS = "forall lam in [0.1, 50]: besseli(1, lam)/besseli(0, lam) >= lam/(1/2 + sqrt(lam**2 + (3/2)**2))"
+
+
+def run(text, **kw):
+    kw.setdefault("time_limit", 30)
+    return check_claim(parse_claim(text), **kw)
+
+
+def margin_mp(fn, witness):
+    return fn(*[mpmath.mpf(Fraction(q).numerator) / Fraction(q).denominator for q in witness.values()])
+
+
+@pytest.mark.parametrize("text", [
+    "forall x in [0, 1]: __import__('os').system('true') <= 1",
+    "forall x in [0, 1]: x.real <= 1",
+    "forall x in [0, 1]: (lambda: 1)() <= 1",
+    "forall x in [0, 1]: x <= 1 <= 2",
+    "forall x in [0, 1]: x == 1",
+    "forall x in [0, 1]: x",
+    "forall x in [0, 1], x in [0, 2]: x <= 3",
+    "forall exp in [0, 1]: exp <= 3",
+    "forall x in [1, 0]: x <= 3",
+    "forall x in [0, y]: x <= 3",
+    "forall x in [0, nan]: x <= 3",
+    "x <= 1",
+    "forall : x <= 1",
+    "forall x in [0, 1]: x ** x <= 1",
+    "forall x in [0, 1]: 9**9**9 <= x",
+    "",
+])
+def test_bad_claims_are_refused_with_a_field(text):
+    with pytest.raises(InputError) as err:
+        parse_claim(text)
+    assert err.value.field.startswith("claim")
+
+
+def test_true_bound_is_verified_and_a_perturbed_constant_is_refuted():
+    r = run(AMOS)
+    assert r.verdict == VERIFIED
+    bad = run(AMOS.replace("1/2 +", "0.4 +"))
+    assert bad.verdict == REFUTED
+    lam = next(iter(bad.witness.values()))
+    x = mpmath.mpf(Fraction(lam).numerator) / Fraction(lam).denominator
+    assert mpmath.besseli(1, x) / mpmath.besseli(0, x) < x / (mpmath.mpf("0.4") + mpmath.sqrt(x**2 + 2.25))
+
+
+def test_false_bessel_ratio_bound_m1_k1_is_refuted_with_a_witness_checked_in_mpmath():
+    # THEORY 2.2: a_1^1 >= 1 - 1/(2 lam) is false
+    r = run("forall lam in [0.5, 1000]: besseli(1, lam)/besseli(0, lam) >= 1 - 1/(2*lam)")
+    assert r.verdict == REFUTED
+    lam = Fraction(next(iter(r.witness.values())))
+    assert Fraction(1, 2) <= lam <= 1000
+    x = mpmath.mpf(lam.numerator) / lam.denominator
+    val = mpmath.besseli(1, x) / mpmath.besseli(0, x) - (1 - 1 / (2 * x))
+    assert val < 0
+    assert r.witness_margin[0] <= float(val) <= r.witness_margin[1]
+
+
+def test_exponentially_small_margin_needs_the_precision_ladder():
+    # a_1^2 = coth(lam) - 1/lam >= 1 - 1/lam holds for all lam > 0 (margin ~ 2 e^(-2 lam))
+    assert run("forall lam in [37, 1000]: coth(lam) - 1/lam >= 1 - 1/lam").verdict == VERIFIED
+
+
+def test_narrow_planted_counterexample_missed_by_sampling_is_found():
+    r = run("forall x in [0, 1]: 1 - 2*exp(-((x - 0.3141)*100000)**2) >= 0", max_boxes=50_000)
+    assert r.verdict == REFUTED
+    x = Fraction(r.witness["x"])
+    xm = mpmath.mpf(x.numerator) / x.denominator
+    assert 1 - 2 * mpmath.exp(-((xm - mpmath.mpf("0.3141")) * 100000) ** 2) < 0
+
+
+def test_strict_and_non_strict_at_a_boundary_zero():
+    assert run("forall x in [0, 1]: x >= 0").verdict == VERIFIED
+    r = run("forall x in [0, 1]: x > 0")
+    assert r.verdict == REFUTED and Fraction(r.witness["x"]) == 0
+
+
+def test_tight_claims_stay_undecided_never_wrong():
+    r = run("forall x in [-1, 1], y in [-1, 1]: x*y <= (x**2 + y**2)/2", max_boxes=3000)
+    assert r.verdict == UNDECIDED and r.reason
+    # the same with room to spare is verified
+    assert run("forall x in [-1, 1], y in [-1, 1]: x*y < (x**2 + y**2)/2 + 0.001").verdict == VERIFIED
+
+
+def test_irrational_box_ends_witness_stays_inside():
+    assert run("forall x in [0, pi]: sin(x) >= -0.001").verdict == VERIFIED
+    r = run("forall x in [0, pi]: sin(x) < 0.999")
+    assert r.verdict == REFUTED
+    x = Fraction(r.witness["x"])
+    assert 0 <= x and mpmath.mpf(x.numerator) / x.denominator <= mpmath.pi
+
+
+def test_domain_trouble_is_never_verified():
+    # log is undefined at 0, which lies in the box
+    r = run("forall x in [0, 1]: log(x) <= 0", max_boxes=2000)
+    assert r.verdict != VERIFIED
+
+
+def test_special_functions_min_max_gamma():
+    assert run("forall x in [1.5, 3]: gamma(x) >= 0.88").verdict == VERIFIED
+    assert run("forall x in [0, 5]: max(x, 1) >= min(x, 2) - 1").verdict == VERIFIED
+
+
+def test_claims_file_skips_comments():
+    cs = parse_claims_file("# header\n\nforall x in [0, 1]: x <= 1\n  # another\nforall y in [1, 2]: y >= 1\n")
+    assert [c.names for c in cs] == [("x",), ("y",)]
+    with pytest.raises(InputError):
+        parse_claims_file("# nothing\n")
+
+
+def test_cli_exit_codes_and_json(tmp_path, capsys):
+    assert main(["claim", "forall x in [0, 1]: x <= 1"]) == 0
+    assert main(["claim", "forall x in [0, 1]: x < 1"]) == 1
+    assert main(["claim", "forall x in [-1, 1], y in [-1, 1]: x*y <= (x**2 + y**2)/2",
+                 "--max-boxes", "500"]) == 3
+    assert main(["claim", "forall x in [0, 1]: open('f') <= 1"]) == 2
+    assert main(["claim"]) == 2
+    f = tmp_path / "c.txt"
+    f.write_text("forall x in [0, 1]: x <= 1\nforall x in [0, 1]: x < 1\n")
+    capsys.readouterr()
+    assert main(["claim", "--file", str(f), "--json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert [c["verdict"] for c in out["claims"]] == [VERIFIED, REFUTED]
+    assert main(["claim", "--file", str(tmp_path / "missing.txt")]) == 2
