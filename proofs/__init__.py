@@ -1,1 +1,2 @@
-"""One module per result of "Prompting a Pretrained Transformer Can Be a Universal Approximator"."""
+"""One module per result of the paper (and of THEORY.md), each with its statement, its
+provenance (the paper's, or derived here) and its checks; :mod:`proofs.registry` lists them."""
