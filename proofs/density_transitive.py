@@ -7,20 +7,14 @@ unsat. (The quantifier order: for all h in C, eps: pick g in B at eps/2, then f 
 
 import z3
 
-from .registry import PROVED, Result, Verdict
+from ._z3 import negation_unsat, zabs
+from .registry import Result
 
 
 def _check():
     f, g, h, e = z3.Reals("f g h eps")
-    s = z3.Solver()
-    s.set("timeout", 10_000)
-    ab = lambda x: z3.If(x >= 0, x, -x)
-    s.add(e > 0, ab(f - g) <= e / 2, ab(g - h) <= e / 2, z3.Not(ab(f - h) <= e))
-    res = s.check()
-    if res == z3.unsat:
-        return Verdict(PROVED, "z3: negation of |f-g| <= eps/2, |g-h| <= eps/2 => |f-h| <= eps is unsat")
-    from .registry import NOT_CHECKED
-    return Verdict(NOT_CHECKED, f"z3 answered {res}")
+    return negation_unsat([e > 0, zabs(f - g) <= e / 2, zabs(g - h) <= e / 2], zabs(f - h) <= e,
+                          "|f-g| <= eps/2, |g-h| <= eps/2 => |f-h| <= eps")
 
 
 RESULTS = [Result("density_transitive", "Lemma 2.1", "density is transitive", "paper",

@@ -9,22 +9,18 @@ give total <= eps, and monotonicity of N gives the size bound; the negation is u
 
 import z3
 
-from .registry import NOT_CHECKED, PROVED, Result, Verdict
+from ._z3 import negation_unsat
+from .registry import Result
 
 
 def _check():
     N = z3.Function("N", z3.RealSort(), z3.RealSort())
     e, e1, e2, total, ep = z3.Reals("eps e1 e2 total epsprime")
     x, y = z3.Reals("x y")
-    s = z3.Solver()
-    s.set("timeout", 10_000)
-    s.add(z3.ForAll([x, y], z3.Implies(z3.And(0 < x, x <= y), N(y) <= N(x))))  # monotone
-    s.add(e > 0, 0 <= e1, e1 <= e / 2, 0 <= e2, e2 <= e / 2, total <= e1 + e2, 0 < ep, ep <= e / 2)
-    s.add(z3.Not(z3.And(total <= e, N(e / 2) <= N(ep))))
-    res = s.check()
-    if res == z3.unsat:
-        return Verdict(PROVED, "z3: the eps/2 + eps/2 composition and the monotone size bound; negation unsat")
-    return Verdict(NOT_CHECKED, f"z3 answered {res}")
+    monotone = z3.ForAll([x, y], z3.Implies(z3.And(0 < x, x <= y), N(y) <= N(x)))
+    return negation_unsat([monotone, e > 0, 0 <= e1, e1 <= e / 2, 0 <= e2, e2 <= e / 2, total <= e1 + e2,
+                           0 < ep, ep <= e / 2], z3.And(total <= e, N(e / 2) <= N(ep)),
+                          "the eps/2 + eps/2 composition and the monotone size bound")
 
 
 RESULTS = [Result("rates_compose", "Lemma 2.2", "Jackson-type rates compose", "paper",
