@@ -35,7 +35,7 @@ import heapq
 import math
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
@@ -341,7 +341,6 @@ def check_claim(claim: Claim, max_boxes: int = 100_000, time_limit: float | None
                 progress=None) -> ClaimResult:
     """Decide ``claim`` on its box (see module docstring)."""
     t0 = time.monotonic()
-    flint = _arb()
     with _Precision(PRECISION):
         g = compile_arb(claim.margin, claim.symbols)
         try:
