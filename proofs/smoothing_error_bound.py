@@ -1,8 +1,9 @@
 """Smoothing bound [THEORY 3.1 step 1, derived]: |f * K_lambda - f| <= L sqrt(2(1 - a_1^m)),
 with 1 - a_1^m(lambda) <= m/(2 lambda) + (m+2)^2/(8 lambda^2).
 
-Check: the coefficient inequality for m = 1 and m = 2 on lambda in [0.5, 1000] by Arb
-branch-and-bound (the first step, the Funk-Hecke/Jensen argument, is not machine-checked)."""
+Check: the coefficient inequality for m = 1 (a Bessel ratio, enclosed by its monotonicity)
+and m = 2 (closed form) on lambda in [0.5, 1000] by Arb branch-and-bound. The first step, the
+Funk-Hecke/Jensen argument from the coefficient to the sup norm, is not machine-checked."""
 
 from ._claims import claim_verdict
 from .registry import Result

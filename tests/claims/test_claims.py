@@ -99,6 +99,60 @@ def test_tight_claims_stay_undecided_never_wrong():
     assert run("forall x in [-1, 1], y in [-1, 1]: x*y < (x**2 + y**2)/2 + 0.001").verdict == VERIFIED
 
 
+@pytest.mark.parametrize("text", [
+    "forall x in [0, 1]: sin(x) <= x",                       # g' = 1 - cos x is 0 at x = 0
+    "forall x in [0, 1.5]: cos(x) >= 1 - x**2/2",            # needs the fourth derivative
+    "forall s in [0, 50]: 1 - exp(-s) <= s",
+    "forall v in [-30, 0]: 1 - exp(v) <= -v*exp(-v)",
+    "forall v in [0, 50]: exp(v) - 1 <= v*exp(v)",           # ball products lose signs
+])
+def test_claims_tight_at_a_box_end_are_verified_through_higher_derivatives(text):
+    assert run(text, time_limit=10).verdict == VERIFIED
+
+
+@pytest.mark.parametrize("text", [
+    "forall x in [0, 1]: sin(x) <= x - 0.0001*x",
+    "forall x in [0, 1.5]: cos(x) >= 1 - x**2/2 + x**4/20",
+    "forall s in [0, 50]: 1 - exp(-s) <= 0.999*s",
+])
+def test_perturbed_end_tight_claims_are_refuted(text):
+    assert run(text, time_limit=10).verdict == REFUTED
+
+
+def test_bessel_ratio_is_enclosed_by_monotonicity_and_contains_the_true_value():
+    import flint
+    import sympy as sp
+
+    from certify.claims import _ball, compile_arb
+    lam = sp.Symbol("lam")
+    for nu in (0, sp.Rational(1, 2), 1, 3):
+        f = compile_arb(sp.besseli(nu + 1, lam) / sp.besseli(nu, lam), [lam])
+        for lo, hi in ((0, 0.25), (0.1, 0.2), (3, 7), (200, 260), (999, 1000)):
+            ball = _ball(Fraction(lo), Fraction(hi), True)
+            enc = f([ball])
+            for x in (lo, (lo + hi) / 2, hi):
+                true = mpmath.besseli(nu + 1, x) / mpmath.besseli(nu, x) if x else 0
+                assert enc.lower() <= flint.arb(str(true)) + 1e-40
+                assert flint.arb(str(true)) - 1e-40 <= enc.upper()
+            # tight: no wider than the exact range plus rounding
+            width = float(enc.upper() - enc.lower())
+            exact = float(mpmath.besseli(nu + 1, hi) / mpmath.besseli(nu, hi)
+                          - (mpmath.besseli(nu + 1, lo) / mpmath.besseli(nu, lo) if lo else 0))
+            assert width <= exact * (1 + 1e-6) + 1e-30
+
+
+def test_m1_smoothing_coefficient_verifies_and_a_smaller_constant_is_refuted():
+    good = "forall lam in [0.5, 1000]: 1 - besseli(1, lam)/besseli(0, lam) <= 1/(2*lam) + 9/(8*lam**2)"
+    assert run(good).verdict == VERIFIED
+    # (1 - a_1^1 - 1/(2 lam)) lam^2 peaks at about 0.209 near lam = 2 (and tends to 1/8):
+    # the constant 1/4 holds, 1/5 fails near lam = 2
+    assert run(good.replace("9/(8*lam**2)", "1/(4*lam**2)")).verdict == VERIFIED
+    r = run(good.replace("9/(8*lam**2)", "1/(5*lam**2)"))
+    assert r.verdict == REFUTED
+    x = mpmath.mpf(Fraction(r.witness["lam"]).numerator) / Fraction(r.witness["lam"]).denominator
+    assert 1 - mpmath.besseli(1, x) / mpmath.besseli(0, x) > 1 / (2 * x) + 1 / (5 * x**2)
+
+
 def test_irrational_box_ends_witness_stays_inside():
     assert run("forall x in [0, pi]: sin(x) >= -0.001").verdict == VERIFIED
     r = run("forall x in [0, pi]: sin(x) < 0.999")
