@@ -95,7 +95,6 @@ def _validate(doc):
 
 def check_document(doc, path: str = "<document>", problem=None, strict: bool = False) -> CheckReport:
     """Check a parsed certificate; ``problem`` (a Problem) must match when given."""
-    global _SELF_TESTED
     t0 = time.monotonic()
     report = CheckReport(path, False)
     try:

@@ -488,17 +488,6 @@ def check_claim(claim: Claim, max_boxes: int = 100_000, time_limit: float | None
             if signed(j, 1, b, balls, -1):
                 return -1
             return 0
-            faces = []
-            for q in b[j]:
-                fb = list(balls)
-                fb[j] = _ball(q, q, False)
-                faces.append(grads[j](fb))
-            low_face, high_face = faces if h >= 0 else faces[::-1]  # where the slope is min / max
-            if low_face.is_finite() and low_face >= 0:
-                return 1
-            if high_face.is_finite() and high_face <= 0:
-                return -1
-            return 0
 
         def decide(b):
             """True when the margin is certainly >= 0 (> 0) on box b."""

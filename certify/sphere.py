@@ -18,7 +18,6 @@ normalised corner is enclosed and rounded up.
 from __future__ import annotations
 
 import itertools
-import math
 
 import numpy as np
 

@@ -32,6 +32,13 @@ MODULES = (
     "bessel_ratio_closed_forms",         # a_k^m identity, m = 2 closed forms [2.1]
     "bessel_ratio_lower_bounds",         # lower bounds on a_k^m and the false one [2.2]
     "smoothing_error_bound",             # smoothing bound [3.1 step 1]
+    "quadrature_bound",                  # quadrature bound [3.1 step 2]
+    "density_theorem",                   # the density theorem [3.1]
+    "jackson_rates",                     # Theorem 4 and the vMF route's rate [3.2]
+    "net_rate",                          # the net rate (ours) [3.3]
+    "lambda_limit",                      # lambda -> infinity (ours) [3.4]
+    "corollary2",                        # element-wise maps [4.1]
+    "sequence_theorem",                  # depth-linear sequence maps [4.2]
 )
 
 

@@ -69,8 +69,6 @@ def test_near_threshold_circle(kind, target):
 
 
 def test_near_threshold_sphere():
-    from scipy import optimize
-
     from certify.estimate import estimate_sup_error
 
     p = sphere_problem()

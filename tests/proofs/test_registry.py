@@ -48,3 +48,58 @@ def test_false_bound_is_refuted_and_the_m2_version_is_not():
     by_key = {r.key: r for r in results()}
     assert by_key["tempting_bound_m1_k1"].run().kind == REFUTED
     assert by_key["tempting_bound_m2_k1"].run().kind == VERIFIED
+
+
+def test_every_theory_section_has_a_module():
+    sections = {"definitions", "density_transitive", "rates_compose", "prefix_scores_linear_of_embedding",
+                "universal_head_of_lemma3", "vmf_normalised", "bessel_ratio_closed_forms",
+                "bessel_ratio_lower_bounds", "smoothing_error_bound", "quadrature_bound", "density_theorem",
+                "jackson_rates", "net_rate", "lambda_limit", "corollary2", "sequence_theorem"}
+    assert sections == set(MODULES)
+    kinds = {r.key: r.provenance for r in results()}
+    # the paper's results and ours are kept apart
+    assert kinds["density_theorem"] == kinds["theorem4_rate"] == kinds["corollary2"] == "paper"
+    assert kinds["net_rate"] == kinds["lambda_limit"] == kinds["vmf_route_rate"] == "derived"
+
+
+def test_quadrature_lemmas_hold_and_perturbations_break_them():
+    from proofs import quadrature_bound as q
+    assert q.check_softmax().kind == PROVED
+    # dropping the 1/(1 - eta) factor makes lemma (b) false
+    assert q.check_softmax(lambda eta2, F, eta: eta2 + F * eta).kind != PROVED
+    assert claim_verdict(q.EXP_CLAIMS[0]).kind == VERIFIED
+    assert claim_verdict(q.EXP_CLAIMS[0].replace("v*exp(v)", "v*exp(v/2)")).kind == REFUTED
+
+
+def test_rates_and_their_perturbations():
+    from proofs import jackson_rates, net_rate
+    assert jackson_rates.check_vmf_rate().kind == PROVED
+    # delta = eps/(2 (lambda F + L)) is too coarse for the eps/2 budget
+    assert jackson_rates.check_vmf_rate(denominator=2).kind != PROVED
+    assert net_rate.parameters_exact() is True
+    assert net_rate.parameters_exact(factor=1) is False
+
+
+def test_lambda_limit_corrected_rate_and_the_stated_one_is_refuted_by_the_reference_head():
+    import numpy as np
+
+    from certify.attention import SoftmaxHead
+    from proofs import lambda_limit
+    assert lambda_limit.check_corrected().kind == PROVED
+    assert lambda_limit.check_corrected(offset=2).kind != PROVED
+    by_key = {r.key: r for r in results()}
+    assert by_key["lambda_limit_as_stated"].run().kind == REFUTED
+    # the witness, recomputed independently with the float reference head
+    lam, th = 10.0, np.pi / 3
+    keys = lam * np.array([[1, 0], [np.cos(th), np.sin(th)], [np.cos(th), -np.sin(th)]])
+    head = SoftmaxHead(keys, np.array([[1.0], [-1.0], [-1.0]]), np.zeros(3))
+    err = 1 - head(np.array([[1.0, 0.0]]))[0, 0]
+    assert err > 3 * np.exp(-5) * 1.2
+    assert err <= 2 * np.exp(-5) * 2  # the corrected bound (N - 1) e^(-lambda Delta) diam
+
+
+def test_instance_based_results_are_at_most_consistent():
+    by_key = {r.key: r for r in results()}
+    for key in ("density_theorem", "corollary2", "vmf_route_instances", "theorem4_rate"):
+        assert by_key[key].run().kind == "CONSISTENT", key
+    assert by_key["sequence_theorem"].run().kind == "NOT CHECKED"

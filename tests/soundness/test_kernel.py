@@ -3,7 +3,6 @@ point evaluations. A sampled exact value outside an enclosure is a failure."""
 
 from __future__ import annotations
 
-import math
 
 import flint
 import numpy as np

@@ -1,0 +1,63 @@
+"""Shared: construct a prefix for a target and decide it with ``certify prove``.
+
+An instance's verdict is rigorous for that instance (CERTIFIED means the sup error over the
+whole sphere is <= epsilon); as evidence for a statement about *all* targets it is numerical
+evidence only, so results built on instances are CONSISTENT at best.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from certify.construct import construct_net, construct_vmf
+from certify.expr import parse_target
+from certify.search import CERTIFIED, prove
+
+
+@dataclass
+class Instance:
+    sphere_dim: int
+    target: str
+    lipschitz: float
+    epsilon: float
+    route: str                  # "net" or "vmf"
+    lam: float | None = None    # None: the route's derived constants
+    prefix_length: int | None = None
+
+    def describe(self) -> str:
+        params = "derived constants" if self.lam is None else f"lambda = {self.lam:g}, N = {self.prefix_length}"
+        return f"{self.target} on S^{self.sphere_dim}, eps = {self.epsilon:g}, {self.route} route ({params})"
+
+
+@dataclass
+class Outcome:
+    instance: Instance
+    prefix_length: int
+    lam: float
+    a_priori: float             # the route's a-priori bound for the built parameters (inf: none)
+    verdict: str
+    lower: float
+    upper: float
+    seconds: float
+    construction: object = None     # the certify.construct.Construction that was decided
+
+    @property
+    def certified(self) -> bool:
+        return self.verdict == CERTIFIED
+
+    def describe(self) -> str:
+        return (f"{self.instance.describe()}: N = {self.prefix_length}, {self.verdict}, "
+                f"sup error in [{self.lower:.3g}, {self.upper:.3g}]")
+
+
+def decide(inst: Instance, time_limit: float = 30.0) -> Outcome:
+    t = time.monotonic()
+    target = parse_target([inst.target], inst.sphere_dim)
+    if inst.route == "net":
+        c = construct_net(target, inst.epsilon, inst.lipschitz, inst.lam, inst.prefix_length)
+    else:
+        c = construct_vmf(target, inst.epsilon, inst.lipschitz, inst.lam, inst.prefix_length, kind="softmax")
+    p = prove(c.problem, time_limit=time_limit)
+    return Outcome(inst, c.problem.prefix_length, c.lam, c.predicted_bound, p.verdict, p.lower, p.upper,
+                   time.monotonic() - t, c)
