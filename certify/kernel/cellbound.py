@@ -354,7 +354,10 @@ def bound_caps(model: CellModel, c: np.ndarray, rho: np.ndarray, method: str | N
             rem = np.zeros((idx.shape[0], model.out_dim))
         else:
             raw = keys_idx[blk]
-            idx = np.where(raw >= 0, raw, 0)
+            # pad with a kept key of the same row (weight 0): per-key factors such as
+            # e^{rho |A_k - c|} then stay those of a near key, never 0 * inf from a far one
+            first = raw[:, :1]
+            idx = np.where(raw >= 0, raw, np.where(first >= 0, first, 0))
             mult = np.where(raw >= 0, model.mult[idx], 0.0)
             rem = remainder[blk]
         A, b, V = model.keys[idx], model.biases[idx], model.values[idx]

@@ -176,3 +176,31 @@ def test_context_tokens_and_core_vector_targets():
     doc["head"] = dict(doc["head"], context_tokens=3)
     r = prove(problem_from_dict(doc), max_cells=200000)
     assert r.verdict in (CERTIFIED, REFUTED)  # decided either way, never a crash
+
+
+def test_cell_bounds_do_not_depend_on_the_batch():
+    """A cell's bound is the same alone and inside a batch of other cells (pruned key lists of
+    different lengths are padded): the search and the checker batch cells differently, so a
+    batch-dependent bound would make valid certificates fail to check."""
+    import json
+
+    from certify.certificate import build_certificate, decode_tree
+    from certify.checker import check_document
+    from certify.construct import construct_net
+    from certify.expr import parse_target
+    from certify.kernel.cellbound import bound_cells
+
+    # lambda ~ 1e6: a padded far key's e^{rho |A - c|} overflows (the bug this guards against)
+    c = construct_net(parse_target(["x0*x1"], 1), 0.1, 1.0, prefix_length=63)
+    proof = prove(c.problem, time_limit=20)
+    assert proof.verdict == CERTIFIED
+    doc = json.loads(json.dumps(build_certificate(c.problem, proof)))
+    assert check_document(doc).valid
+    F, L, C = decode_tree(1, doc["partition"]["trees"])
+    model = prepare(c.problem)
+    together, *_ = bound_cells(model, 1, F, L, C, "taylor3")
+    rng = np.random.default_rng(1)
+    for j in rng.choice(F.size, 40, replace=False):
+        alone, *_ = bound_cells(model, 1, F[j:j + 1], L[j:j + 1], C[j:j + 1], "taylor3")
+        assert np.isfinite(together[j])
+        assert together[j] == pytest.approx(alone[0], rel=1e-9)
