@@ -31,8 +31,8 @@ from .errors import InputError
 from .estimate import random_sphere_points
 from .expr import Target, compile_numpy
 from .problem import Problem, make_problem
-from .vmf import (lambda_for_smoothing, log_vmf_constant, quadrature_error_bound,
-                  smoothing_error_bound, sphere_area)
+from .vmf import (lambda_for_smoothing, largest_quadrature_delta, log_vmf_constant,
+                  quadrature_error_bound, smoothing_error_bound, sphere_area)
 
 #: Default largest prefix length the derived routes may ask for.
 DEFAULT_MAX_PREFIX = 200_000
@@ -169,14 +169,7 @@ def construct_vmf(target: Target, epsilon: float, lipschitz: float | None = None
     if prefix_length is not None:
         part = equal_area_partition(m, prefix_length)
     else:
-        # largest delta with quadrature bound <= eps/2: the bound increases with delta
-        lo, hi = 0.0, 2.0
-        for _ in range(200):
-            mid = (lo + hi) / 2
-            if quadrature_error_bound(lam, mid, sup_f, L, normalised) <= epsilon / 2:
-                lo = mid
-            else:
-                hi = mid
+        lo = largest_quadrature_delta(lam, sup_f, L, epsilon / 2, normalised)
         if lo <= 0:
             raise InputError("--epsilon", "no cell radius meets the quadrature bound")
         part = partition_for_delta(m, lo, max_prefix)

@@ -75,6 +75,20 @@ def quadrature_error_bound(lam: float, delta: float, sup_f: float, lipschitz: fl
     return (eta_num + sup_f * eta) / (1 - eta)
 
 
+def largest_quadrature_delta(lam: float, sup_f: float, lipschitz: float, budget: float,
+                             normalised: bool) -> float:
+    """The largest covering radius delta whose quadrature bound is <= budget (bisection: the
+    bound increases with delta); 0 when none is."""
+    lo, hi = 0.0, 2.0
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if quadrature_error_bound(lam, mid, sup_f, lipschitz, normalised) <= budget:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
 def paper_quadrature_eta(m: int, lam: float, delta: float) -> float:
     """THEORY 3.1's denominator bound eta = c_{m+1}(lam) |S^m| lam e^lam delta, for comparison."""
     return math.exp(log_vmf_constant(m, lam) + math.log(sphere_area(m) * lam * delta) + lam)

@@ -1,0 +1,153 @@
+"""``certify bound``: the Jackson-type calculator (THEORY 3.1-3.3).
+
+For a sphere dimension m, a precision eps and a chordal Lipschitz constant L (and a bound F
+on |f|_inf, so osc(f) <= 2F) it gives, for each route, the parameters its explicit constants
+ask for:
+
+* ``paper``: the vMF quadrature route of the paper (THEORY 3.1) with OUR derived constants
+  (:func:`certify.vmf.smoothing_error_bound`, :func:`certify.vmf.quadrature_error_bound`):
+  lambda from smoothing <= eps/2, then the largest covering radius delta with quadrature
+  <= eps/2, then N;
+* ``net``: the delta-net of THEORY 3.3 (ours): r = eps/(2L), delta = r/sqrt 2, N, then
+  lambda = 2 ln(2 N osc/eps)/(r^2 - delta^2);
+
+and, for comparison, the paper's asymptotic exponent: N = O(eps^-(10 + 14m + 4m^2))
+(Theorem 4; its constants are unknown, so only the exponent is reported).
+
+N is the size of Leopardi's equal-area partition with that covering radius: computed exactly
+up to ``max_exact`` regions, beyond that extrapolated from a partition of :data:`REFERENCE_SIZE`
+regions by N ~ delta^-m (reported as an estimate).
+
+With a target, :func:`smallest_certified` bisects on N for the smallest prefix length whose
+construction ``certify prove`` CERTIFIES (certification need not be monotone in N: the
+result is the smallest N the bisection found, with the N below it not certified).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+
+from .construct import DEFAULT_MAX_PREFIX, construct_net, construct_vmf
+from .eqsp import equal_area_partition, partition_for_delta
+from .errors import InputError
+from .expr import Target
+from .search import CERTIFIED, prove
+from .vmf import lambda_for_smoothing, largest_quadrature_delta, quadrature_error_bound, smoothing_error_bound
+
+ROUTES = ("paper", "net")
+#: Partition size whose covering radius anchors the extrapolation N ~ delta^-m.
+REFERENCE_SIZE = 4096
+
+
+def paper_exponent(m: int) -> int:
+    """Theorem 4's exponent 10 + 14m + 4m^2 = 2(m+1)(2m+5) (THEORY 3.2)."""
+    return 10 + 14 * m + 4 * m * m
+
+
+@dataclass
+class RouteBound:
+    route: str
+    lam: float
+    delta: float
+    prefix_length: float
+    prefix_length_exact: bool     # False: extrapolated from REFERENCE_SIZE by N ~ delta^-m
+    a_priori_bound: float         # the route's bound at these parameters (<= eps)
+    exponent: str                 # growth of N as eps -> 0 (THEORY 3.2-3.3)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def _prefix_length(m: int, delta: float, max_exact: int) -> tuple[float, bool]:
+    part = partition_for_delta(m, delta, max_exact)
+    if part is not None:
+        return float(part.size), True
+    ref = equal_area_partition(m, REFERENCE_SIZE)
+    return REFERENCE_SIZE * (ref.delta / delta) ** m, False
+
+
+def _check(m: int, eps: float, L: float, F: float) -> None:
+    if m < 1:
+        raise InputError("--sphere-dim", f"must be >= 1, got {m}")
+    for name, v in (("--epsilon", eps), ("--lipschitz", L), ("--sup-norm", F)):
+        if not (math.isfinite(v) and v > 0):
+            raise InputError(name, f"must be a finite number > 0, got {v}")
+
+
+def route_bound(route: str, m: int, eps: float, L: float, F: float = 1.0,
+                max_exact: int = DEFAULT_MAX_PREFIX) -> RouteBound:
+    """The parameters ``route`` asks for (see the module docstring)."""
+    _check(m, eps, L, F)
+    if route == "paper":
+        lam = lambda_for_smoothing(m, L, eps / 2)
+        delta = largest_quadrature_delta(lam, F, L, eps / 2, normalised=True)
+        if delta <= 0:
+            raise InputError("--epsilon", "no covering radius meets the quadrature bound")
+        N, exact = _prefix_length(m, delta, max_exact)
+        bound = smoothing_error_bound(m, lam, L) + quadrature_error_bound(lam, delta, F, L, True)
+        return RouteBound(route, lam, delta, N, exact, bound, f"eps^-{3 * m} (derived constants)")
+    if route == "net":
+        r = eps / (2 * L)
+        delta = r / math.sqrt(2)
+        N, exact = _prefix_length(m, delta, max_exact)
+        osc = 2 * F
+        gap = r * r - delta * delta
+        lam = max(2 * math.log(max(2 * N * osc / eps, 1.0)) / gap, 1.0)
+        bound = L * r + osc * N * math.exp(-lam * gap / 2)
+        return RouteBound(route, lam, delta, N, exact, bound, f"eps^-{m} (lambda ~ eps^-2 log)")
+    raise InputError("--route", f"expected one of {', '.join(ROUTES)}, got {route!r}")
+
+
+def _construct(route: str, target: Target, eps: float, L: float, N: int):
+    if route == "net":
+        return construct_net(target, eps, L, prefix_length=N)
+    return construct_vmf(target, eps, L, prefix_length=N, kind="softmax")
+
+
+def smallest_certified(route: str, target: Target, eps: float, L: float, start: int,
+                       time_limit: float = 20.0, progress=None) -> dict:
+    """Bisection on N in [1, start] for the smallest N whose construction is CERTIFIED.
+
+    Each trial builds the route's prefix with N tokens (lambda from the route's rule) and runs
+    ``certify prove`` for at most ``time_limit`` seconds; anything but CERTIFIED (including a
+    construction the route cannot build at that N) counts as not certified.
+    """
+    t0 = time.monotonic()
+    trials = []
+
+    def trial(N: int) -> bool:
+        try:
+            c = _construct(route, target, eps, L, N)
+        except InputError as exc:
+            trials.append({"prefix_length": N, "verdict": "NOT BUILT", "reason": exc.message})
+            if progress:
+                progress(f"N = {N}: not built ({exc.message})")
+            return False
+        p = prove(c.problem, time_limit=time_limit)
+        trials.append({"prefix_length": N, "lambda": c.lam, "verdict": p.verdict, "lower": p.lower,
+                       "upper": p.upper if math.isfinite(p.upper) else None, "seconds": p.seconds})
+        if progress:
+            progress(f"N = {N}: {p.verdict} (sup error in [{p.lower:.3g}, {p.upper:.3g}], {p.seconds:.1f} s)")
+        return p.verdict == CERTIFIED
+
+    hi = int(start)
+    if not trial(hi):
+        # the derived N itself was not certified in time: try a few larger ones
+        for _ in range(3):
+            hi *= 2
+            if trial(hi):
+                break
+        else:
+            return {"route": route, "smallest_certified": None, "trials": trials,
+                    "seconds": time.monotonic() - t0}
+    lo = 0  # invariant: hi certified, lo not (0: nothing tried below)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2 if lo else max(1, hi // 2)
+        if trial(mid):
+            hi = mid
+        else:
+            lo = mid
+    return {"route": route, "smallest_certified": hi, "not_certified_below": lo or None,
+            "trials": trials, "seconds": time.monotonic() - t0}
