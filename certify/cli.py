@@ -38,6 +38,7 @@ examples:
   certify check p.cert.json --problem p.json
   certify claim "forall lam in [1, 100]: coth(lam) - 1/lam >= 1 - 1/lam"
   certify bound --sphere-dim 2 --epsilon 0.1 --lipschitz 1
+  certify audit --check
   certify prove p.json --accuracy 0.01 --json
   certify construct --target "x0*x1" --sphere-dim 2 --epsilon 0.2 --method net -o p.json
   certify construct --target "x0*x1" --sphere-dim 2 --epsilon 0.05 --method vmf \\
@@ -387,10 +388,55 @@ def cmd_bound(args) -> int:
     return code
 
 
+def cmd_audit(args) -> int:
+    import tempfile
+
+    from .audit import REPORT, print_summary, run_audit, stable_view
+    from .problem import read_json
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise InputError("--out", f"{out} exists and is not a folder")
+    show = _progress_printer(not args.json)
+    if args.check:
+        committed = out / f"{REPORT}.json"
+        if not committed.is_file():
+            raise InputError("--out", f"no {committed} to check against; run certify audit first")
+        old = read_json(committed, what="audit")
+        with tempfile.TemporaryDirectory() as tmp:
+            doc = run_audit(tmp, show)
+        fresh, before = stable_view(doc), [tuple(r) for r in stable_view(old)]
+        changed = [f[0] for f, b in zip(fresh, before) if f != b]
+        changed += [f[0] for f in fresh[len(before):]] + [b[0] for b in before[len(fresh):]]
+        payload = {"up_to_date": not changed, "changed": changed, "seconds": doc["seconds"]}
+        lines = [f"{committed}: " + ("up to date (every verdict reproduced)" if not changed
+                                     else "OUT OF DATE: " + ", ".join(changed))]
+        _emit(args, payload, lines)
+        return EXIT_OK if not changed else EXIT_REFUTED
+    doc = run_audit(out, show)
+    if args.json:
+        print(json.dumps(doc, indent=1, allow_nan=False, default=_json_default))
+    else:
+        print(f"certify audit: wrote {out / (REPORT + '.md')}, {out / (REPORT + '.html')}, "
+              f"{out / (REPORT + '.json')} and 4 figures")
+        print_summary(doc)
+    return EXIT_OK
+
+
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
-    return run_demo(json_output=args.json, out_dir=args.out_dir)
+    code = run_demo(json_output=args.json, out_dir=args.out_dir)
+    if args.no_audit or code != EXIT_OK:
+        return code
+    if not args.json:
+        print(f"\ncertify audit (the paper's claims; report in {args.audit_out}/):", flush=True)
+    if args.json:
+        from .audit import run_audit
+
+        run_audit(args.audit_out)  # the demo's JSON stays one object; the audit goes to its files
+        return EXIT_OK
+    return cmd_audit(argparse.Namespace(out=args.audit_out, check=False, json=False))
 
 
 # ---------------------------------------------------------------------------------- parser
@@ -558,8 +604,26 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out-dir", default=None, metavar="DIR",
                    help="also write the constructed problem files here")
+    p.add_argument("--audit-out", default="reports", metavar="DIR",
+                   help="folder of the audit run at the end (default reports)")
+    p.add_argument("--no-audit", action="store_true", help="skip the audit at the end")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "audit", help="audit the paper's claims: run every check in proofs/ and write the report",
+        description="Run every result registered in proofs/ (definitions, lemmas, theorems, the derived "
+                    "constants) and write DIR/paper-audit.md, .html and .json with four figures: a table of "
+                    "each claim with its label, statement, provenance (paper / derived), verdict (PROVED, "
+                    "VERIFIED ON RANGE, REFUTED, CONSISTENT, NOT CHECKED), evidence and time. Takes about a "
+                    "minute. With --check, rerun into a temporary folder and compare every verdict with "
+                    "DIR/paper-audit.json: exit 0 if it is up to date, 1 if any verdict changed.",
+        epilog="examples:\n  certify audit\n  certify audit --out /tmp/audit\n  certify audit --check",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default="reports", metavar="DIR", help="output folder (default reports)")
+    p.add_argument("--check", action="store_true", help="compare a fresh run with DIR/paper-audit.json")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_audit)
     return parser
 
 

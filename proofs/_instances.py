@@ -51,7 +51,7 @@ class Outcome:
                 f"sup error in [{self.lower:.3g}, {self.upper:.3g}]")
 
 
-def decide(inst: Instance, time_limit: float = 30.0) -> Outcome:
+def decide(inst: Instance, time_limit: float = 120.0) -> Outcome:
     t = time.monotonic()
     target = parse_target([inst.target], inst.sphere_dim)
     if inst.route == "net":

@@ -21,8 +21,8 @@ RESULTS = [
            AMOS.format(a=A1[1], m=1), lambda: claim_verdict(AMOS.format(a=A1[1], m=1))),
     Result("amos_lower_bound_m2", "a_k^m lower bound (m = 2, k = 1)", "Amos-type lower bound", "derived",
            AMOS.format(a=A1[2], m=2), lambda: claim_verdict(AMOS.format(a=A1[2], m=2))),
-    Result("tempting_bound_m1_k1", "false bound (m, k) = (1, 1)", "a_1^1 >= 1 - 1/(2 lambda)", "derived",
+    Result("tempting_bound_m1_k1", "false bound (m, k) = (1, 1)", "a_1^1 >= 1 - 1/(2 lambda)", "trap",
            TEMPTING.format(a=A1[1], k=1, m=1), lambda: claim_verdict(TEMPTING.format(a=A1[1], k=1, m=1))),
-    Result("tempting_bound_m2_k1", "tempting bound (m, k) = (2, 1)", "a_1^2 >= 1 - 1/lambda", "derived",
+    Result("tempting_bound_m2_k1", "tempting bound (m, k) = (2, 1)", "a_1^2 >= 1 - 1/lambda", "trap",
            TEMPTING.format(a=A1[2], k=1, m=2), lambda: claim_verdict(TEMPTING.format(a=A1[2], k=1, m=2))),
 ]

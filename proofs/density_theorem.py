@@ -30,6 +30,6 @@ def _check():
     return Verdict(CONSISTENT, f"{len(notes)} prefixes CERTIFIED by certify prove: " + "; ".join(notes))
 
 
-RESULTS = [Result("density_theorem", "Theorem 1 (density)", "prefixed heads are universal approximators", "paper",
+RESULTS = [Result("density_theorem", "main theorem (density)", "prefixed heads are universal approximators", "paper",
                   "forall continuous f: S^m -> R^o, forall eps > 0, exists lambda, N, prefix: "
                   "sup_{x in S^m} |H(x) - f(x)| <= eps", _check)]

@@ -64,7 +64,7 @@ RESULTS = [
     Result("softmax_quadrature", "quadrature lemma (b)", "normalised quadrature error", "derived",
            "forall Num, D, g, eta in [0, 1), eta', F: |D-1| <= eta, |Num-g| <= eta', |g| <= F => "
            "|Num/D - g| <= (eta' + F eta)/(1 - eta)", check_softmax),
-    Result("vmf_route_instances", "Theorem (route of Fig. 4)", "vMF route with derived constants", "derived",
+    Result("vmf_route_instances", "density proof route (Fig. 4), our constants", "vMF route with derived constants", "derived",
            "for L-Lipschitz f on S^m, the vMF quadrature head with lambda, N from the derived constants has "
            "sup error <= smoothing + quadrature bound <= eps", _check_instances),
 ]

@@ -61,7 +61,7 @@ class Result:
     key: str
     label: str
     title: str
-    provenance: str            # "paper" or "derived"
+    provenance: str            # "paper", "derived" (ours), or "trap" (a tempting statement, neither's)
     statement: str             # human-readable, with hypotheses and quantifier order
     check: callable = field(repr=False)
 

@@ -32,7 +32,7 @@ def _check_depth():
 
 
 RESULTS = [
-    Result("kolmogorov_arnold", "Kolmogorov-Arnold theorem", "the representation the construction uses", "paper",
+    Result("kolmogorov_arnold", "Kolmogorov-Arnold theorem (used by the paper)", "the representation the construction uses", "paper",
            "forall continuous f on [0,1]^n: f = sum_{q=0}^{2n} chi_q(sum_{p=1}^n psi_{p,q}(x_p))",
            lambda: Verdict(NOT_CHECKED, "a classical theorem, cited; not machine-checked here")),
     Result("sequence_depth_count", "sequence theorem (depth count, ours)", "depth of the construction", "derived",
