@@ -337,6 +337,8 @@ def cmd_bound(args) -> int:
     for name, v in (("--epsilon", args.epsilon), ("--lipschitz", args.lipschitz), ("--time-limit", args.time_limit)):
         if not (math.isfinite(v) and v > 0):
             raise InputError(name, f"must be a finite number > 0, got {v}")
+    if args.max_prefix_length < 1:
+        raise InputError("--max-prefix-length", f"must be >= 1, got {args.max_prefix_length}")
     target = None
     sup_norm = args.sup_norm
     if args.certify_target is not None:

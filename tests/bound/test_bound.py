@@ -59,7 +59,9 @@ def test_cli_bound_json_and_bad_input(capsys):
     assert out["paper_exponent"] == 54 and {r["route"] for r in out["routes"]} == {"paper", "net"}
     for bad, field in ((["--epsilon", "nan"], "--epsilon"), (["--epsilon", "-1"], "--epsilon"),
                        (["--epsilon", "0.1", "--certify-target", "__import__('os')"], "--certify-target"),
-                       (["--epsilon", "0.1", "--sup-norm", "0"], "--sup-norm")):
+                       (["--epsilon", "0.1", "--sup-norm", "0"], "--sup-norm"),
+                       (["--epsilon", "0.1", "--max-prefix-length", "0"], "--max-prefix-length"),
+                       (["--epsilon", "0.1", "--time-limit", "-1"], "--time-limit")):
         args = ["bound", "--sphere-dim", "1", "--lipschitz", "1"] + bad
         assert main(args) == 2
         err = capsys.readouterr()
