@@ -7,7 +7,7 @@ I_{-1/2} = sqrt(2/(pi l)) cosh l; the difference to each closed form cancels to 
 
 import sympy as sp
 
-from .registry import NOT_CHECKED, PROVED, Result, Verdict
+from .registry import CONSISTENT, NOT_CHECKED, PROVED, Result, Verdict
 
 CLOSED = {
     1: lambda l: sp.coth(l) - 1 / l,
@@ -38,3 +38,36 @@ def _check():
 
 RESULTS = [Result("bessel_ratio_closed_forms", "a_k^m, m = 2 closed forms", "Funk-Hecke coefficients on S^2",
                   "paper", "forall l > 0: I_{k+1/2}(l)/I_{1/2}(l) = closed form_k(l), k = 1, 2, 3", _check)]
+
+
+def funk_hecke_gap(m: int, k: int, lam: float, dps: int = 30):
+    """|I_{k+nu}/I_nu - c_{m+1} |S^{m-1}| int e^{lam t} C_k(t)/C_k(1) (1-t^2)^{(m-2)/2} dt|, nu = (m-1)/2,
+    by mpmath quadrature (Chebyshev T_k for m = 1), with t = cos(theta)."""
+    import mpmath
+
+    with mpmath.workdps(dps):
+        nu = mpmath.mpf(m - 1) / 2
+        area = 2 * mpmath.pi ** (mpmath.mpf(m) / 2) / mpmath.gamma(mpmath.mpf(m) / 2)
+        c = mpmath.mpf(lam) ** nu / ((2 * mpmath.pi) ** (mpmath.mpf(m + 1) / 2) * mpmath.besseli(nu, lam))
+
+        def poly(t):
+            if m == 1:
+                return mpmath.chebyt(k, t)
+            return mpmath.gegenbauer(k, nu, t) / mpmath.gegenbauer(k, nu, 1)
+        integral = mpmath.quad(lambda th: mpmath.exp(lam * mpmath.cos(th)) * poly(mpmath.cos(th))
+                               * mpmath.sin(th) ** (m - 1), [0, mpmath.pi])
+        return abs(mpmath.besseli(k + nu, lam) / mpmath.besseli(nu, lam) - c * area * integral)
+
+
+def _check_funk_hecke():
+    worst = max(funk_hecke_gap(m, k, lam) for m in (1, 2, 3) for k in (1, 2, 3) for lam in (0.5, 3, 20))
+    if worst < 1e-20:
+        return Verdict(CONSISTENT, f"mpmath quadrature (30 digits), m = 1, 2, 3, k = 1, 2, 3, lambda in "
+                                   f"{{0.5, 3, 20}}: max gap {float(worst):.1e}")
+    return Verdict(NOT_CHECKED, f"quadrature gap {float(worst):.1e}")
+
+
+RESULTS.insert(0, Result("funk_hecke_identity", "a_k^m (Funk-Hecke)", "coefficients of the vMF kernel", "paper",
+                         "forall m >= 1, k >= 0, lambda > 0: I_{k+(m-1)/2}(lambda)/I_{(m-1)/2}(lambda) = "
+                         "c_{m+1} |S^{m-1}| int_{-1}^{1} e^{lambda t} C_k(t)/C_k(1) (1-t^2)^{(m-2)/2} dt",
+                         _check_funk_hecke))
