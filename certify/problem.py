@@ -9,6 +9,12 @@ Every violation raises :class:`~certify.errors.InputError` whose field is a JSON
 such as ``head.keys[3][1]``. Numbers are read as float64; NaN, Infinity and numbers that
 overflow float64 are refused, and so are duplicate keys in an object.
 
+A ``sequence`` field {"max_length": n, "causal": bool} makes it the element-wise claim of
+Corollary 2: every position of every sequence of length 1..n is within epsilon. It needs a
+softmax head whose input tokens are inert (score 0, value 0, as in the head of Lemma 3); the
+claim then reduces exactly to the head at the fewest and at the most inert tokens
+(:attr:`Problem.zero_token_counts`).
+
 The canonical form fills every default (biases 0, context_tokens 0, norm "max",
 self_attention true, context []), turns every matrix entry into a float and leaves out
 ``meta``; its SHA-256 over sorted-key compact JSON identifies the problem.
@@ -16,6 +22,7 @@ self_attention true, context []), turns every matrix entry into a float and leav
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -208,6 +215,38 @@ class Problem:
     epsilon: float
     canonical: dict = field(repr=False)
     meta: dict = field(default_factory=dict, repr=False)
+    #: Sequence problems: the head at the other extreme token count (``head`` is the
+    #: one at the smallest count); empty otherwise.
+    other_heads: list = field(default_factory=list, repr=False)
+
+    @property
+    def sequence(self) -> dict | None:
+        """{"max_length", "causal"} of a sequence problem (Corollary 2), else None."""
+        return self.canonical.get("sequence")
+
+    @property
+    def heads(self) -> list:
+        """The heads whose errors bound every case of the claim: the head alone, or for a
+        sequence problem the head at the fewest and at the most inert tokens (the error
+        at any count in between is at most the larger of the two: see ``zero_token_counts``)."""
+        return [self.head] + list(self.other_heads)
+
+    @property
+    def zero_token_counts(self) -> tuple[int, ...]:
+        """Extra tokens of score 0 and value 0 the query sees, at each extreme.
+
+        For a sequence problem of max_length n: a reduced head sees its sequence's n' tokens
+        (its own included), n' in [1, n]; a full-matrix head sees the n' - 1 others besides
+        its own (already in the reduction). The output is num/(den + c) with num, den
+        independent of the count c, so each |H_i - f_i| is a convex function of
+        t = 1/(den + c), monotone in c: over c in [c_lo, c_hi] it is largest at an end.
+        """
+        seq = self.sequence
+        if seq is None:
+            return (0,)
+        n = seq["max_length"]
+        lo, hi = (0, n - 1) if "embedding" in self.canonical["head"] else (1, n)
+        return (lo,) if lo == hi else (lo, hi)
 
     @property
     def kind(self) -> str:
@@ -229,8 +268,9 @@ class Problem:
     def error(self, points: np.ndarray) -> np.ndarray:
         """max_i |H_i(x) - f_i(x)| at each point (float64, non-rigorous)."""
         with np.errstate(all="ignore"):
-            diff = np.abs(self.head(points) - self.target(points))
-        return diff.max(axis=1)
+            f = self.target(points)
+            diff = np.max([np.abs(h(points) - f).max(axis=1) for h in self.heads], axis=0)
+        return diff
 
     def to_json(self) -> dict:
         doc = dict(self.canonical)
@@ -293,7 +333,38 @@ def problem_from_dict(doc: Any) -> Problem:
             chead["context_tokens"] = n
     canonical = {"format": FORMAT, "sphere_dim": m, "head": chead, "target": list(doc["target"]),
                  "epsilon": float(doc["epsilon"]), "norm": doc.get("norm", "max")}
-    return Problem(m, head, target, float(doc["epsilon"]), canonical, dict(doc.get("meta", {})))
+    if "sequence" in doc:
+        canonical["sequence"] = _sequence(doc["sequence"], h)
+    problem = Problem(m, head, target, float(doc["epsilon"]), canonical, dict(doc.get("meta", {})))
+    if problem.sequence is not None:
+        base = head.context_count
+        variants = [dataclasses.replace(head, context_count=base + c) for c in problem.zero_token_counts]
+        problem.head, problem.other_heads = variants[0], variants[1:]
+    return problem
+
+
+#: Longest sequence a sequence problem may name (a sanity limit only).
+MAX_SEQUENCE_LENGTH = 10**9
+
+
+def _sequence(seq: dict, h: dict) -> dict:
+    """Canonical sequence field; refuses heads whose input tokens are not inert."""
+    if h["kind"] != "softmax":
+        raise InputError("sequence", "needs a softmax head (a core head does not normalise over tokens)")
+    n = seq["max_length"]
+    if n > MAX_SEQUENCE_LENGTH:
+        raise InputError("sequence.max_length", f"must be <= {MAX_SEQUENCE_LENGTH}, got {n}")
+    if "embedding" in h:
+        E = np.array(h["embedding"], dtype=np.float64)
+        for name in ("W_K", "W_V"):
+            W = np.array(h[name], dtype=np.float64)
+            # entry by entry: every product W[a, j] E[j, b] has a zero factor, so W E = 0 exactly
+            if np.any((W != 0).astype(np.int64) @ (E != 0).astype(np.int64)):
+                raise InputError(f"head.{name}", "a sequence problem needs inert input tokens: "
+                                 f"{name} E must vanish entry by entry (every product {name}[a, j] E[j, b] "
+                                 "has a zero factor), as in the head of Lemma 3, so that every input token "
+                                 "has score 0 and value 0")
+    return {"max_length": int(n), "causal": bool(seq.get("causal", False))}
 
 
 def load_problem(path: str | os.PathLike) -> Problem:
@@ -337,7 +408,8 @@ def write_npy_atomic(path: str | os.PathLike, array: np.ndarray) -> None:
 
 
 def make_problem(sphere_dim: int, kind: str, keys, values, target, epsilon: float,
-                 biases=None, context_tokens: int | None = None, meta: dict | None = None) -> Problem:
+                 biases=None, context_tokens: int | None = None, meta: dict | None = None,
+                 sequence: dict | None = None) -> Problem:
     """Build and validate a reduced-form problem from arrays (what the constructions write)."""
     head: dict = {"kind": kind, "keys": np.asarray(keys, dtype=float).tolist(),
                   "values": np.asarray(values, dtype=float).reshape(len(keys), -1).tolist()}
@@ -350,4 +422,6 @@ def make_problem(sphere_dim: int, kind: str, keys, values, target, epsilon: floa
            "epsilon": float(epsilon), "norm": "max"}
     if meta:
         doc["meta"] = meta
+    if sequence:
+        doc["sequence"] = dict(sequence)
     return problem_from_dict(doc)

@@ -44,6 +44,13 @@ itself, s_0(z) = z^T S z with value B z.
   bound M^- are dropped. Softmax: H = (1 - theta) H_kept + theta H_dropped with theta <=
   sum_dropped mult_k e^{s_k^+ - M^-}, so |H - H_kept| <= theta span_i. Core: the dropped
   part is at most sum_dropped mult_k e^{s_k^+} |v_ki|. Both are added to U.
+* Sequence problems (Corollary 2): with inert input tokens the output at a position whose
+  query sees c inert tokens is H_c = num/(den + c), num and den independent of c, den > 0.
+  Each |H_c,i - f_i| = |num_i t - f_i| is convex in t = 1/(den + c), and t is monotone in c,
+  so over c in [c_lo, c_hi] it is at most max(|H_c_lo,i - f_i|, |H_c_hi,i - f_i|): bounds
+  and enclosures are the larger of the two extreme models' (:class:`ModelSet`). A matrix
+  head's own token is then inert too (W_K E = W_V E = 0 entry by entry, checked by the
+  loader) and is counted as one more such token.
 * Full-matrix heads: the keys, values, S and B used are float midpoints of rigorous
   enclosures of the exact reduction; with score errors <= eta and value errors <= nu_i,
   |H_exact - H_model| <= (e^{2 eta} - 1) span_i + nu_i is added to every bound.
@@ -181,15 +188,49 @@ def _reduce_matrix_head(h: dict, o: int):
     return keys[0], values[0], self_q, self_v, eta_max, nu, span_extra
 
 
-def prepare(problem, third: bool = True) -> CellModel:
-    """Build the :class:`CellModel` of a validated :class:`certify.problem.Problem`."""
+class ModelSet:
+    """The models of a sequence problem at its extreme inert-token counts: every bound
+    is the largest of theirs (see the soundness contract, "Sequence problems")."""
+
+    def __init__(self, models: list[CellModel]):
+        self.models = models
+
+    @property
+    def default_method(self) -> str:
+        methods = {m.default_method for m in self.models}
+        return methods.pop() if len(methods) == 1 else "lipschitz"
+
+    def __getattr__(self, name):
+        # shared, count-independent attributes (target, epsilon, dimensions)
+        if name in ("f", "grad", "hess", "third", "epsilon", "dim", "out_dim", "kind"):
+            return getattr(self.models[0], name)
+        raise AttributeError(name)
+
+
+def prepare(problem, third: bool = True) -> CellModel | ModelSet:
+    """Build the :class:`CellModel` of a validated :class:`certify.problem.Problem` (a
+    :class:`ModelSet` for a sequence problem with two extreme token counts)."""
+    counts = problem.zero_token_counts
+    f, grad, hess, thirds = _target_part(problem, third)
+    models = [_head_part(problem, c, f, grad, hess, thirds) for c in counts]
+    return models[0] if len(models) == 1 else ModelSet(models)
+
+
+def _head_part(problem, extra: int, f, grad, hess, thirds) -> CellModel:
+    """The head with ``extra`` more inert tokens (score 0, value 0)."""
     ch = problem.canonical["head"]
     kind = ch["kind"]
     o = problem.out_dim
     self_q = self_v = None
     eta, nu, span_extra = 0.0, np.zeros(o), np.zeros(o)
+    n_ctx = int(ch.get("context_tokens", 0)) + extra
     if "embedding" in ch:
-        keys, values, self_q, self_v, eta, nu, span_extra = _reduce_matrix_head(ch, o)
+        # a sequence problem's matrix head has W_K E = 0 and W_V E = 0 entry by entry (the
+        # loader checks it), so its own token has score 0 and value 0 exactly: an inert token
+        inert_self = problem.sequence is not None and ch.get("self_attention", True)
+        keys, values, self_q, self_v, eta, nu, span_extra = _reduce_matrix_head(
+            dict(ch, self_attention=False) if inert_self else ch, o)
+        n_ctx += int(inert_self)
         biases = np.zeros(keys.shape[0])
     else:
         keys = np.array(ch["keys"], dtype=np.float64)
@@ -198,7 +239,6 @@ def prepare(problem, third: bool = True) -> CellModel:
     N, d = keys.shape
     mult = np.ones(N)
     keep = np.zeros(N, dtype=bool)
-    n_ctx = int(ch.get("context_tokens", 0))
     if kind == "softmax" and n_ctx:
         keys = np.vstack([keys, np.zeros((1, d))])
         biases = np.append(biases, 0.0)
@@ -212,8 +252,15 @@ def prepare(problem, third: bool = True) -> CellModel:
     if eta > 0 or np.any(nu > 0):
         grow = iv.up(iv.exp(iv.point(iv.up(2 * eta)))[1] - 1.0)
         slack = iv.up(iv.up(grow * span) + nu)
+    return CellModel(kind, keys, biases, values, mult, keep, self_q, self_v, slack, span,
+                     float(problem.epsilon), f, grad, hess, thirds)
+
+
+def _target_part(problem, third: bool):
+    """Interval evaluators of the target, its gradient, Hessian and third derivatives."""
     t = problem.target
     xs = t.symbols
+    d = problem.sphere_dim + 1
     f = [compile_interval(e, xs) for e in t.exprs]
     grads = t.gradient_exprs()
     grad = [[compile_interval(g, xs) for g in row] for row in grads]
@@ -233,8 +280,7 @@ def prepare(problem, third: bool = True) -> CellModel:
                 if e != 0:
                     T.append((len(set(itertools.permutations((j, l, r)))), compile_interval(e, xs)))
             thirds.append(T)
-    return CellModel(kind, keys, biases, values, mult, keep, self_q, self_v, slack, span,
-                     float(problem.epsilon), f, grad, hess, thirds)
+    return f, grad, hess, thirds
 
 
 # ------------------------------------------------------------------------- helpers
@@ -661,8 +707,16 @@ def prune_keys(model: CellModel, g: np.ndarray, r: np.ndarray):
     return idx, rem
 
 
-def bound_cells(model: CellModel, sphere_dim: int, facets, levels, coords, method: str | None = None):
+def bound_cells(model: CellModel | ModelSet, sphere_dim: int, facets, levels, coords, method: str | None = None):
     """Bounds of cubed-sphere cells: (U, centre error estimates, centres, radii)."""
+    if isinstance(model, ModelSet):
+        parts = [bound_cells(mm, sphere_dim, facets, levels, coords, method) for mm in model.models]
+        U = parts[0][0]
+        est = parts[0][1]
+        for p in parts[1:]:
+            U = np.maximum(U, p[0])  # NaN stays NaN: not certified
+            est = np.fmax(est, p[1])
+        return U, est, parts[0][2], parts[0][3]
     from ..sphere import cell_caps  # local import: sphere imports this package's interval module
 
     c, rho = cell_caps(sphere_dim, facets, levels, coords)
@@ -682,7 +736,11 @@ def bound_cells(model: CellModel, sphere_dim: int, facets, levels, coords, metho
 
 def error_enclosure_at(model: CellModel, x_lo: np.ndarray, x_hi: np.ndarray):
     """Enclosure of max_i |H_i(x) - f_i(x)| at the exact points x in the boxes [x_lo, x_hi]
-    (B x d), H the problem's exact head: (lower, upper), used to certify witnesses."""
+    (B x d), H the problem's exact head: (lower, upper), used to certify witnesses. For a
+    :class:`ModelSet` it is the enclosure of the largest error over its models."""
+    if isinstance(model, ModelSet):
+        parts = [error_enclosure_at(mm, x_lo, x_hi) for mm in model.models]
+        return np.max([p[0] for p in parts], axis=0), np.max([p[1] for p in parts], axis=0)
     A, b, V, mult = model.keys, model.biases, model.values, model.mult
     n = x_lo.shape[0]
     with np.errstate(all="ignore"):
