@@ -7,6 +7,7 @@ Exit codes: 0 success (CERTIFIED, certificate valid); 1 REFUTED or certificate i
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -160,7 +161,15 @@ def cmd_eval(args) -> int:
     out = _check_output_path(args.out, "--out")
     problem = load_problem(args.problem)
     X = _load_points(args.points, problem.sphere_dim)
-    Y = problem.head(X)
+    head = problem.head
+    if args.tokens is not None:
+        if problem.sequence is None:
+            raise InputError("--tokens", "only sequence problems have input tokens")
+        n = problem.sequence["max_length"]
+        if not 1 <= args.tokens <= n:
+            raise InputError("--tokens", f"must be in 1..{n} (the problem's max_length), got {args.tokens}")
+        head = dataclasses.replace(head, context_count=head.context_count + args.tokens - 1)
+    Y = head(X)
     _write(write_npy_atomic, out, Y, "--out")
     bad = int((~np.isfinite(Y)).any(axis=1).sum())
     if bad:
@@ -488,6 +497,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("problem", metavar="PROBLEM.json")
     p.add_argument("--points", required=True, metavar="X.npy")
     p.add_argument("--out", required=True, metavar="Y.npy")
+    p.add_argument("--tokens", type=int, default=None, metavar="N",
+                   help="sequence problems: the output of a query that sees N input tokens, itself "
+                        "included (a position of a length-N sequence; default 1)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_eval)
 

@@ -1,0 +1,707 @@
+"""General sequence maps by a prefixed transformer of depth linear in n (THEORY 4.2).
+
+A *sequence map* (``certify.seqmap/1``) is f(x_1..x_n) = sum_q chi_q( sum_p psi_{p,q}(x_p) )
+for tokens x_p on S^1, given by whitelisted expressions: the inner maps psi_{p,q} over
+x0, x1 and the outer maps chi_q over s (the Kolmogorov-Arnold form; any number Q of terms,
+2n + 1 in the theorem).
+
+The pretrained transformer (:func:`pretrained`) depends only on (n, Q): residual-stream slots
+
+    X (2: the token)  P (2: position e_p = (cos 2 pi p/n, sin 2 pi p/n))  ONE (1)
+    PSI (Q)  MEAN (Q)  ACC (1)  KEY (4: prefix keys)  VAL (Q: prefix values)
+
+and one head per block:
+
+1. the inner head: query 2 (x, e_p) (d_k = 4, so the scale 1/sqrt(d_k) = 1/2 is exact), keys
+   and values in the KEY and VAL slots, which every input token holds at 0: input tokens are
+   inert (score 0, value 0), as in Lemma 3. Its prefix has, for each position p and node t_j,
+   the key (lambda t_j, mu e_p) and the value (psi_{p,q}(t_j))_q: at position p the head is a
+   single head on S^1 with biases mu <e_p, e_p'> that favour position p's tokens.
+2. the summing head: W_Q = W_K = 0, no prefix: every score is exactly 0, so the weights are
+   exactly 1/n (no approximation) and MEAN_q = (1/n) sum_p PSI_q.
+3. Q outer heads: query 2 (MEAN_q, 1), prefix keys (a_k, b_k), values chi-values: a head on
+   the line u -> (u, 1), written into ACC. The read-out is ACC.
+
+Depth 2 + Q blocks of one head each: 2n + 3 for Q = 2n + 1, linear in n. Only the prefixes
+depend on f.
+
+Error (rigorous, :func:`end_to_end_bound`): with e_p the certified sup error of the inner head
+at position p (the certifier's per-position problem, plus the rounding of its float biases),
+e = (1/n) sum_p e_p bounds |MEAN_q - u_q|, u_q = (1/n) sum_p psi_{p,q}(x_p), whose range R_q is
+enclosed by interval arithmetic. The outer head q is certified on I_q = R_q widened by e
+(:mod:`certify.kernel.linebound`) against g_q(u) = chi_q(n u), with error c_q, and L_q >=
+sup_{I_q} |g_q'| is enclosed. Then |F - f| <= sum_q (c_q + L_q e) over the whole torus (S^1)^n.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import time
+import zlib
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+import sympy as sp
+
+from .certificate import build_certificate
+from .errors import InputError
+from .expr import coordinate_symbols, parse_expression, parse_target
+from .kernel import interval as iv
+from .kernel.iexpr import compile_interval
+from .kernel.linebound import LineHead, LineTarget, bound_segments, check_line, prove_line
+from .problem import make_problem
+from .transformer import Block, Head, Transformer
+
+SPEC_FORMAT = "certify.seqmap/1"
+CERT_FORMAT = "certify.seqmap-certificate/1"
+#: Longest sequence the construction accepts (the prefix grows like n^2).
+MAX_LENGTH = 16
+#: Largest number of terms.
+MAX_TERMS = 64
+#: The inner heads are designed for this multiple of their share of epsilon (the design
+#: bound is pessimistic; only the certified errors enter the end-to-end bound).
+INNER_DESIGN_FACTOR = 2.0
+S = sp.Symbol("s")
+U_SYM = sp.Symbol("u")
+
+
+# ------------------------------------------------------------------------- the map
+
+@dataclass
+class SeqMap:
+    length: int
+    inner: list            # Q lists of n sympy expressions over x0, x1
+    outer: list            # Q sympy expressions over s
+    epsilon: float
+    texts: dict = field(repr=False, default_factory=dict)
+
+    @property
+    def terms(self) -> int:
+        return len(self.outer)
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        """f at B sequences X (B x n x 2), float (not rigorous)."""
+        from .expr import compile_numpy
+
+        X = np.asarray(X, dtype=np.float64)
+        xs = coordinate_symbols(1)
+        total = np.zeros(X.shape[0])
+        for q in range(self.terms):
+            s = sum(compile_numpy(self.inner[q][p], xs)(X[:, p, 0], X[:, p, 1]) * np.ones(X.shape[0])
+                    for p in range(self.length))
+            total = total + compile_numpy(self.outer[q], [S])(s) * np.ones(X.shape[0])
+        return total
+
+
+def parse_seqmap(doc) -> SeqMap:
+    """Validate a ``certify.seqmap/1`` document (InputError naming the field)."""
+    if not isinstance(doc, dict):
+        raise InputError("(top level)", "expected a JSON object")
+    allowed = {"format", "length", "terms", "epsilon", "meta"}
+    extra = sorted(set(doc) - allowed)
+    if extra:
+        raise InputError("(top level)", f"unknown field(s) {', '.join(map(repr, extra))}")
+    for name in ("format", "length", "terms", "epsilon"):
+        if name not in doc:
+            raise InputError(name, "is required (missing field)")
+    if doc["format"] != SPEC_FORMAT:
+        raise InputError("format", f"expected {SPEC_FORMAT!r}, got {doc['format']!r}")
+    n = doc["length"]
+    if not (isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= MAX_LENGTH):
+        raise InputError("length", f"must be an integer in 1..{MAX_LENGTH}, got {n!r}")
+    eps = doc["epsilon"]
+    if not (isinstance(eps, (int, float)) and not isinstance(eps, bool) and math.isfinite(eps) and eps > 0):
+        raise InputError("epsilon", f"must be a finite number > 0, got {eps!r}")
+    terms = doc["terms"]
+    if not (isinstance(terms, list) and 1 <= len(terms) <= MAX_TERMS):
+        raise InputError("terms", f"expected a list of 1..{MAX_TERMS} terms")
+    xs = coordinate_symbols(1)
+    inner, outer = [], []
+    for q, term in enumerate(terms):
+        where = f"terms[{q}]"
+        if not isinstance(term, dict):
+            raise InputError(where, "expected an object {\"inner\": [...], \"outer\": \"...\"}")
+        extra = sorted(set(term) - {"inner", "outer"})
+        if extra:
+            raise InputError(where, f"unknown field(s) {', '.join(map(repr, extra))}")
+        if "inner" not in term or "outer" not in term:
+            raise InputError(where, "needs both 'inner' (n expressions in x0, x1) and 'outer' (an expression in s)")
+        if not (isinstance(term["inner"], list) and len(term["inner"]) == n):
+            raise InputError(f"{where}.inner", f"expected a list of {n} expressions (one per position)")
+        inner.append([parse_expression(t, xs, fieldname=f"{where}.inner[{p}]") for p, t in enumerate(term["inner"])])
+        outer.append(parse_expression(term["outer"], [S], fieldname=f"{where}.outer"))
+    return SeqMap(n, inner, outer, float(eps), {"terms": terms})
+
+
+def _polarisation(n: int) -> list[dict]:
+    """prod_p a_p = 1/(2^n n!) sum over signs e (prod e) (sum_p e_p a_p)^n, e_1 = +1 (half the
+    sign vectors: the other half repeats them, hence 2^(n-1) n! below)."""
+    terms = []
+    c = Fraction(1, 2 ** (n - 1) * math.factorial(n))
+    for bits in range(2 ** (n - 1)):
+        signs = [1] + [(-1 if (bits >> j) & 1 else 1) for j in range(n - 1)]
+        sign = math.prod(signs)
+        coef = c * sign
+        terms.append({"inner": ["x0" if e > 0 else "-x0" for e in signs],
+                      "outer": f"({coef.numerator}/{coef.denominator})*s**{n}"})
+    return terms
+
+
+#: Shipped examples: name -> (description, builder(n) -> terms). a_p is x0 of token p.
+EXAMPLES = {
+    "product": ("a_1 a_2 ... a_n by polarisation; n = 2: ((a_1 + a_2)^2 - (a_1 - a_2)^2)/4",
+                _polarisation),
+    "power-sum": ("sum_p a_p^2 + (sum_p a_p)^2 / n",
+                  lambda n: [{"inner": ["x0**2"] * n, "outer": "s"},
+                             {"inner": ["x0"] * n, "outer": f"s**2/{n}"}]),
+    "smooth-max": ("log(sum_p exp(a_p)), the log-sum-exp smooth maximum",
+                   lambda n: [{"inner": ["exp(x0)"] * n, "outer": "log(s)"}]),
+}
+
+
+def example(name: str, n: int, epsilon: float) -> dict:
+    if name not in EXAMPLES:
+        raise InputError("--example", f"unknown example {name!r}; choose from {', '.join(EXAMPLES)}")
+    if not (isinstance(n, int) and 1 <= n <= MAX_LENGTH):
+        raise InputError("--length", f"must be an integer in 1..{MAX_LENGTH}, got {n!r}")
+    return {"format": SPEC_FORMAT, "length": n, "terms": EXAMPLES[name][1](n), "epsilon": epsilon,
+            "meta": {"example": name, "description": EXAMPLES[name][0]}}
+
+
+# ------------------------------------------------------------------------- the network
+
+@dataclass
+class Layout:
+    n: int
+    Q: int
+
+    def __post_init__(self):
+        sizes = [("X", 2), ("P", 2), ("ONE", 1), ("PSI", self.Q), ("MEAN", self.Q), ("ACC", 1),
+                 ("KEY", 4), ("VAL", self.Q)]
+        self.slot, at = {}, 0
+        for name, size in sizes:
+            self.slot[name] = np.arange(at, at + size)
+            at += size
+        self.d = at
+
+    @property
+    def depth(self) -> int:
+        return 2 + self.Q
+
+    @property
+    def heads(self) -> int:
+        return 2 + self.Q
+
+    def positions(self) -> np.ndarray:
+        """e_p = (cos 2 pi p / n, sin 2 pi p / n), p = 0..n-1 (float)."""
+        phi = 2 * np.pi * np.arange(self.n) / self.n
+        return np.stack([np.cos(phi), np.sin(phi)], axis=1)
+
+
+def _select(rows: int, d: int, cols, scale: float = 1.0) -> np.ndarray:
+    W = np.zeros((rows, d))
+    for i, c in enumerate(cols):
+        W[i, c] = scale
+    return W
+
+
+def pretrained(n: int, Q: int) -> Transformer:
+    """The target-independent transformer for length-n sequences and Q terms (no prefixes)."""
+    lay = Layout(n, Q)
+    s, d = lay.slot, lay.d
+    E = _select(d, 2, []).reshape(d, 2)
+    E[s["X"][0], 0] = E[s["X"][1], 1] = 1.0
+    P = np.zeros((n, d))
+    P[:, s["P"]] = lay.positions()
+    P[:, s["ONE"][0]] = 1.0
+    inner = Head(W_Q=_select(4, d, list(s["X"]) + list(s["P"]), 2.0), W_K=_select(4, d, s["KEY"]),
+                 W_V=_select(Q, d, s["VAL"]), W_O=_select(Q, d, s["PSI"]).T)
+    summing = Head(W_Q=np.zeros((1, d)), W_K=np.zeros((1, d)), W_V=_select(Q, d, s["PSI"]),
+                   W_O=_select(Q, d, s["MEAN"]).T)
+    blocks = [Block([inner]), Block([summing])]
+    for q in range(Q):
+        blocks.append(Block([Head(W_Q=_select(4, d, [s["MEAN"][q], s["ONE"][0]], 2.0),
+                                  W_K=_select(4, d, s["KEY"]), W_V=_select(1, d, s["VAL"][:1]),
+                                  W_O=_select(1, d, s["ACC"]).T)]))
+    readout = _select(1, d, s["ACC"])
+    return Transformer(E, P, blocks, readout)
+
+
+def with_prefixes(net: Transformer, n: int, Q: int, inner: dict, outer: list[dict]) -> Transformer:
+    """Place the prefixes (compact form, as in the certificate) into the network's slots."""
+    lay = Layout(n, Q)
+    s, d = lay.slot, lay.d
+    keys = np.asarray(inner["keys"])        # (n N) x 2
+    pos = np.asarray(inner["position_keys"])  # (n N) x 2
+    vals = np.asarray(inner["values"])      # (n N) x Q
+    pre = np.zeros((keys.shape[0], d))
+    pre[:, s["KEY"][:2]] = keys
+    pre[:, s["KEY"][2:]] = pos
+    pre[:, s["VAL"]] = vals
+    net.blocks[0].heads[0].prefix = pre
+    for q, o in enumerate(outer):
+        a, b, v = (np.asarray(o[k]) for k in ("slopes", "offsets", "values"))
+        pq = np.zeros((a.size, d))
+        pq[:, s["KEY"][0]] = a
+        pq[:, s["KEY"][1]] = b
+        pq[:, s["VAL"][0]] = v
+        net.blocks[2 + q].heads[0].prefix = pq
+    return net
+
+
+# ------------------------------------------------------------------------- per-head problems
+
+def _exact_biases(e: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, float]:
+    """fl(<e, pos_k>) computed exactly then rounded once, and eta >= every |exact - float|."""
+    out = np.empty(pos.shape[0])
+    for k, (u, v) in enumerate(pos):
+        exact = Fraction(float(e[0])) * Fraction(float(u)) + Fraction(float(e[1])) * Fraction(float(v))
+        out[k] = float(exact)  # correctly rounded: error <= |out| 2^-53
+    eta = float(iv.up(np.max(np.abs(out)) * 2.0 ** -52)) if out.size else 0.0
+    return out, eta
+
+
+def inner_problem(spec: SeqMap, inner: dict, p: int, epsilon: float):
+    """The inner head at position p as a reduced problem on S^1 (keys lambda t_j of every
+    position, biases <e_p, mu e_p'> rounded once, n inert tokens) and the bound eta on the
+    bias rounding."""
+    e = Layout(spec.length, spec.terms).positions()[p]
+    biases, eta = _exact_biases(e, np.asarray(inner["position_keys"]))
+    texts = [str(spec.inner[q][p]) for q in range(spec.terms)]
+    problem = make_problem(1, "softmax", inner["keys"], inner["values"], texts, epsilon, biases=biases,
+                           context_tokens=spec.length,
+                           meta={"role": f"inner head at position {p + 1} of {spec.length}"})
+    return problem, eta
+
+
+def outer_line(spec: SeqMap, o: dict, q: int):
+    head = LineHead(np.asarray(o["slopes"], float), np.asarray(o["offsets"], float),
+                    np.asarray(o["values"], float), spec.length)
+    target = LineTarget(spec.outer[q].subs(S, spec.length * U_SYM), U_SYM)
+    return head, target
+
+
+# ------------------------------------------------------------------------- construction
+
+def _inner_range(expr, level: int = 9):
+    """Rigorous enclosure of expr(x) over S^1 (cubed-circle cells at ``level``)."""
+    from .sphere import cell_caps, root_cells, split_cells
+
+    F, L, C = root_cells(1)
+    for _ in range(level):
+        F, L, C = split_cells(1, F, L, C)
+    c, rho = cell_caps(1, F, L, C)
+    box = [(iv.down(c[:, j] - rho), iv.up(c[:, j] + rho)) for j in range(2)]
+    lo, hi = compile_interval(expr, coordinate_symbols(1))(*box)
+    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+        raise InputError("terms", f"the inner map {expr} is not bounded on S^1 (interval evaluation)")
+    return float(np.min(lo)), float(np.max(hi))
+
+
+def _lipschitz(expr, lo: float, hi: float, pieces: int = 512) -> float:
+    """Rigorous sup |expr'| over [lo, hi] (interval evaluation on pieces)."""
+    d = compile_interval(sp.diff(expr, U_SYM), [U_SYM])
+    edges = np.linspace(lo, hi, pieces + 1)
+    edges[0], edges[-1] = lo, hi
+    val = iv.mag(d((iv.down(edges[:-1]), iv.up(edges[1:]))))
+    out = float(np.max(val))
+    return out if math.isfinite(out) else math.inf
+
+
+def _build_outer(g, lo: float, hi: float, eps: float, inert: int) -> dict:
+    """Prefix of a line head for g on [lo, hi]: nodes spaced h = eps/L, scores
+    -lambda (u - t)^2/2 + lambda u^2/2 + B = lambda t u + (B - lambda t^2/2)."""
+    L = max(_lipschitz(g, lo, hi), 1e-9)
+    if not math.isfinite(L):
+        raise InputError("terms", f"the outer map is not Lipschitz on [{lo:.4g}, {hi:.4g}]")
+    h = eps / L
+    width = hi - lo
+    count = max(2, int(math.ceil(width / h)) + 5)
+    t = lo - 2 * h + h * np.arange(count)
+    fn = compile_interval(g, [U_SYM])
+    vlo, vhi = fn(iv.point(t))
+    v = (vlo + vhi) / 2
+    osc = float(np.max(v) - np.min(v)) + 1e-12
+    r, delta = h, h / 2
+    lam = 2 * math.log(max(2 * count * osc / eps, 2.0)) / (r * r - delta * delta)
+    B = lam * h * h / 8 + math.log(max(10 * inert * (np.max(np.abs(v)) + 1) / eps, 2.0))
+    return {"slopes": (lam * t).tolist(), "offsets": (B - lam * t * t / 2).tolist(), "values": v.tolist(),
+            "lambda": lam, "nodes": int(count)}
+
+
+def _pack_floats(a: np.ndarray) -> str:
+    return base64.b64encode(zlib.compress(np.asarray(a, dtype="<f8").tobytes(), 9)).decode("ascii")
+
+
+def _unpack_floats(text: str, limit: int = 50_000_000) -> np.ndarray:
+    raw = zlib.decompressobj().decompress(base64.b64decode(text.encode("ascii"), validate=True), 8 * limit)
+    return np.frombuffer(raw, dtype="<f8").copy()
+
+
+@dataclass
+class KAResult:
+    spec: SeqMap
+    doc: dict                      # the certificate document (certify.seqmap-certificate/1)
+    network: Transformer
+    bound: float                   # rigorous end-to-end bound (inf when a step was not certified)
+    verdict: str                   # CERTIFIED (bound <= epsilon) or UNDECIDED
+    seconds: float
+
+
+def construct(spec: SeqMap, progress=None, time_limit: float | None = None) -> KAResult:
+    """Build the prefixes for ``spec``, certify every head, and bound the end-to-end error."""
+    from .construct import construct_net
+    from .search import prove
+
+    t0 = time.monotonic()
+    n, Q, eps = spec.length, spec.terms, spec.epsilon
+    say = progress or (lambda msg: None)
+    # ranges of the inner maps and of the means u_q (rigorous)
+    mean_rng = [_mean_range(spec, q) for q in range(Q)]
+    g = [spec.outer[q].subs(S, n * U_SYM) for q in range(Q)]
+    pad = [0.05 * max(hi - lo, 1e-3) for lo, hi in mean_rng]
+    Ls = [_lipschitz(g[q], mean_rng[q][0] - pad[q], mean_rng[q][1] + pad[q]) for q in range(Q)]
+    if not all(math.isfinite(x) for x in Ls):
+        raise InputError("terms", "an outer map is not Lipschitz on the reachable range")
+    # error budget: half for the outer heads, half through the Lipschitz constants; the net
+    # construction's certified error is typically a third of its design value, hence the 2
+    e_inner = min(INNER_DESIGN_FACTOR * eps / (2 * max(sum(Ls), 1e-9)), min(pad) if min(pad) > 0 else eps)
+    e_outer = eps / (2 * Q)
+    # inner head: one net construction for all n Q inner maps, copied per position with mu e_p
+    texts = [str(spec.inner[q][p]) for p in range(n) for q in range(Q)]
+    say(f"inner head: net construction for {n * Q} inner maps at eps {e_inner:.3g}")
+    c = construct_net(parse_target(texts, 1), e_inner)
+    keys = np.asarray(c.problem.head.keys)
+    vals = np.asarray(c.problem.head.values).reshape(keys.shape[0], n, Q)
+    N = keys.shape[0]
+    lay = Layout(n, Q)
+    E = lay.positions()
+    mu = 0.0
+    if n > 1:
+        osc = float(np.ptp(vals)) + 1e-12
+        mu = (c.lam * c.partition.delta ** 2 / 2 + math.log(max(10 * (n - 1) * N * osc / e_inner, 2.0))) \
+            / (1 - math.cos(2 * math.pi / n))
+    inner = {"keys": np.tile(keys, (n, 1)).tolist(),
+             "position_keys": np.repeat(mu * E, N, axis=0).tolist(),
+             "values": np.concatenate([vals[:, p, :] for p in range(n)], axis=0).tolist(),
+             "lambda": c.lam, "mu": mu, "nodes_per_position": N}
+    # certify the inner head at every position
+    positions, e_p = [], []
+    for p in range(n):
+        prob, eta = inner_problem(spec, inner, p, e_inner)
+        say(f"inner head, position {p + 1}/{n}: proving ({prob.prefix_length} prefix tokens)")
+        res = prove(prob, accuracy=0.25, time_limit=time_limit)
+        if res.verdict != "CERTIFIED" and math.isfinite(res.upper):
+            # the design epsilon was missed, but the sup error is bounded: certify that bound
+            prob, eta = inner_problem(spec, inner, p, float(iv.up(res.upper)))
+            res = prove(prob, time_limit=time_limit)
+        slack = rounding_slack(np.asarray(inner["values"]), eta)
+        err = float(iv.up(res.upper + slack)) if res.verdict == "CERTIFIED" else math.inf
+        cert = build_certificate(prob, res) if res.verdict == "CERTIFIED" else None
+        positions.append({"position": p + 1, "verdict": res.verdict, "upper": res.upper if math.isfinite(res.upper) else None,
+                          "lower": res.lower, "bias_rounding": eta, "rounding_slack": slack,
+                          "error": err if math.isfinite(err) else None, "cells": res.cells,
+                          "seconds": round(res.seconds, 3), "certificate": cert})
+        e_p.append(err if res.verdict == "CERTIFIED" else math.inf)
+    e_bar = float(iv.up(_sum_up(e_p) / n)) if all(math.isfinite(x) for x in e_p) else math.inf
+    # outer heads on the reachable intervals
+    outer, outer_docs = [], []
+    for q in range(Q):
+        lo = float(iv.down(mean_rng[q][0] - (e_bar if math.isfinite(e_bar) else pad[q])))
+        hi = float(iv.up(mean_rng[q][1] + (e_bar if math.isfinite(e_bar) else pad[q])))
+        o = _build_outer(g[q], lo, hi, e_outer, n)
+        head, target = LineHead(np.array(o["slopes"]), np.array(o["offsets"]), np.array(o["values"]), n), \
+            LineTarget(g[q], U_SYM)
+        say(f"outer head {q + 1}/{Q}: proving on [{lo:.4g}, {hi:.4g}] ({o['nodes']} prefix tokens)")
+        t1 = time.monotonic()
+        res = prove_line(head, target, lo, hi, e_outer, accuracy=0.25)
+        L = _lipschitz(g[q], lo, hi)
+        outer.append(o)
+        outer_docs.append({"term": q + 1, "interval": [lo, hi], "verdict": res.verdict,
+                           "upper": res.upper if math.isfinite(res.upper) else None, "lower": res.lower,
+                           "lipschitz": L, "segments": int(res.breakpoints.size - 1),
+                           "breakpoints": _pack_floats(res.breakpoints),
+                           "seconds": round(time.monotonic() - t1, 3)})
+    bound = end_to_end_bound(e_bar, [d["upper"] for d in outer_docs], [d["lipschitz"] for d in outer_docs])
+    verdict = "CERTIFIED" if bound <= eps else "UNDECIDED"
+    net = with_prefixes(pretrained(n, Q), n, Q, inner, outer)
+    doc = {"format": CERT_FORMAT, "spec": {"format": SPEC_FORMAT, "length": n, "epsilon": eps,
+                                           "terms": spec.texts["terms"]},
+           "architecture": architecture(n, Q), "verdict": verdict,
+           "bound": bound if math.isfinite(bound) else None, "inner_error_mean": e_bar if math.isfinite(e_bar) else None,
+           "inner": {**inner, "positions": positions},
+           "outer": [{**o, **d} for o, d in zip(outer, outer_docs)]}
+    return KAResult(spec, doc, net, bound, verdict, time.monotonic() - t0)
+
+
+def rounding_slack(values: np.ndarray, eta: float) -> float:
+    """|H_exact - H_rounded| <= (e^{2 eta} - 1) span when every score moves by <= eta; the
+    span covers the values and the inert tokens' 0."""
+    span = float(iv.up(np.max(np.maximum(values.max(axis=0), 0.0) - np.minimum(values.min(axis=0), 0.0))))
+    return float(iv.up(iv.up(iv.exp(iv.point(iv.up(2 * eta)))[1] - 1.0) * span))
+
+
+def end_to_end_bound(e_bar: float, outer_upper: list, lipschitz: list) -> float:
+    """sum_q (c_q + L_q e), rounded up; inf when any part is missing or not finite."""
+    total = 0.0
+    for c, L in zip(outer_upper, lipschitz):
+        if c is None or not (math.isfinite(c) and math.isfinite(L) and math.isfinite(e_bar)):
+            return math.inf
+        total = float(iv.up(total + iv.up(c + iv.up(L * e_bar))))
+    return total
+
+
+def architecture(n: int, Q: int) -> dict:
+    lay = Layout(n, Q)
+    return {"layers": lay.depth, "heads": lay.heads, "width": lay.d, "terms": Q,
+            "heads_per_layer": 1, "pretrained": f"certify.kolmogorov.pretrained({n}, {Q})"}
+
+
+def depth_table(ns=range(1, 9)) -> list[dict]:
+    """Layers and heads for Q = 2n + 1 terms (the theorem's count)."""
+    return [dict(n=n, **architecture(n, 2 * n + 1)) for n in ns]
+
+
+def _sum_up(values) -> float:
+    total = 0.0
+    for v in values:
+        total = float(iv.up(total + v))
+    return total
+
+
+# ------------------------------------------------------------------------- checking
+
+@dataclass
+class KACheck:
+    valid: bool
+    reason: str = ""
+    where: str = ""
+    bound: float | None = None
+    inner_errors: list = field(default_factory=list)
+    outer_errors: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_json(self) -> dict:
+        out = {"valid": self.valid, "bound": self.bound, "inner_errors": self.inner_errors,
+               "outer_errors": self.outer_errors, "seconds": round(self.seconds, 3)}
+        if not self.valid:
+            out.update({"reason": self.reason, "field": self.where})
+        return out
+
+
+class _Invalid(Exception):
+    def __init__(self, where, reason):
+        super().__init__(f"{where}: {reason}")
+        self.where, self.reason = where, reason
+
+
+def check_ka(doc, strict: bool = False) -> KACheck:
+    """Re-check a ``certify.seqmap-certificate/1`` document from scratch: every inner-head
+    certificate (``certify check``) against the problem rebuilt from the document's prefix,
+    every outer-head segment re-bounded, the ranges, Lipschitz constants and the end-to-end
+    sum recomputed. Valid when the recomputed bound is <= the recorded one (and <= epsilon
+    for a CERTIFIED document)."""
+    t0 = time.monotonic()
+    out = KACheck(False)
+    try:
+        _check_ka(doc, out, strict)
+        out.valid = True
+    except _Invalid as exc:
+        out.reason, out.where = exc.reason, exc.where
+    except InputError as exc:
+        out.reason, out.where = exc.message, exc.field
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        out.reason, out.where = f"malformed document ({type(exc).__name__}: {exc})", "(document)"
+    out.seconds = time.monotonic() - t0
+    return out
+
+
+def _check_ka(doc, out: KACheck, strict: bool) -> None:
+    from .checker import check_document
+
+    if not isinstance(doc, dict) or doc.get("format") != CERT_FORMAT:
+        raise _Invalid("format", f"expected {CERT_FORMAT!r}")
+    spec = parse_seqmap(doc["spec"])
+    n, Q, eps = spec.length, spec.terms, spec.epsilon
+    if doc["architecture"] != architecture(n, Q):
+        raise _Invalid("architecture", f"is not the pretrained architecture for n = {n}, Q = {Q}")
+    inner = doc["inner"]
+    positions = inner["positions"]
+    if len(positions) != n:
+        raise _Invalid("inner.positions", f"expected {n} entries, got {len(positions)}")
+    values = np.asarray(inner["values"], dtype=np.float64)
+    e_p = []
+    for p, entry in enumerate(positions):
+        where = f"inner.positions[{p}]"
+        cert = entry.get("certificate")
+        if not isinstance(cert, dict):
+            raise _Invalid(where + ".certificate", "missing: the inner head at this position is not certified")
+        eps_p = cert["problem"]["epsilon"]
+        prob, eta = inner_problem(spec, inner, p, eps_p)
+        report = check_document(cert, f"{where}.certificate", prob, strict)
+        if not report.valid:
+            raise _Invalid(f"{where}.certificate.{report.where}", report.reason)
+        if report.verdict != "CERTIFIED":
+            raise _Invalid(where + ".certificate", "is not a CERTIFIED certificate")
+        e_p.append(float(iv.up(report.upper + rounding_slack(values, eta))))
+    out.inner_errors = e_p
+    e_bar = float(iv.up(_sum_up(e_p) / n))
+    ups, Ls = [], []
+    for q, o in enumerate(doc["outer"]):
+        where = f"outer[{q}]"
+        lo_r, hi_r = _mean_range(spec, q)
+        need_lo, need_hi = float(iv.down(lo_r - e_bar)), float(iv.up(hi_r + e_bar))
+        lo, hi = o["interval"]
+        if not (lo <= need_lo and hi >= need_hi):
+            raise _Invalid(where + ".interval", f"[{lo!r}, {hi!r}] does not hold the reachable means "
+                                                f"[{need_lo!r}, {need_hi!r}]")
+        head, target = outer_line(spec, o, q)
+        claimed = o["upper"]
+        if claimed is None:
+            raise _Invalid(where + ".upper", "the outer head is not certified")
+        ok, reason, worst = check_line(head, target, lo, hi, _unpack_floats(o["breakpoints"]), claimed)
+        if not ok:
+            raise _Invalid(where + ".breakpoints", reason)
+        ups.append(worst)
+        Ls.append(_lipschitz(target.expr, lo, hi))
+    if len(ups) != Q:
+        raise _Invalid("outer", f"expected {Q} outer heads, got {len(ups)}")
+    out.outer_errors = ups
+    bound = end_to_end_bound(e_bar, ups, Ls)
+    out.bound = bound
+    recorded = doc.get("bound")
+    if recorded is None or not bound <= recorded:
+        raise _Invalid("bound", f"records {recorded!r} but the recomputed bound is {bound!r}")
+    if doc["verdict"] == "CERTIFIED" and not bound <= eps:
+        raise _Invalid("verdict", f"CERTIFIED but the bound {bound!r} is above epsilon {eps!r}")
+
+
+def _mean_range(spec: SeqMap, q: int) -> tuple[float, float]:
+    """Enclosure of u_q = (1/n) sum_p psi_{p,q} over the torus (outward rounded)."""
+    rs = [_inner_range(spec.inner[q][p]) for p in range(spec.length)]
+    lo = -_sum_up(-r[0] for r in rs)
+    hi = _sum_up(r[1] for r in rs)
+    return float(iv.down(lo / spec.length)), float(iv.up(hi / spec.length))
+
+
+# ------------------------------------------------------------------------- torus (n = 2)
+
+def _range_max_table(U: np.ndarray) -> list[np.ndarray]:
+    table = [U]
+    while 2 ** len(table) <= U.size:
+        prev, k = table[-1], 2 ** (len(table) - 1)
+        table.append(np.maximum(prev[:-k], prev[k:]))
+    return table
+
+
+def _range_max(table, i0: np.ndarray, i1: np.ndarray) -> np.ndarray:
+    """max U[i0..i1] (inclusive) per query, from the sparse table."""
+    length = i1 - i0 + 1
+    k = np.floor(np.log2(length)).astype(int)
+    out = np.empty(i0.size)
+    for level in np.unique(k):
+        sel = k == level
+        T = table[level]
+        out[sel] = np.maximum(T[i0[sel]], T[i1[sel] - 2 ** level + 1])
+    return out
+
+
+def torus_bound(spec: SeqMap, doc: dict, max_pairs: int = 400_000, time_limit: float | None = 120.0,
+                start_level: int = 4, progress=None) -> dict:
+    """Branch-and-bound of |F - f| over the torus S^1 x S^1 (n = 2), cell pair by cell pair.
+
+    For cells C_1, C_2 of the cubed circle, with U_p the certifier's rigorous bound of the inner
+    head's error over C_p (plus the bias rounding) and boxes B_p around C_p:
+    u_q in (1/2) sum_p psi_{p,q}(B_p), MEAN_q in that widened by e = (1/2) sum_p U_p, and
+    |F - f| <= sum_q ( max of the outer head's segment bounds over the reachable means
+                      + sup |g_q'| over the reachable means * e ).
+    Every ingredient is rigorous, so the largest pair bound is a rigorous sup bound; pairs are
+    split (both cells) worst first until the budget ends. Returns the bound and the counts.
+    """
+    from .kernel.cellbound import bound_cells, prepare
+    from .sphere import cell_caps, root_cells, split_cells
+
+    if spec.length != 2:
+        raise InputError("--torus", "the torus branch-and-bound is for n = 2")
+    t0 = time.monotonic()
+    Q = spec.terms
+    inner = doc["inner"]
+    values = np.asarray(inner["values"], dtype=np.float64)
+    models, slack = [], []
+    for p in range(2):
+        prob, eta = inner_problem(spec, inner, p, 1.0)
+        models.append(prepare(prob))
+        slack.append(rounding_slack(values, eta))
+    xs = coordinate_symbols(1)
+    psi = [[compile_interval(spec.inner[q][p], xs) for p in range(2)] for q in range(Q)]
+    outer = []
+    for q, o in enumerate(doc["outer"]):
+        head, target = outer_line(spec, o, q)
+        bp = _unpack_floats(o["breakpoints"])
+        U, _ = bound_segments(head, target, bp[:-1], bp[1:])
+        outer.append((bp, _range_max_table(U), compile_interval(sp.diff(target.expr, U_SYM), [U_SYM])))
+
+    def cell_info(p, F, L, C):
+        Ub, _, c, rho = bound_cells(models[p], 1, F, L, C)
+        Ub = iv.up(Ub + slack[p])
+        box = [(iv.down(c[:, j] - rho), iv.up(c[:, j] + rho)) for j in range(2)]
+        return Ub, [psi[q][p](*box) for q in range(Q)]
+
+    def pair_bounds(cells1, cells2):
+        U1, P1 = cell_info(0, *cells1)
+        U2, P2 = cell_info(1, *cells2)
+        e = iv.up(iv.up(U1 + U2) / 2)
+        total = np.zeros(U1.size)
+        for q in range(Q):
+            u = iv.add(P1[q], P2[q])
+            u = (iv.down(u[0] / 2), iv.up(u[1] / 2))
+            m = (iv.down(u[0] - e), iv.up(u[1] + e))
+            bp, table, dg = outer[q]
+            inside = (m[0] >= bp[0]) & (m[1] <= bp[-1])
+            i0 = np.clip(np.searchsorted(bp, m[0], side="right") - 1, 0, bp.size - 2)
+            i1 = np.clip(np.searchsorted(bp, m[1], side="left") - 1, 0, bp.size - 2)
+            i1 = np.maximum(i1, i0)
+            c = np.where(inside, _range_max(table, i0, i1), np.inf)
+            L = iv.mag(dg(m))
+            total = iv.up(total + iv.up(c + iv.up(L * e)))
+        return np.where(np.isfinite(total), total, np.inf)
+
+    F, L, C = root_cells(1)
+    for _ in range(start_level):
+        F, L, C = split_cells(1, F, L, C)
+    k = F.size
+    i, j = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
+    a = (F[i.ravel()], L[i.ravel()], C[i.ravel()])
+    b = (F[j.ravel()], L[j.ravel()], C[j.ravel()])
+    B = pair_bounds(a, b)
+    pairs, rounds = B.size, 0
+    while True:
+        if pairs >= max_pairs or (time_limit is not None and time.monotonic() - t0 > time_limit):
+            break
+        take = min(2048, B.size, (max_pairs - pairs) // 4)
+        if take < 1:
+            break
+        worst = np.argpartition(-B, take - 1)[:take]
+        if np.any(np.concatenate([a[1][worst], b[1][worst]]) >= 40):
+            break
+        keep = np.ones(B.size, dtype=bool)
+        keep[worst] = False
+        ca = split_cells(1, a[0][worst], a[1][worst], a[2][worst])
+        cb = split_cells(1, b[0][worst], b[1][worst], b[2][worst])
+        # children pairs: each of a's two children with each of b's two children
+        ia = np.repeat(np.arange(2 * take), 2)
+        ib = (np.arange(2 * take).reshape(take, 2)[np.repeat(np.arange(take), 2)]).ravel()
+        na = tuple(x[ia] for x in ca)
+        nb = tuple(x[ib] for x in cb)
+        nB = pair_bounds(na, nb)
+        a = tuple(np.concatenate([x[keep], y]) for x, y in zip(a, na))
+        b = tuple(np.concatenate([x[keep], y]) for x, y in zip(b, nb))
+        B = np.concatenate([B[keep], nB])
+        pairs += nB.size
+        rounds += 1
+        if progress and rounds % 20 == 0:
+            progress(f"torus: {pairs} pairs bounded, bound {float(np.max(B)):.4g}")
+    return {"bound": float(np.max(B)), "pairs": int(B.size), "pairs_bounded": int(pairs),
+            "seconds": round(time.monotonic() - t0, 3)}
