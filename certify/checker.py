@@ -210,7 +210,8 @@ def check_file(path: str | os.PathLike, problem_path: str | os.PathLike | None =
 
 
 def find_certificates(root: str | os.PathLike) -> list[Path]:
-    """Every ``*.json`` under ``root`` whose top-level ``format`` is a certificate's."""
+    """Every ``*.json`` under ``root`` whose top-level ``format`` is a certificate's (a
+    head's, or a sequence map's, which ``certify check`` hands to :mod:`certify.kolmogorov`)."""
     found = []
     for p in sorted(Path(root).rglob("*.json")):
         try:
@@ -218,6 +219,6 @@ def find_certificates(root: str | os.PathLike) -> list[Path]:
                 head = fh.read(4096).decode("utf-8", "replace")
         except OSError:
             continue
-        if FORMAT in head:
+        if FORMAT in head or "certify.seqmap-certificate/1" in head:
             found.append(p)
     return found

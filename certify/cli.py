@@ -261,6 +261,23 @@ def cmd_prove(args) -> int:
     return {CERTIFIED: EXIT_OK, REFUTED: EXIT_REFUTED}.get(r.verdict, EXIT_UNDECIDED)
 
 
+def _check_any(path, problem, strict):
+    """A certify.certificate/1 file (checker) or a certify.seqmap-certificate/1 file."""
+    from .checker import CheckReport, check_file
+    from .kolmogorov import CERT_FORMAT, check_ka
+    from .problem import read_json
+
+    doc = read_json(path, what="certificate")
+    if not (isinstance(doc, dict) and doc.get("format") == CERT_FORMAT):
+        return check_file(path, problem, strict=strict)
+    if problem:
+        raise InputError("--problem", "a sequence-map certificate carries its own problems; drop --problem")
+    c = check_ka(doc, strict)
+    report = CheckReport(str(path), c.valid, doc.get("verdict"), c.reason, c.where, upper=c.bound,
+                         seconds=c.seconds)
+    return report
+
+
 def cmd_check(args) -> int:
     from .checker import check_file, find_certificates
 
@@ -275,7 +292,7 @@ def cmd_check(args) -> int:
         paths = [target]
     reports = []
     for path in paths:
-        reports.append(check_file(path, args.problem, strict=args.strict))
+        reports.append(_check_any(path, args.problem, args.strict))
     ok = all(r.valid for r in reports)
     lines = []
     for r in reports:
@@ -399,6 +416,99 @@ def cmd_bound(args) -> int:
     return code
 
 
+def cmd_construct_seq(args) -> int:
+    if args.kind is None:
+        raise InputError("KIND", "choose 'elementwise' (Corollary 2) or 'ka' (depth-linear); see --help")
+    return args.seq_func(args)
+
+
+def cmd_seq_elementwise(args) -> int:
+    from .certificate import build_certificate
+    from .construct import construct_net, construct_vmf
+    from .expr import parse_target
+    from .problem import write_json_atomic
+    from .search import CERTIFIED, REFUTED, prove
+    from .sequence import elementwise_problem
+
+    output = _check_output_path(args.output, "-o")
+    cert_out = _check_output_path(args.certificate, "--certificate") if args.certificate else None
+    if args.sphere_dim < 1:
+        raise InputError("--sphere-dim", f"must be >= 1, got {args.sphere_dim}")
+    if args.max_length < 1:
+        raise InputError("--max-length", f"must be >= 1, got {args.max_length}")
+    target = parse_target(args.target, args.sphere_dim, fieldname="--target")
+    if args.method == "net":
+        c = construct_net(target, args.epsilon, args.lipschitz, args.lam, args.prefix_length)
+    else:
+        c = construct_vmf(target, args.epsilon, args.lipschitz, args.lam, args.prefix_length, "softmax")
+    problem = elementwise_problem(c.problem, args.max_length, args.causal)
+    payload = {"output": str(output), "sha256": problem.sha256, "prefix_length": c.problem.prefix_length,
+               "lambda": c.lam, "max_length": args.max_length, "causal": args.causal, "verdict": None}
+    lines = [f"wrote {output}: the head of Lemma 3 with a {args.method} prefix of {c.problem.prefix_length} "
+             f"tokens (lambda = {c.lam:.6g}), every sequence of length 1..{args.max_length}"
+             + (" (causal)" if args.causal else "")]
+    code = EXIT_OK
+    r = None
+    if not args.no_prove:
+        r = prove(problem, time_limit=args.time_limit)
+        payload.update(verdict=r.verdict, lower=r.lower, upper=_finite_or_none(r.upper), cells=r.cells,
+                       seconds=r.seconds)
+        lines.append(f"  {r.verdict}: every position within {args.epsilon:g} of the target "
+                     f"(sup error in [{_fmt(r.lower)}, {_fmt(r.upper)}], {r.cells} cells, {r.seconds:.2f} s)")
+        code = {CERTIFIED: EXIT_OK, REFUTED: EXIT_REFUTED}.get(r.verdict, EXIT_UNDECIDED)
+    _write(write_json_atomic, output, problem.to_json(), "-o")
+    if cert_out is not None and r is not None and r.verdict in (CERTIFIED, REFUTED):
+        _write(write_json_atomic, cert_out, build_certificate(problem, r), "--certificate")
+        payload["certificate"] = str(cert_out)
+        lines.append(f"  certificate: {cert_out} (check it with: certify check {cert_out})")
+    _emit(args, payload, lines)
+    return code
+
+
+def cmd_seq_ka(args) -> int:
+    from .kolmogorov import EXAMPLES, construct, example, parse_seqmap, torus_bound
+    from .problem import read_json, write_json_atomic
+
+    output = _check_output_path(args.output, "-o")
+    if (args.example is None) == (args.spec is None):
+        raise InputError("--example", f"give --example NAME ({', '.join(EXAMPLES)}) or --spec SPEC.json, not both")
+    if args.example is not None:
+        if args.length is None:
+            raise InputError("--length", "an example needs --length N")
+        doc = example(args.example, args.length, args.epsilon)
+    else:
+        doc = read_json(args.spec, what="--spec")
+        if args.epsilon is not None:
+            doc = dict(doc, epsilon=args.epsilon) if isinstance(doc, dict) else doc
+    spec = parse_seqmap(doc)
+    if args.torus and spec.length != 2:
+        raise InputError("--torus", "the torus branch-and-bound is for n = 2")
+    show = _progress_printer(not args.json)
+    r = construct(spec, progress=show, time_limit=args.time_limit)
+    if args.torus:
+        r.doc["torus"] = torus_bound(spec, r.doc, progress=show)
+    _write(write_json_atomic, output, r.doc, "-o")
+    arch = r.doc["architecture"]
+    payload = {"output": str(output), "verdict": r.verdict, "bound": _finite_or_none(r.bound),
+               "epsilon": spec.epsilon, "length": spec.length, "terms": spec.terms,
+               "architecture": arch, "inner_error_mean": r.doc["inner_error_mean"],
+               "outer_errors": [o["upper"] for o in r.doc["outer"]], "seconds": r.seconds,
+               "torus": r.doc.get("torus")}
+    lines = [f"{r.verdict}: sup over (S^1)^{spec.length} of |F - f| <= {_fmt(r.bound)} "
+             f"(epsilon {spec.epsilon:g})",
+             f"  transformer: {arch['layers']} layers x {arch['heads_per_layer']} head, width {arch['width']}, "
+             f"{spec.terms} terms; only the prefixes depend on f",
+             f"  inner head: mean certified error {_fmt(r.doc['inner_error_mean'])} over {spec.length} positions",
+             "  outer heads: " + ", ".join(_fmt(o["upper"]) for o in r.doc["outer"])]
+    if "torus" in r.doc:
+        t = r.doc["torus"]
+        lines.append(f"  torus branch-and-bound (direct, n = 2): {_fmt(t['bound'])} "
+                     f"({t['pairs']} cell pairs, {t['seconds']:.1f} s)")
+    lines.append(f"  wrote {output} in {r.seconds:.1f} s (check it with: certify check {output})")
+    _emit(args, payload, lines)
+    return EXIT_OK if r.verdict == "CERTIFIED" else EXIT_UNDECIDED
+
+
 def cmd_audit(args) -> int:
     import tempfile
 
@@ -487,6 +597,62 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="PROBLEM.json")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_construct)
+
+    p = sub.add_parser(
+        "construct-seq", help="sequence maps: element-wise (Corollary 2) or depth-linear (Kolmogorov-Arnold)",
+        description="Build and certify prefixed constructions for sequences. 'elementwise': the head of "
+                    "Lemma 3 with one prefix maps every sequence of length 1..N position by position; "
+                    "writes a sequence problem and proves it. 'ka': a target given in Kolmogorov-Arnold form "
+                    "f = sum_q chi_q(sum_p psi_{p,q}(x_p)) on (S^1)^n, realised by a transformer of depth "
+                    "2 + Q whose weights depend only on (n, Q); every head is certified and the end-to-end "
+                    "error is bounded rigorously.",
+        epilog="examples:\n  certify construct-seq elementwise --target 'x0*x1' --sphere-dim 1 --epsilon 0.1 "
+               "--max-length 64 -o seq.json --certificate seq.cert.json\n"
+               "  certify construct-seq ka --example product --length 2 --epsilon 0.05 --torus -o ka2.json\n"
+               "  certify construct-seq ka --spec map.json -o map.cert.json --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.set_defaults(func=cmd_construct_seq, kind=None)
+    seq = p.add_subparsers(dest="kind", metavar="KIND")
+    e = seq.add_parser("elementwise", help="Corollary 2: one prefix, every position of every sequence",
+                       description="Construct a prefix for g: S^m -> R^o (net or vmf route), place it in the "
+                                   "head of Lemma 3 and prove that every position of every sequence of "
+                                   "length 1..N is within epsilon (exit 0 CERTIFIED, 1 REFUTED, 3 UNDECIDED).",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    e.add_argument("--target", action="append", required=True, metavar="EXPR",
+                   help="one output component of g (repeat for vector targets)")
+    e.add_argument("--sphere-dim", type=int, required=True, metavar="M")
+    e.add_argument("--epsilon", type=float, required=True)
+    e.add_argument("--max-length", type=int, required=True, metavar="N", help="the longest sequence")
+    e.add_argument("--causal", action="store_true", help="causal attention (same counts of tokens, same claim)")
+    e.add_argument("--method", choices=["net", "vmf"], default="net", help="prefix construction (default net)")
+    e.add_argument("--lipschitz", type=float, default=None, metavar="L")
+    e.add_argument("--lam", type=float, default=None)
+    e.add_argument("--prefix-length", type=int, default=None, metavar="N")
+    e.add_argument("--time-limit", type=float, default=None, metavar="S")
+    e.add_argument("--no-prove", action="store_true", help="only write the problem")
+    e.add_argument("-o", "--output", required=True, metavar="PROBLEM.json")
+    e.add_argument("--certificate", metavar="CERT.json", help="write the certificate here")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.set_defaults(seq_func=cmd_seq_elementwise)
+    k = seq.add_parser("ka", help="depth-linear construction from a Kolmogorov-Arnold form",
+                       description="Realise f(x_1..x_n) = sum_q chi_q(sum_p psi_{p,q}(x_p)), x_p on S^1, by "
+                                   "prefixes of a fixed transformer (inner head, uniform summing head, Q outer "
+                                   "heads; 2 + Q layers). Writes a certify.seqmap-certificate/1 document that "
+                                   "'certify check' re-checks. Exit 0 when the end-to-end bound is <= epsilon, "
+                                   "3 otherwise. Spec format (certify.seqmap/1): {\"format\": "
+                                   "\"certify.seqmap/1\", \"length\": n, \"epsilon\": e, \"terms\": "
+                                   "[{\"inner\": [n expressions in x0, x1], \"outer\": \"expression in s\"}]}.",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    k.add_argument("--example", default=None, metavar="NAME", help="product, power-sum or smooth-max")
+    k.add_argument("--length", type=int, default=None, metavar="N", help="sequence length of an example")
+    k.add_argument("--spec", default=None, metavar="SPEC.json", help="a certify.seqmap/1 file")
+    k.add_argument("--epsilon", type=float, default=None, help="epsilon (required with --example)")
+    k.add_argument("--torus", action="store_true", help="n = 2: also bound the whole network over S^1 x S^1 "
+                                                        "by branch-and-bound over cell pairs")
+    k.add_argument("--time-limit", type=float, default=None, metavar="S", help="per inner-head proof")
+    k.add_argument("-o", "--output", required=True, metavar="CERT.json")
+    k.add_argument("--json", action="store_true", help="print one JSON object")
+    k.set_defaults(seq_func=cmd_seq_ka)
 
     p = sub.add_parser(
         "eval", help="evaluate a problem's head at points on the sphere",

@@ -398,8 +398,15 @@ def construct(spec: SeqMap, progress=None, time_limit: float | None = None) -> K
             prob, eta = inner_problem(spec, inner, p, float(iv.up(res.upper)))
             res = prove(prob, time_limit=time_limit)
         slack = rounding_slack(np.asarray(inner["values"]), eta)
-        err = float(iv.up(res.upper + slack)) if res.verdict == "CERTIFIED" else math.inf
         cert = build_certificate(prob, res) if res.verdict == "CERTIFIED" else None
+        err = math.inf
+        if cert is not None:
+            # the bound the checker recomputes from the certificate is the one that counts
+            from .checker import check_document
+
+            report = check_document(cert, problem=prob)
+            if report.valid:
+                err = float(iv.up(report.upper + slack))
         positions.append({"position": p + 1, "verdict": res.verdict, "upper": res.upper if math.isfinite(res.upper) else None,
                           "lower": res.lower, "bias_rounding": eta, "rounding_slack": slack,
                           "error": err if math.isfinite(err) else None, "cells": res.cells,
@@ -417,6 +424,9 @@ def construct(spec: SeqMap, progress=None, time_limit: float | None = None) -> K
         say(f"outer head {q + 1}/{Q}: proving on [{lo:.4g}, {hi:.4g}] ({o['nodes']} prefix tokens)")
         t1 = time.monotonic()
         res = prove_line(head, target, lo, hi, e_outer, accuracy=0.25)
+        if res.verdict == "CERTIFIED":  # the recomputed bound, as the checker will see it
+            _, _, worst = check_line(head, target, lo, hi, res.breakpoints, res.upper)
+            res.upper = worst
         L = _lipschitz(g[q], lo, hi)
         outer.append(o)
         outer_docs.append({"term": q + 1, "interval": [lo, hi], "verdict": res.verdict,
@@ -608,19 +618,38 @@ def _range_max(table, i0: np.ndarray, i1: np.ndarray) -> np.ndarray:
     return out
 
 
+def _leaf_table(model, cert: dict, slack: float):
+    """The inner certificate's leaves on the circle as sorted intervals of t = facet + position
+    in [0, 4), with their rigorous bounds (recomputed) and a range-max table."""
+    from .certificate import decode_tree
+    from .kernel.cellbound import bound_cells
+
+    F, L, C = decode_tree(1, cert["partition"]["trees"])
+    U = np.empty(F.size)
+    for s0 in range(0, F.size, 4096):
+        sl = slice(s0, s0 + 4096)
+        U[sl] = bound_cells(model, 1, F[sl], L[sl], C[sl])[0]
+    U = iv.up(U + slack)
+    width = 1.0 / np.exp2(L.astype(np.float64))
+    starts = F + C[:, 0] * width
+    order = np.argsort(starts)
+    return starts[order], _range_max_table(np.where(np.isfinite(U[order]), U[order], np.inf))
+
+
 def torus_bound(spec: SeqMap, doc: dict, max_pairs: int = 400_000, time_limit: float | None = 120.0,
-                start_level: int = 4, progress=None) -> dict:
+                start_level: int = 6, progress=None) -> dict:
     """Branch-and-bound of |F - f| over the torus S^1 x S^1 (n = 2), cell pair by cell pair.
 
-    For cells C_1, C_2 of the cubed circle, with U_p the certifier's rigorous bound of the inner
-    head's error over C_p (plus the bias rounding) and boxes B_p around C_p:
-    u_q in (1/2) sum_p psi_{p,q}(B_p), MEAN_q in that widened by e = (1/2) sum_p U_p, and
-    |F - f| <= sum_q ( max of the outer head's segment bounds over the reachable means
-                      + sup |g_q'| over the reachable means * e ).
+    For cells C_1, C_2 of the cubed circle, U_p(C_p) is the largest bound of the inner
+    certificate's leaves that meet C_p (they tile the circle; bounds recomputed, plus the bias
+    rounding) and B_p a box around C_p: u_q lies in (1/2) sum_p psi_{p,q}(B_p), MEAN_q in that
+    widened by e = (1/2) sum_p U_p, and
+        |F - f| <= sum_q ( max of the outer head's segment bounds over the reachable means
+                          + sup |g_q'| over the reachable means * e ).
     Every ingredient is rigorous, so the largest pair bound is a rigorous sup bound; pairs are
-    split (both cells) worst first until the budget ends. Returns the bound and the counts.
+    split (both cells) worst first until the budget ends.
     """
-    from .kernel.cellbound import bound_cells, prepare
+    from .kernel.cellbound import prepare
     from .sphere import cell_caps, root_cells, split_cells
 
     if spec.length != 2:
@@ -629,13 +658,14 @@ def torus_bound(spec: SeqMap, doc: dict, max_pairs: int = 400_000, time_limit: f
     Q = spec.terms
     inner = doc["inner"]
     values = np.asarray(inner["values"], dtype=np.float64)
-    models, slack = [], []
+    leaves = []
     for p in range(2):
-        prob, eta = inner_problem(spec, inner, p, 1.0)
-        models.append(prepare(prob))
-        slack.append(rounding_slack(values, eta))
+        cert = inner["positions"][p]["certificate"]
+        prob, eta = inner_problem(spec, inner, p, cert["problem"]["epsilon"])
+        leaves.append(_leaf_table(prepare(prob), cert, rounding_slack(values, eta)))
     xs = coordinate_symbols(1)
     psi = [[compile_interval(spec.inner[q][p], xs) for p in range(2)] for q in range(Q)]
+    ranges = [_mean_range(spec, q) for q in range(Q)]
     outer = []
     for q, o in enumerate(doc["outer"]):
         head, target = outer_line(spec, o, q)
@@ -644,8 +674,14 @@ def torus_bound(spec: SeqMap, doc: dict, max_pairs: int = 400_000, time_limit: f
         outer.append((bp, _range_max_table(U), compile_interval(sp.diff(target.expr, U_SYM), [U_SYM])))
 
     def cell_info(p, F, L, C):
-        Ub, _, c, rho = bound_cells(models[p], 1, F, L, C)
-        Ub = iv.up(Ub + slack[p])
+        starts, table = leaves[p]
+        width = 1.0 / np.exp2(L.astype(np.float64))
+        lo = F + C[:, 0] * width
+        hi = lo + width
+        i0 = np.clip(np.searchsorted(starts, lo, side="right") - 1, 0, starts.size - 1)
+        i1 = np.clip(np.searchsorted(starts, hi, side="left") - 1, 0, starts.size - 1)
+        Ub = _range_max(table, i0, np.maximum(i1, i0))
+        c, rho = cell_caps(1, F, L, C)
         box = [(iv.down(c[:, j] - rho), iv.up(c[:, j] + rho)) for j in range(2)]
         return Ub, [psi[q][p](*box) for q in range(Q)]
 
@@ -657,6 +693,8 @@ def torus_bound(spec: SeqMap, doc: dict, max_pairs: int = 400_000, time_limit: f
         for q in range(Q):
             u = iv.add(P1[q], P2[q])
             u = (iv.down(u[0] / 2), iv.up(u[1] / 2))
+            # both enclose u_q: intersect the box image with the global range
+            u = (np.maximum(u[0], ranges[q][0]), np.minimum(u[1], ranges[q][1]))
             m = (iv.down(u[0] - e), iv.up(u[1] + e))
             bp, table, dg = outer[q]
             inside = (m[0] >= bp[0]) & (m[1] <= bp[-1])
