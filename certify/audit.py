@@ -246,6 +246,7 @@ def render_markdown(doc: dict) -> str:
     for r in doc["prefix_length"]:
         out.append(f"| {r['epsilon']:g} | {r['paper_exponent_shape']:.3g} | {r['paper_route']:.0f} | "
                    f"{r['net_route']:.0f} | {r['smallest_certified']} |")
+    out += _depth_markdown(doc)
     m = doc["error_map"]
     out += ["", "## Figures", ""]
     for name, caption in FIGURES:
@@ -258,6 +259,22 @@ def render_markdown(doc: dict) -> str:
     out += [f"| {k} | {v} |" for k, v in doc["tools"].items()]
     out += ["", f"Audit time: {doc['seconds']:.1f} s.", ""]
     return "\n".join(out)
+
+
+DEPTH_NOTE = ("The construction of THEORY 4.2 as built by `certify construct-seq ka` (certify/kolmogorov.py): "
+              "one inner head, one summing head with exactly uniform attention, and one outer head per "
+              "Kolmogorov-Arnold term, one head per layer; Q = 2n + 1 terms. The weights depend only on "
+              "(n, Q); the width is that of the residual stream.")
+
+
+def _depth_markdown(doc: dict) -> list[str]:
+    rows = doc.get("depth", [])
+    if not rows:
+        return []
+    out = ["", "## Depth of the sequence construction against n", "", DEPTH_NOTE, "",
+           "| n | terms Q = 2n + 1 | layers | heads | width |", "|---|---|---|---|---|"]
+    out += [f"| {r['n']} | {r['terms']} | {r['layers']} | {r['heads']} | {r['width']} |" for r in rows]
+    return out
 
 
 def render_html(doc: dict) -> str:
@@ -280,7 +297,15 @@ def render_html(doc: dict) -> str:
         body.append(f"<tr><td>{r['epsilon']:g}</td><td>{r['paper_exponent_shape']:.3g}</td>"
                     f"<td>{r['paper_route']:.0f}</td><td>{r['net_route']:.0f}</td>"
                     f"<td>{r['smallest_certified']}</td></tr>")
-    body.append("</table><h2>Figures</h2>")
+    body.append("</table>")
+    if doc.get("depth"):
+        body.append(f"<h2>Depth of the sequence construction against n</h2><p>{e(DEPTH_NOTE)}</p><table><tr>"
+                    "<th>n</th><th>terms Q = 2n + 1</th><th>layers</th><th>heads</th><th>width</th></tr>")
+        for r in doc["depth"]:
+            body.append(f"<tr><td>{r['n']}</td><td>{r['terms']}</td><td>{r['layers']}</td><td>{r['heads']}</td>"
+                        f"<td>{r['width']}</td></tr>")
+        body.append("</table>")
+    body.append("<h2>Figures</h2>")
     for name, caption in FIGURES:
         body.append(f"<figure><img src='{e(name)}' alt='{e(caption)}'><figcaption>{e(caption)}</figcaption></figure>")
     body.append("<h2>Tools</h2><table>" + "".join(f"<tr><td>{e(k)}</td><td>{e(str(v))}</td></tr>"
@@ -295,6 +320,8 @@ def render_html(doc: dict) -> str:
 
 def run_audit(out_dir: str | Path = "reports", progress=None) -> dict:
     """Run every check, draw the figures, write the report files; returns the JSON document."""
+    from .kolmogorov import depth_table
+
     t0 = time.monotonic()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -308,7 +335,8 @@ def run_audit(out_dir: str | Path = "reports", progress=None) -> dict:
     error_map = fig_error_map(out / "fig-error-map.png")
     doc = {"paper": "Petrov, Torr, Bibi, Prompting a Pretrained Transformer Can Be a Universal Approximator, "
                     "ICML 2024", "tools": tool_versions(), "results": rows, "prefix_length": lengths,
-           "error_map": error_map, "seconds": round(time.monotonic() - t0, 1)}
+           "error_map": error_map, "depth": depth_table(range(1, 9)),
+           "seconds": round(time.monotonic() - t0, 1)}
     from .problem import write_json_atomic
 
     write_json_atomic(out / f"{REPORT}.json", doc)

@@ -279,7 +279,7 @@ def _check_any(path, problem, strict):
 
 
 def cmd_check(args) -> int:
-    from .checker import check_file, find_certificates
+    from .checker import find_certificates
 
     target = Path(args.certificate)
     if target.is_dir():
@@ -475,6 +475,8 @@ def cmd_seq_ka(args) -> int:
     if args.example is not None:
         if args.length is None:
             raise InputError("--length", "an example needs --length N")
+        if args.epsilon is None:
+            raise InputError("--epsilon", "an example needs --epsilon EPS")
         doc = example(args.example, args.length, args.epsilon)
     else:
         doc = read_json(args.spec, what="--spec")

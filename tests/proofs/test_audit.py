@@ -19,6 +19,7 @@ def test_committed_audit_matches_a_fresh_run(fresh_audit):
     assert [tuple(r) for r in audit.stable_view(committed)] == fresh, \
         "reports/ is out of date: run `certify audit` and commit reports/"
     assert committed["prefix_length"] == fresh_audit[1]["prefix_length"]
+    assert committed["depth"] == fresh_audit[1]["depth"]
 
 
 def test_committed_markdown_and_html_show_every_verdict():
