@@ -86,6 +86,15 @@ def _quotient(head, w, w0):
     return iv.mul(num, iv.recip(Z))
 
 
+def _at_centres(head, target, c):
+    """Shifted scores, the inert score, and enclosures of H(c) and |H(c) - g(c)|."""
+    s, s0 = _centre_terms(head, c)
+    w = iv.exp(s)
+    w0 = iv.scale(iv.exp(iv.point(s0)), float(head.inert))
+    H = _quotient(head, w, w0)
+    return s, s0, H, iv.absval(iv.sub(H, target.f(iv.point(c))))
+
+
 def enclose_at(head: LineHead, target: LineTarget, u: np.ndarray):
     """Rigorous enclosure (lo, hi) of |H(u) - g(u)| at the float points u."""
     u = np.asarray(u, dtype=np.float64)
@@ -93,11 +102,7 @@ def enclose_at(head: LineHead, target: LineTarget, u: np.ndarray):
     for blk in _chunks(u.size, head.slopes.size):
         c = u[blk]
         with np.errstate(all="ignore"):
-            s, s0 = _centre_terms(head, c)
-            w = iv.exp(s)
-            w0 = iv.scale(iv.exp(iv.point(s0)), float(head.inert))
-            H = _quotient(head, w, w0)
-            E = iv.absval(iv.sub(H, target.f(iv.point(c))))
+            _, _, _, E = _at_centres(head, target, c)
         bad = ~(np.isfinite(E[0]) & np.isfinite(E[1]))
         lo[blk] = np.where(bad, -np.inf, E[0])
         hi[blk] = np.where(bad, np.inf, E[1])
@@ -115,11 +120,7 @@ def bound_segments(head: LineHead, target: LineTarget, left: np.ndarray, right: 
         c = (l + h) / 2
         r = iv.up(np.maximum(h - c, c - l))
         with np.errstate(all="ignore"):
-            s, s0 = _centre_terms(head, c)
-            w = iv.exp(s)
-            w0 = iv.scale(iv.exp(iv.point(s0)), float(head.inert))
-            H = _quotient(head, w, w0)
-            E = iv.absval(iv.sub(H, target.f(iv.point(c))))
+            s, s0, H, E = _at_centres(head, target, c)
             # constants a0 (slope of the best key at c) and v0 (the centre value)
             best = np.argmax(s[1], axis=1)
             a0 = a[best]
