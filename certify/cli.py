@@ -1,26 +1,37 @@
 """The ``certify`` command: argument handling, output and exit codes only.
 
 Exit codes: 0 success (CERTIFIED, certificate valid); 1 REFUTED or certificate invalid;
-2 bad input or usage (one line on stderr naming the field); 3 UNDECIDED.
+2 bad input or usage (one line on stderr naming the field); 3 UNDECIDED; 4 internal error
+(any other exception: one line naming the command and the exception, no output file;
+``--debug`` prints the traceback). 0, 1 and 3 come only from a decided verdict.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import io
 import json
 import math
+import os
 import sys
 import time
+import traceback
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from . import __version__
-from .errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_REFUTED, EXIT_UNDECIDED, InputError
+from .errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, EXIT_REFUTED, EXIT_UNDECIDED, InputError
 
 #: Largest distance from the unit sphere accepted for evaluation points.
 UNIT_TOLERANCE = 1e-9
+#: Exit status when stdout was closed before the answer was printed (128 + SIGPIPE, as a
+#: shell reports a program ended by a broken pipe); a complete answer keeps its own code.
+EXIT_BROKEN_PIPE = 141
+#: Output files written by the running command: removed again when it ends in an error.
+_WRITTEN: list[Path] = []
 
 EPILOG = """\
 exit codes:
@@ -32,6 +43,9 @@ exit codes:
   2  bad input or usage: malformed JSON, wrong shapes, NaN/inf, unknown fields,
      expressions outside the whitelist, points off the sphere (one message naming the field)
   3  UNDECIDED (prove, claim: the budget or time limit ran out; the bounds so far are shown)
+  4  internal error: an unexpected exception (a bug or a fault of the host, such as
+     memory); never a verdict. One line names the command and the exception; no output
+     file is written; `certify --debug COMMAND ...` prints the traceback
 
 examples:
   certify demo
@@ -60,10 +74,13 @@ def _progress_printer(enabled: bool):
 
 
 def _emit(args, payload: dict, lines: list[str]) -> None:
-    if getattr(args, "json", False):
-        print(json.dumps(payload, indent=1, allow_nan=False, default=_json_default))
-    else:
-        print("\n".join(lines))
+    text = (json.dumps(payload, indent=1, allow_nan=False, default=_json_default)
+            if getattr(args, "json", False) else "\n".join(lines))
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        # a reader such as `head` stopped early: the answer is decided, its exit code stands
+        _silence_stdout()
 
 
 def _json_default(obj):
@@ -94,6 +111,7 @@ def _write(writer, path: Path, data, field: str) -> None:
         writer(path, data)
     except OSError as exc:
         raise InputError(field, f"cannot write {path}: {exc.strerror or exc}") from None
+    _WRITTEN.append(Path(path))
 
 
 # ---------------------------------------------------------------------------------- commands
@@ -571,6 +589,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "reference heads, the paper's prefix constructions, problem files, estimates.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"certify {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="on an internal error (exit 4) print the traceback (also accepted after COMMAND)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser(
@@ -806,23 +826,97 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="compare a fresh run with DIR/paper-audit.json")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_audit)
+    # --debug after the command too; SUPPRESS keeps a global --debug from being reset
+    for command in [*sub.choices.values(), *seq.choices.values()]:
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                             help="on an internal error (exit 4) print the traceback")
     return parser
 
 
+def _subparser(parser: argparse.ArgumentParser, args) -> argparse.ArgumentParser:
+    """The (sub)parser of the command that was chosen, for its own usage line."""
+    found = parser
+    for dest in ("command", "kind"):
+        name = getattr(args, dest, None)
+        actions = [a for a in found._actions if isinstance(a, argparse._SubParsersAction)]
+        if name is None or not actions or name not in actions[0].choices:
+            break
+        found = actions[0].choices[name]
+    return found
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe (``certify ... | head``): send the rest of stdout to /dev/null, as
+    Python's documentation recommends, so that the interpreter's final flush stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass  # stdout is not a file descriptor (captured in-process): nothing is flushed at exit
+
+
+def _remove_outputs(paths: list[Path]) -> None:
+    for path in paths:
+        try:
+            path.unlink()
+        except OSError:
+            pass
+
+
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _run(argv)
+    except BrokenPipeError:
+        # the reader of stdout went away before the answer was printed in full
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except SystemExit:
+        # argparse printed help, a version or a usage error: flush it here, where a
+        # closed pipe can still be silenced, not in the interpreter's final flush
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _silence_stdout()
+        raise
+
+
+def _run(argv: list[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        _subparser(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command is None:
         parser.print_help()
         return EXIT_BAD_INPUT
+    name = " ".join(filter(None, [args.command, getattr(args, "kind", None)]))
+    _WRITTEN.clear()
     try:
-        return args.func(args)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            # numpy's overflow/invalid/divide warnings are no message for a user: every
+            # command checks finiteness itself and says what is not finite
+            warnings.simplefilter("ignore", RuntimeWarning)
+            code = args.func(args)
+        sys.stdout.flush()
+        return code
     except InputError as exc:
-        print(f"certify {args.command}: error: {exc}", file=sys.stderr)
+        _remove_outputs(_WRITTEN)
+        print(f"certify {name}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
+        _remove_outputs(_WRITTEN)
         print("certify: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        raise  # main() silences stdout; output files already written stay (the answer was decided)
+    except Exception as exc:  # every other exception is a fault, never an answer
+        _remove_outputs(_WRITTEN)
+        if args.debug:
+            traceback.print_exc()
+        text = " ".join(str(exc).split())
+        text = text if len(text) <= 300 else text[:297] + "..."
+        print(f"certify {name}: internal error: {type(exc).__name__}" + (f": {text}" if text else "")
+              + " (no output written; rerun with --debug for the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":  # pragma: no cover
