@@ -26,9 +26,11 @@ result is the smallest N the bisection found, with the N below it not certified)
 from __future__ import annotations
 
 import math
+import sys
 import time
 from dataclasses import asdict, dataclass
 
+from .budgets import BISECTION_MAX_CELLS
 from .construct import DEFAULT_MAX_PREFIX, construct_net, construct_vmf
 from .eqsp import equal_area_partition, partition_for_delta
 from .errors import InputError
@@ -39,6 +41,10 @@ from .vmf import lambda_for_smoothing, largest_quadrature_delta, quadrature_erro
 ROUTES = ("paper", "net")
 #: Partition size whose covering radius anchors the extrapolation N ~ delta^-m.
 REFERENCE_SIZE = 4096
+#: Largest sphere dimension of the calculator (it needs no certification, so it goes beyond
+#: the problem files' limit; partitions of S^m for larger m take long to build and the
+#: numbers leave float64 soon after).
+MAX_SPHERE_DIM = 64
 
 
 def paper_exponent(m: int) -> int:
@@ -65,12 +71,19 @@ def _prefix_length(m: int, delta: float, max_exact: int) -> tuple[float, bool]:
     if part is not None:
         return float(part.size), True
     ref = equal_area_partition(m, REFERENCE_SIZE)
-    return REFERENCE_SIZE * (ref.delta / delta) ** m, False
+    # in logarithms: at large m the power overflows float64 before the product is formed
+    log_n = math.log(REFERENCE_SIZE) + m * math.log(ref.delta / delta)
+    if log_n > math.log(sys.float_info.max):
+        raise InputError("--sphere-dim", f"the prefix length for m = {m} is about 10^{log_n / math.log(10):.0f}, "
+                                         "beyond float64; choose a smaller --sphere-dim")
+    return math.exp(log_n), False
 
 
 def _check(m: int, eps: float, L: float, F: float) -> None:
     if m < 1:
         raise InputError("--sphere-dim", f"must be >= 1, got {m}")
+    if m > MAX_SPHERE_DIM:
+        raise InputError("--sphere-dim", f"must be <= {MAX_SPHERE_DIM} (the calculator's range), got {m}")
     for name, v in (("--epsilon", eps), ("--lipschitz", L), ("--sup-norm", F)):
         if not (math.isfinite(v) and v > 0):
             raise InputError(name, f"must be a finite number > 0, got {v}")
@@ -107,11 +120,13 @@ def _construct(route: str, target: Target, eps: float, L: float, N: int):
 
 
 def smallest_certified(route: str, target: Target, eps: float, L: float, start: int,
-                       time_limit: float = 20.0, progress=None) -> dict:
+                       max_cells: int = BISECTION_MAX_CELLS, time_limit: float | None = None,
+                       progress=None) -> dict:
     """Bisection on N in [1, start] for the smallest N whose construction is CERTIFIED.
 
     Each trial builds the route's prefix with N tokens (lambda from the route's rule) and runs
-    ``certify prove`` for at most ``time_limit`` seconds; anything but CERTIFIED (including a
+    ``certify prove`` with at most ``max_cells`` cells (and, if given, ``time_limit`` seconds:
+    an extra cap that makes the answer host-dependent); anything but CERTIFIED (including a
     construction the route cannot build at that N) counts as not certified.
     """
     t0 = time.monotonic()
@@ -125,16 +140,17 @@ def smallest_certified(route: str, target: Target, eps: float, L: float, start: 
             if progress:
                 progress(f"N = {N}: not built ({exc.message})")
             return False
-        p = prove(c.problem, time_limit=time_limit)
+        p = prove(c.problem, max_cells=max_cells, time_limit=time_limit)
         trials.append({"prefix_length": N, "lambda": c.lam, "verdict": p.verdict, "lower": p.lower,
-                       "upper": p.upper if math.isfinite(p.upper) else None, "seconds": p.seconds})
+                       "upper": p.upper if math.isfinite(p.upper) else None, "cells": p.cells,
+                       "seconds": p.seconds})
         if progress:
             progress(f"N = {N}: {p.verdict} (sup error in [{p.lower:.3g}, {p.upper:.3g}], {p.seconds:.1f} s)")
         return p.verdict == CERTIFIED
 
     hi = int(start)
     if not trial(hi):
-        # the derived N itself was not certified in time: try a few larger ones
+        # the derived N itself was not certified within the budget: try a few larger ones
         for _ in range(3):
             hi *= 2
             if trial(hi):

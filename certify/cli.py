@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from .budgets import BISECTION_MAX_CELLS, DEFAULT_MAX_CELLS, DEFAULT_MAX_PAIRS
 from .errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, EXIT_REFUTED, EXIT_UNDECIDED, InputError
 
 #: Largest distance from the unit sphere accepted for evaluation points.
@@ -379,8 +380,10 @@ def cmd_bound(args) -> int:
     if args.sphere_dim < 1:
         raise InputError("--sphere-dim", f"must be >= 1, got {args.sphere_dim}")
     for name, v in (("--epsilon", args.epsilon), ("--lipschitz", args.lipschitz), ("--time-limit", args.time_limit)):
-        if not (math.isfinite(v) and v > 0):
+        if v is not None and not (math.isfinite(v) and v > 0):
             raise InputError(name, f"must be a finite number > 0, got {v}")
+    if args.max_cells < 1:
+        raise InputError("--max-cells", f"must be >= 1, got {args.max_cells}")
     if args.max_prefix_length < 1:
         raise InputError("--max-prefix-length", f"must be >= 1, got {args.max_prefix_length}")
     target = None
@@ -417,9 +420,11 @@ def cmd_bound(args) -> int:
                                  f"{b.prefix_length:.3g}, more than {args.max_prefix_length}; bisection "
                                  "needs a buildable start")
             if show:
-                show(f"{b.route}: bisection on N from {int(b.prefix_length)} (prove at most {args.time_limit:g} s each)")
+                cap = f" and {args.time_limit:g} s" if args.time_limit is not None else ""
+                show(f"{b.route}: bisection on N from {int(b.prefix_length)} (prove at most "
+                     f"{args.max_cells} cells{cap} each)")
             res = smallest_certified(b.route, target, args.epsilon, args.lipschitz, int(b.prefix_length),
-                                     args.time_limit, show)
+                                     max_cells=args.max_cells, time_limit=args.time_limit, progress=show)
             payload["smallest_certified"].append(res)
             if res["smallest_certified"] is None:
                 code = EXIT_UNDECIDED
@@ -454,6 +459,10 @@ def cmd_seq_elementwise(args) -> int:
         raise InputError("--sphere-dim", f"must be >= 1, got {args.sphere_dim}")
     if args.max_length < 1:
         raise InputError("--max-length", f"must be >= 1, got {args.max_length}")
+    if args.max_cells < 1:
+        raise InputError("--max-cells", f"must be >= 1, got {args.max_cells}")
+    if args.time_limit is not None and not args.time_limit > 0:
+        raise InputError("--time-limit", f"must be > 0, got {args.time_limit}")
     target = parse_target(args.target, args.sphere_dim, fieldname="--target")
     if args.method == "net":
         c = construct_net(target, args.epsilon, args.lipschitz, args.lam, args.prefix_length)
@@ -468,7 +477,7 @@ def cmd_seq_elementwise(args) -> int:
     code = EXIT_OK
     r = None
     if not args.no_prove:
-        r = prove(problem, time_limit=args.time_limit)
+        r = prove(problem, max_cells=args.max_cells, time_limit=args.time_limit)
         payload.update(verdict=r.verdict, lower=r.lower, upper=_finite_or_none(r.upper), cells=r.cells,
                        seconds=r.seconds)
         lines.append(f"  {r.verdict}: every position within {args.epsilon:g} of the target "
@@ -503,10 +512,16 @@ def cmd_seq_ka(args) -> int:
     spec = parse_seqmap(doc)
     if args.torus and spec.length != 2:
         raise InputError("--torus", "the torus branch-and-bound is for n = 2")
+    for name, v in (("--max-cells", args.max_cells), ("--max-pairs", args.max_pairs)):
+        if v < 1:
+            raise InputError(name, f"must be >= 1, got {v}")
+    if args.time_limit is not None and not args.time_limit > 0:
+        raise InputError("--time-limit", f"must be > 0, got {args.time_limit}")
     show = _progress_printer(not args.json)
-    r = construct(spec, progress=show, time_limit=args.time_limit)
+    r = construct(spec, progress=show, time_limit=args.time_limit, max_cells=args.max_cells)
     if args.torus:
-        r.doc["torus"] = torus_bound(spec, r.doc, progress=show)
+        r.doc["torus"] = torus_bound(spec, r.doc, max_pairs=args.max_pairs, time_limit=args.time_limit,
+                                     progress=show)
     _write(write_json_atomic, output, r.doc, "-o")
     arch = r.doc["architecture"]
     payload = {"output": str(output), "verdict": r.verdict, "bound": _finite_or_none(r.bound),
@@ -532,7 +547,7 @@ def cmd_seq_ka(args) -> int:
 def cmd_audit(args) -> int:
     import tempfile
 
-    from .audit import REPORT, print_summary, run_audit, stable_view
+    from .audit import REPORT, compare_reports, print_summary, run_audit
     from .problem import read_json
 
     out = Path(args.out)
@@ -544,14 +559,21 @@ def cmd_audit(args) -> int:
         if not committed.is_file():
             raise InputError("--out", f"no {committed} to check against; run certify audit first")
         old = read_json(committed, what="audit")
+        if not (isinstance(old, dict) and isinstance(old.get("results"), list)
+                and all(isinstance(r, dict) and {"key", "label", "verdict"} <= set(r) for r in old["results"])):
+            raise InputError("--out", f"{committed} is not an audit report (no results with key, label, verdict)")
         with tempfile.TemporaryDirectory() as tmp:
             doc = run_audit(tmp, show)
-        fresh, before = stable_view(doc), [tuple(r) for r in stable_view(old)]
-        changed = [f[0] for f, b in zip(fresh, before) if f != b]
-        changed += [f[0] for f in fresh[len(before):]] + [b[0] for b in before[len(fresh):]]
-        payload = {"up_to_date": not changed, "changed": changed, "seconds": doc["seconds"]}
-        lines = [f"{committed}: " + ("up to date (every verdict reproduced)" if not changed
+        diff = compare_reports(old, doc)
+        changed = diff["changed"]
+        payload = {"up_to_date": not changed, "changed": changed, "differences": diff["differences"],
+                   "evidence_differences": diff["evidence"], "seconds": doc["seconds"]}
+        lines = [f"{committed}: " + ("up to date (every verdict, statement and table reproduced)" if not changed
                                      else "OUT OF DATE: " + ", ".join(changed))]
+        lines += [f"  {line}" for line in diff["differences"]]
+        if diff["evidence"]:
+            lines.append("  evidence that differs with the same verdict (not a change of verdict):")
+            lines += [f"    {line}" for line in diff["evidence"]]
         _emit(args, payload, lines)
         return EXIT_OK if not changed else EXIT_REFUTED
     doc = run_audit(out, show)
@@ -650,7 +672,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--lipschitz", type=float, default=None, metavar="L")
     e.add_argument("--lam", type=float, default=None)
     e.add_argument("--prefix-length", type=int, default=None, metavar="N")
-    e.add_argument("--time-limit", type=float, default=None, metavar="S")
+    e.add_argument("--max-cells", type=int, default=DEFAULT_MAX_CELLS, metavar="K",
+                   help="cells the proof may bound before answering UNDECIDED (default "
+                        f"{DEFAULT_MAX_CELLS}); the verdict depends only on the input and this budget")
+    e.add_argument("--time-limit", type=float, default=None, metavar="S",
+                   help="seconds at most: an extra wall-clock cap (default none); a verdict it cuts "
+                        "short depends on the host's speed and load")
     e.add_argument("--no-prove", action="store_true", help="only write the problem")
     e.add_argument("-o", "--output", required=True, metavar="PROBLEM.json")
     e.add_argument("--certificate", metavar="CERT.json", help="write the certificate here")
@@ -671,7 +698,15 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--epsilon", type=float, default=None, help="epsilon (required with --example)")
     k.add_argument("--torus", action="store_true", help="n = 2: also bound the whole network over S^1 x S^1 "
                                                         "by branch-and-bound over cell pairs")
-    k.add_argument("--time-limit", type=float, default=None, metavar="S", help="per inner-head proof")
+    k.add_argument("--max-cells", type=int, default=DEFAULT_MAX_CELLS, metavar="K",
+                   help=f"cells per inner-head proof (default {DEFAULT_MAX_CELLS}); the verdict depends "
+                        "only on the input and this budget")
+    k.add_argument("--max-pairs", type=int, default=DEFAULT_MAX_PAIRS, metavar="K",
+                   help=f"cell pairs of the --torus bound (default {DEFAULT_MAX_PAIRS}); the bound depends "
+                        "only on the input and this budget")
+    k.add_argument("--time-limit", type=float, default=None, metavar="S",
+                   help="seconds per inner-head proof and for the --torus bound: an extra wall-clock "
+                        "cap (default none); a verdict it cuts short depends on the host's speed and load")
     k.add_argument("-o", "--output", required=True, metavar="CERT.json")
     k.add_argument("--json", action="store_true", help="print one JSON object")
     k.set_defaults(seq_func=cmd_seq_ka)
@@ -713,13 +748,19 @@ def build_parser() -> argparse.ArgumentParser:
                     "runs out. Every answer carries a rigorous enclosure [lower, upper] of the sup error.",
         epilog="examples:\n  certify prove p.json -o p.cert.json\n"
                "  certify prove p.json --accuracy 0.01 --json     # compute the sup to 1%\n"
-               "  certify prove p.json --max-cells 200000 --time-limit 60",
+               "  certify prove p.json --max-cells 200000\n\n"
+               "The verdict, enclosure and certificate depend only on the problem and the budget\n"
+               "(--max-cells, --accuracy, --method): the same on every host and load. --time-limit is\n"
+               "an extra cap; a verdict it cuts short depends on the host's speed and load.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("problem", metavar="PROBLEM.json")
     p.add_argument("-o", "--output", metavar="CERT.json", help="write the certificate here (CERTIFIED or REFUTED)")
-    p.add_argument("--max-cells", type=int, default=5_000_000, metavar="K",
-                   help="cells to bound at most before answering UNDECIDED (default 5000000)")
-    p.add_argument("--time-limit", type=float, default=None, metavar="S", help="seconds at most (default: none)")
+    p.add_argument("--max-cells", type=int, default=DEFAULT_MAX_CELLS, metavar="K",
+                   help="cells to bound at most before answering UNDECIDED (default "
+                        f"{DEFAULT_MAX_CELLS}); the verdict depends only on the input and this budget")
+    p.add_argument("--time-limit", type=float, default=None, metavar="S",
+                   help="seconds at most: an extra wall-clock cap (default none); a verdict it cuts "
+                        "short depends on the host's speed and load")
     p.add_argument("--accuracy", type=float, default=None, metavar="A",
                    help="refine until upper/lower - 1 < A: compute the sup error, not only decide")
     p.add_argument("--method", choices=["taylor3", "lipschitz"], default=None,
@@ -791,8 +832,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--route", choices=["paper", "net"], default=None, help="one route (default: both)")
     p.add_argument("--certify-target", default=None, metavar="EXPR",
                    help="also find the smallest certified prefix length for this target (bisection on N)")
-    p.add_argument("--time-limit", type=float, default=20.0, metavar="S",
-                   help="seconds per certify prove in the bisection (default 20)")
+    p.add_argument("--max-cells", type=int, default=BISECTION_MAX_CELLS, metavar="K",
+                   help="cells per certify prove in the bisection (default "
+                        f"{BISECTION_MAX_CELLS}); the smallest certified N depends only on the input "
+                        "and this budget")
+    p.add_argument("--time-limit", type=float, default=None, metavar="S",
+                   help="seconds per certify prove in the bisection: an extra wall-clock cap (default "
+                        "none); a result it cuts short depends on the host's speed and load")
     p.add_argument("--max-prefix-length", type=int, default=200_000, metavar="N",
                    help="largest partition built exactly; beyond it N is extrapolated (default 200000)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -801,8 +847,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "demo", help="construct prefixes for a built-in target on S^2 and report",
         description="Construct prefixes for the built-in target f(x) = x0*x1 on S^2 with both "
-                    "methods and print a table: prefix length, lambda, a-priori bound, "
-                    "estimated error, time. Needs no arguments.",
+                    "methods, decide each with certify prove and re-check its certificate, and print a "
+                    "table: prefix length, lambda, a-priori bound, estimated error, verdict, rigorous "
+                    "enclosure, time; then run the audit. Each proof has a cell budget (no time limit), so "
+                    "the verdicts are the same on any host and load. Needs no arguments.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out-dir", default=None, metavar="DIR",
                    help="also write the constructed problem files here")
@@ -818,8 +866,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "constants) and write DIR/paper-audit.md, .html and .json with four figures: a table of "
                     "each claim with its label, statement, provenance (paper / derived), verdict (PROVED, "
                     "VERIFIED ON RANGE, REFUTED, CONSISTENT, NOT CHECKED), evidence and time. Takes about a "
-                    "minute. With --check, rerun into a temporary folder and compare every verdict with "
-                    "DIR/paper-audit.json: exit 0 if it is up to date, 1 if any verdict changed.",
+                    "minute. Every search behind a verdict stops on a work budget (cells, Arb boxes, cell "
+                    "pairs), never on the clock, so the verdicts, statements and tables are the same on any "
+                    "host and load; only the times differ. With --check, rerun into a temporary folder and "
+                    "compare with DIR/paper-audit.json: exit 0 if it is up to date, 1 if a verdict, statement "
+                    "or table changed, each change printed as old -> new (evidence that differs with the "
+                    "same verdict is listed, not counted as a change).",
         epilog="examples:\n  certify audit\n  certify audit --out /tmp/audit\n  certify audit --check",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="reports", metavar="DIR", help="output folder (default reports)")

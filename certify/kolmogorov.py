@@ -45,6 +45,7 @@ from fractions import Fraction
 import numpy as np
 import sympy as sp
 
+from .budgets import DEFAULT_MAX_CELLS, DEFAULT_MAX_PAIRS
 from .certificate import build_certificate
 from .errors import InputError
 from .expr import coordinate_symbols, parse_expression, parse_target
@@ -350,8 +351,13 @@ class KAResult:
     seconds: float
 
 
-def construct(spec: SeqMap, progress=None, time_limit: float | None = None) -> KAResult:
-    """Build the prefixes for ``spec``, certify every head, and bound the end-to-end error."""
+def construct(spec: SeqMap, progress=None, time_limit: float | None = None,
+              max_cells: int = DEFAULT_MAX_CELLS) -> KAResult:
+    """Build the prefixes for ``spec``, certify every head, and bound the end-to-end error.
+
+    Each inner-head proof bounds at most ``max_cells`` cells (a work budget: the result is the
+    same on every host and load); ``time_limit`` (seconds per proof, default None) is an extra
+    cap that makes it host-dependent."""
     from .construct import construct_net
     from .search import prove
 
@@ -392,11 +398,11 @@ def construct(spec: SeqMap, progress=None, time_limit: float | None = None) -> K
     for p in range(n):
         prob, eta = inner_problem(spec, inner, p, e_inner)
         say(f"inner head, position {p + 1}/{n}: proving ({prob.prefix_length} prefix tokens)")
-        res = prove(prob, accuracy=0.25, time_limit=time_limit)
+        res = prove(prob, accuracy=0.25, max_cells=max_cells, time_limit=time_limit)
         if res.verdict != "CERTIFIED" and math.isfinite(res.upper):
             # the design epsilon was missed, but the sup error is bounded: certify that bound
             prob, eta = inner_problem(spec, inner, p, float(iv.up(res.upper)))
-            res = prove(prob, time_limit=time_limit)
+            res = prove(prob, max_cells=max_cells, time_limit=time_limit)
         slack = rounding_slack(np.asarray(inner["values"]), eta)
         cert = build_certificate(prob, res) if res.verdict == "CERTIFIED" else None
         err = math.inf
@@ -636,7 +642,7 @@ def _leaf_table(model, cert: dict, slack: float):
     return starts[order], _range_max_table(np.where(np.isfinite(U[order]), U[order], np.inf))
 
 
-def torus_bound(spec: SeqMap, doc: dict, max_pairs: int = 400_000, time_limit: float | None = 120.0,
+def torus_bound(spec: SeqMap, doc: dict, max_pairs: int = DEFAULT_MAX_PAIRS, time_limit: float | None = None,
                 start_level: int = 6, progress=None) -> dict:
     """Branch-and-bound of |F - f| over the torus S^1 x S^1 (n = 2), cell pair by cell pair.
 
@@ -647,7 +653,9 @@ def torus_bound(spec: SeqMap, doc: dict, max_pairs: int = 400_000, time_limit: f
         |F - f| <= sum_q ( max of the outer head's segment bounds over the reachable means
                           + sup |g_q'| over the reachable means * e ).
     Every ingredient is rigorous, so the largest pair bound is a rigorous sup bound; pairs are
-    split (both cells) worst first until the budget ends.
+    split (both cells) worst first until ``max_pairs`` pairs are bounded (a work budget: the
+    bound is the same on every host and load; ``time_limit``, default None, is an extra cap
+    that makes it host-dependent).
     """
     from .kernel.cellbound import prepare
     from .sphere import cell_caps, root_cells, split_cells

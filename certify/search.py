@@ -11,7 +11,15 @@ current threshold. Cells at or below it become leaves of the certificate's parti
   lower (1 + A) after, where lower is the best rigorous witness so far (it only grows,
   so earlier leaves stay valid). The search ends when upper / lower - 1 < A, which then
   also decides epsilon (Sollya's supnorm contract).
-* A cell budget or time limit that runs out gives UNDECIDED with the bounds so far.
+* A cell budget that runs out gives UNDECIDED with the bounds so far.
+
+Determinism: the answer (verdict, enclosure, witness, partition, cell count) is a function of
+the problem, ``max_cells``, ``accuracy``, ``method`` and ``batch`` only. The search never
+branches on the clock: cells are taken worst bound first with ties broken by position in the
+frontier (not by the sorting algorithm, which may differ between numpy builds), and progress
+is reported by time without changing what is computed. ``time_limit`` (default None) is an
+optional extra cap; when it is given and ends the search, the answer depends on the host's
+speed and load, and the reason says so.
 
 Nothing in this module is trusted: the certificate it writes is re-checked from scratch
 by :mod:`certify.checker`, which never imports it.
@@ -24,6 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .budgets import DEFAULT_MAX_CELLS
 from .kernel import interval as iv
 from .kernel.cellbound import (bound_cells, error_enclosure_at, prepare,
                                unit_point_enclosure)
@@ -39,15 +48,6 @@ WITNESS_CANDIDATES = 6
 #: order). Saves bounding the hopeless middle level; not a soundness matter.
 JUMP_RATIO = 16.0
 
-_SELF_TESTED = False
-
-
-def ensure_self_test() -> None:
-    """Run the interval module's start-up self-test once per process."""
-    global _SELF_TESTED
-    if not _SELF_TESTED:
-        iv.self_test()
-        _SELF_TESTED = True
 
 
 @dataclass
@@ -75,11 +75,27 @@ class SearchResult:
         return 0 if not self.leaves else int(self.leaves[0].shape[0])
 
 
-def prove(problem, max_cells: int = 2_000_000, time_limit: float | None = None,
+def _worst_first(P: np.ndarray, take: int) -> np.ndarray:
+    """Indices of the ``take`` largest priorities, ties broken by index (lowest first).
+
+    ``np.argpartition`` alone picks an unspecified subset among equal values (siblings share
+    their parent's bound), and which one may differ between numpy builds and SIMD paths; the
+    k-th largest value itself is unique, so selecting around it is deterministic. NaN counts
+    as the largest priority."""
+    key = np.where(np.isnan(P), np.inf, P)
+    kth = np.partition(key, key.size - take)[key.size - take]
+    above = np.flatnonzero(key > kth)
+    tied = np.flatnonzero(key == kth)[: take - above.size]
+    return np.concatenate([above, tied])
+
+
+def prove(problem, max_cells: int = DEFAULT_MAX_CELLS, time_limit: float | None = None,
           accuracy: float | None = None, method: str | None = None, progress=None,
           batch: int = BATCH) -> SearchResult:
-    """Decide sup_x max_i |H_i(x) - f_i(x)| <= epsilon for a :class:`Problem` (see module)."""
-    ensure_self_test()
+    """Decide sup_x max_i |H_i(x) - f_i(x)| <= epsilon for a :class:`Problem` (see module).
+
+    ``max_cells`` is the work budget that makes the answer reproducible on any host and load;
+    ``time_limit`` (seconds, default None) is an extra cap that makes it host-dependent."""
     t0 = time.monotonic()
     m = problem.sphere_dim
     eps = float(problem.epsilon)
@@ -126,11 +142,12 @@ def prove(problem, max_cells: int = 2_000_000, time_limit: float | None = None,
             reason = f"cell budget of {max_cells} spent"
             break
         if time_limit is not None and elapsed >= time_limit:
-            reason = f"time limit of {time_limit:g} s reached"
+            reason = (f"time limit of {time_limit:g} s reached (a wall-clock cap: this answer "
+                      "depends on the host's speed and load; use --max-cells alone to reproduce it)")
             break
         take = min(batch, F.size, max(1, max_cells - cells))
         if take < F.size:
-            sel = np.argpartition(-P, take - 1)[:take]
+            sel = _worst_first(P, take)
             rest = np.ones(F.size, dtype=bool)
             rest[sel] = False
         else:
@@ -141,7 +158,7 @@ def prove(problem, max_cells: int = 2_000_000, time_limit: float | None = None,
         U, est, centres, _ = bound_cells(model, m, f, l, c, method)
         cells += f.size
         # witness candidates: the worst centres, the best one polished
-        top = np.argsort(-np.nan_to_num(est, nan=-1.0))[:WITNESS_CANDIDATES]
+        top = np.argsort(-np.nan_to_num(est, nan=-1.0), kind="stable")[:WITNESS_CANDIDATES]
         if consider(centres[top]):
             from .estimate import polish
 
