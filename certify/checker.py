@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +36,6 @@ from .problem import canonical_hash, json_path, load_problem, problem_from_dict,
 #: Leaves bounded together (vectorisation width; not a soundness matter).
 LEAF_BATCH = 4096
 
-_SELF_TESTED = False
 
 
 @dataclass
@@ -52,11 +51,16 @@ class CheckReport:
     upper: float | None = None
     seconds: float = 0.0
     problem_sha256: str | None = None
+    #: "head" (certify.certificate/1) or "seqmap" (certify.seqmap-certificate/1)
+    kind: str = "head"
+    #: Recorded numbers that a VALID answer does not cover (not re-checked), by field.
+    not_checked: list = field(default_factory=list)
 
     def to_json(self) -> dict:
-        out = {"path": self.path, "valid": self.valid, "verdict": self.verdict,
+        out = {"path": self.path, "valid": self.valid, "verdict": self.verdict, "kind": self.kind,
                "leaves": self.leaves, "lower": self.lower, "upper": self.upper,
-               "seconds": round(self.seconds, 3), "problem_sha256": self.problem_sha256}
+               "seconds": round(self.seconds, 3), "problem_sha256": self.problem_sha256,
+               "not_checked": list(self.not_checked)}
         if not self.valid:
             out.update({"reason": self.reason, "field": self.where, "leaf": self.leaf})
         return out
@@ -109,7 +113,6 @@ def check_document(doc, path: str = "<document>", problem=None, strict: bool = F
 
 
 def _check(doc, report: CheckReport, expected_problem, strict: bool) -> None:
-    global _SELF_TESTED
     _validate(doc)
     if doc["format"] != FORMAT or doc["checker_version"] != CHECKER_VERSION:
         raise CertificateError("format", f"unsupported format {doc['format']!r}")
@@ -130,12 +133,6 @@ def _check(doc, report: CheckReport, expected_problem, strict: bool) -> None:
         raise CertificateError("epsilon", f"{doc['epsilon']!r} differs from the problem's epsilon {eps!r}")
     verdict = doc["verdict"]
     report.verdict = verdict
-    if not _SELF_TESTED:
-        try:
-            iv.self_test()
-        except RuntimeError as exc:
-            raise CertificateError("(arithmetic)", str(exc)) from None
-        _SELF_TESTED = True
     model = prepare(problem)
     m = problem.sphere_dim
     enc = doc["enclosure"]
@@ -209,16 +206,43 @@ def check_file(path: str | os.PathLike, problem_path: str | os.PathLike | None =
     return check_document(doc, str(path), problem, strict)
 
 
+#: The ``format`` prefixes of certificates: a head's (:data:`FORMAT`) and a sequence map's
+#: (``certify.seqmap-certificate/1``, checked by :mod:`certify.kolmogorov`); other versions of
+#: either are certificates too, which the checker then answers INVALID (unsupported format).
+CERTIFICATE_FORMATS = ("certify.certificate/", "certify.seqmap-certificate/")
+
+
+def is_certificate_format(fmt) -> bool:
+    """Whether a document's top-level ``format`` value names a certificate format."""
+    return isinstance(fmt, str) and fmt.startswith(CERTIFICATE_FORMATS)
+
+
+def scan_certificates(root: str | os.PathLike) -> tuple[list[Path], list[Path]]:
+    """(certificates, skipped) among the ``*.json`` files under ``root``: a file is a
+    certificate when its top-level ``format`` field is a certificate format. A file that is
+    not JSON but names a certificate format in its first bytes is kept (it is a damaged
+    certificate, which reading it will report); every other file is skipped."""
+    found, skipped = [], []
+    for p in sorted(Path(root).rglob("*.json")):
+        if not p.is_file():
+            skipped.append(p)
+            continue
+        try:
+            doc = read_json(p, what="certificate")
+        except InputError:
+            try:
+                with open(p, "rb") as fh:
+                    head = fh.read(4096).decode("utf-8", "replace")
+            except OSError:
+                head = ""
+            (found if any(f in head for f in CERTIFICATE_FORMATS) else skipped).append(p)
+            continue
+        fmt = doc.get("format") if isinstance(doc, dict) else None
+        (found if is_certificate_format(fmt) else skipped).append(p)
+    return found, skipped
+
+
 def find_certificates(root: str | os.PathLike) -> list[Path]:
     """Every ``*.json`` under ``root`` whose top-level ``format`` is a certificate's (a
     head's, or a sequence map's, which ``certify check`` hands to :mod:`certify.kolmogorov`)."""
-    found = []
-    for p in sorted(Path(root).rglob("*.json")):
-        try:
-            with open(p, "rb") as fh:
-                head = fh.read(4096).decode("utf-8", "replace")
-        except OSError:
-            continue
-        if FORMAT in head or "certify.seqmap-certificate/1" in head:
-            found.append(p)
-    return found
+    return scan_certificates(root)[0]

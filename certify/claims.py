@@ -15,17 +15,32 @@ SOUNDNESS CONTRACT
   operation returns a ball containing the exact result for every point of its argument
   balls. Variables become balls containing their (sub)box; a variable whose box starts at
   or above 0 is clipped to its non-negative part, so that ``sqrt(t)`` on [0, a] is defined.
+* The sides are evaluated in sympy's simplified form, which can be defined where the
+  claim as written is not (``x/x`` is 1, ``exp(log(x))`` is x). The domain conditions of
+  the sides as written (:class:`certify.expr.DomainCondition`: denominators != 0, log
+  arguments > 0, sqrt arguments >= 0, ...) are therefore evaluated in Arb on every box and
+  at every witness: a box counts only where every condition certainly holds (there the
+  simplified margin and its derivatives are the claim's), and a witness only where every
+  condition certainly holds at the exact point. A claim with a condition certainly false at
+  an exact point of its box (a corner, the centre, a sample, a midpoint) is bad input
+  (:class:`InputError` naming the point), never REFUTED; one whose domain cannot be shown
+  near some point stays UNDECIDED and says so.
 * ``sqrt``, ``log`` and real powers with fractional exponents are applied only where the
   argument ball is certainly inside the domain; otherwise the result is NaN, which never
-  verifies anything (the box is split, and a point outside the domain is reported).
+  verifies anything.
+* Box ends are exact; |end| <= 2**1000 (so box widths and float samples stay finite).
 * VERIFIED ON RANGE: every box of a partition of the stated box (the initial box is the
   exact box, rounded outwards if an end is irrational) has ``RHS - LHS`` certainly >= 0
   (> 0 for strict claims; sides swapped for >= and >). python-flint comparisons are True
   only when certain.
 * REFUTED: an exact rational point of the box (checked to lie in it) where the claim is
   certainly false, with the enclosure of ``RHS - LHS`` there. Candidate points come from
-  a float search (untrusted) and from box midpoints.
-* Anything else (budget spent, domain trouble, boxes too thin to split) is UNDECIDED.
+  a float search (untrusted), the exact corners of the box (ends such as 1e-12 are exact
+  rationals no float sample equals), box midpoints, and the corners of boxes too thin to
+  split.
+* Anything else (box budget spent, domain not shown, boxes too thin to split) is UNDECIDED.
+  The budget is a number of boxes (:data:`DEFAULT_MAX_BOXES`), so the verdict does not
+  depend on the machine's speed or load; a wall-clock limit is optional (default none).
 
 How a box is decided (each step only uses enclosures, so each is sound on its own):
 
@@ -58,7 +73,8 @@ import numpy as np
 import sympy as sp
 
 from .errors import InputError
-from .expr import CLAIM_FUNCTIONS, compile_numpy, parse_expression
+from .expr import (CLAIM_FUNCTIONS, DomainCondition, arb_mul, arb_precision, compile_arb,
+                   compile_domain, compile_numpy, parse_expression_domain)
 
 #: Bits of working precision of the Arb evaluation.
 PRECISION = 128
@@ -73,6 +89,11 @@ MAX_DERIVATIVE = 4
 PRECISION_LADDER = (512, 2048, 8192)
 #: Random float samples used to look for a counterexample before the box search.
 SAMPLES = 4000
+#: Largest |box end|: box widths (up to twice this) and float samples stay finite floats.
+MAX_BOX_END = 2 ** 1000
+#: Boxes per claim by default: the search is a work budget, so a verdict does not depend
+#: on the machine's load; a time limit is only an optional extra cap.
+DEFAULT_MAX_BOXES = 100_000
 
 VERIFIED, REFUTED, UNDECIDED = "VERIFIED ON RANGE", "REFUTED", "UNDECIDED"
 
@@ -83,7 +104,9 @@ _VAR = re.compile(r"\s*([A-Za-z_][A-Za-z_0-9]*)\s+in\s+\[([^\[\]]*)\]\s*(,|$)")
 
 @dataclass
 class Claim:
-    """A parsed claim: forall variables in box: lhs op rhs."""
+    """A parsed claim: forall variables in box: lhs op rhs. ``domain`` holds the domain
+    conditions of both sides as written (sympy's simplified ``lhs``/``rhs`` may be defined
+    where the sides are not: ``x/x`` is 1); ``field`` names the claim in messages."""
 
     text: str
     names: tuple[str, ...]
@@ -92,6 +115,8 @@ class Claim:
     lhs: sp.Expr
     op: str
     rhs: sp.Expr
+    domain: tuple[DomainCondition, ...] = ()
+    field: str = "claim"
 
     @property
     def strict(self) -> bool:
@@ -127,10 +152,40 @@ class ClaimResult:
 # ------------------------------------------------------------------------- parsing
 
 def _constant(text: str, fieldname: str) -> sp.Expr:
-    e = parse_expression(text, [], fieldname=fieldname, functions=CLAIM_FUNCTIONS)
+    e, _ = parse_expression_domain(text, [], fieldname=fieldname, functions=CLAIM_FUNCTIONS)
     if e.free_symbols or not e.is_real or not e.is_finite:
         raise InputError(fieldname, f"box end {text!r} must be a finite real constant")
+    lo, hi = _end_bounds(e)
+    if max(abs(lo), abs(hi)) > MAX_BOX_END:
+        raise InputError(fieldname, f"box end {text.strip()!r} is larger than 2**{MAX_BOX_END.bit_length() - 1} "
+                                    "in absolute value (box widths and samples must stay finite floats)")
     return e
+
+
+def _undefined_message(names, point, condition: DomainCondition) -> str:
+    where = ", ".join(f"{n} = {q}" for n, q in zip(names, point))
+    return f"the claim is undefined at {where}: {condition.explain()}"
+
+
+def _probe_domain(names, symbols, box, domain, fieldname) -> None:
+    """Refuse a claim undefined at an exact corner or the centre of its box (ends rounded
+    inwards when irrational)."""
+    if not domain:
+        return
+    flint = _arb()
+    with _Precision(PRECISION):
+        inner = [(a[1], b[0]) for a, b in ((_end_bounds(lo), _end_bounds(hi)) for lo, hi in box)]
+        status = compile_domain(domain, symbols)
+        for pt in _corners(inner) + [[(lo + hi) / 2 for lo, hi in inner]]:
+            verdict, c = status([flint.arb(flint.fmpq(q.numerator, q.denominator)) for q in pt])
+            if verdict is False:
+                raise InputError(fieldname, _undefined_message(names, pt, c))
+
+
+def _corners(box, limit: int = 256) -> list[list[Fraction]]:
+    """The exact corners of a box (at most ``limit``; the box has at most 8 variables)."""
+    n = len(box)
+    return [[box[i][1] if (k >> i) & 1 else box[i][0] for i in range(n)] for k in range(min(1 << n, limit))]
 
 
 def parse_claim(text: str, fieldname: str = "claim") -> Claim:
@@ -182,9 +237,17 @@ def parse_claim(text: str, fieldname: str = "claim") -> Claim:
     left = ast.get_source_segment(relation, node.left)
     right = ast.get_source_segment(relation, node.comparators[0])
     symbols = tuple(sp.Symbol(n, real=True) for n in names)
-    lhs = parse_expression(left, symbols, fieldname=f"{fieldname}: left side", functions=CLAIM_FUNCTIONS)
-    rhs = parse_expression(right, symbols, fieldname=f"{fieldname}: right side", functions=CLAIM_FUNCTIONS)
-    return Claim(body, tuple(names), symbols, tuple(box), lhs, op, rhs)
+    lhs, dl = parse_expression_domain(left, symbols, fieldname=f"{fieldname}: left side",
+                                      functions=CLAIM_FUNCTIONS)
+    rhs, dr = parse_expression_domain(right, symbols, fieldname=f"{fieldname}: right side",
+                                      functions=CLAIM_FUNCTIONS)
+    _probe_domain(names, symbols, box, dl + dr, fieldname)
+    claim = Claim(body, tuple(names), symbols, tuple(box), lhs, op, rhs, dl + dr, fieldname)
+    try:
+        compile_arb(claim.margin, symbols)
+    except (ValueError, TypeError) as exc:
+        raise InputError(fieldname, f"the claim cannot be evaluated in Arb: {exc}") from None
+    return claim
 
 
 def parse_claims_file(text: str, fieldname: str = "claims file") -> list[Claim]:
@@ -206,191 +269,8 @@ def _arb():
     return flint
 
 
-def _mul(x, y):
-    """Enclosure of {a b : a in x, b in y}: the ball product, intersected for wide balls with
-    the hull of the four endpoint products (ball products lose signs: [0, 2] [1, 3] is
-    [-2, 6] as balls, [0, 6] as intervals)."""
-    p = x * y
-    if not p.is_finite() or p.rad() <= abs(p.mid()) * 2.0 ** -40:
-        return p
-    xs, ys = (x.lower(), x.upper()), (y.lower(), y.upper())
-    corners = [xe * ye for xe in xs for ye in ys]
-    hull = corners[0]
-    for c in corners[1:]:
-        hull = hull.union(c)
-    if not hull.is_finite():
-        return p
-    hull = hull.intersection(p)
-    # a ball's mid/radius rounding can reach past 0: clip when the sign is certain
-    if all(c >= 0 for c in corners):
-        return hull.nonnegative_part()
-    if all(c <= 0 for c in corners):
-        return -((-hull).nonnegative_part())
-    return hull
-
-
-def _bessel_ratios(factors, build):
-    """Pull pairs I_{nu+1}(x) * I_nu(x)^-1 (constant nu >= 0) out of a product and evaluate
-    each as one ratio R(x) = I_{nu+1}(x)/I_nu(x). R is increasing in x > 0 for nu >= 0
-    (Amos 1974; Laforgia and Natalini 2010), so on a ball of x >= 0 it lies between its values
-    at the two exact ends: far tighter than dividing two wide Bessel balls, whose widths
-    both grow with e^x and cancel in the true ratio."""
-    flint = _arb()
-    ratios = []
-    rest = list(factors)
-    for den in list(rest):
-        if not (den.is_Pow and den.exp == -1 and den.base.func is sp.besseli):
-            continue
-        nu, x = den.base.args
-        if not (nu.is_Rational and nu >= 0):
-            continue
-        num = next((f for f in rest if f.func is sp.besseli and f.args == (nu + 1, x)), None)
-        if num is None or den not in rest:
-            continue
-        rest.remove(den)
-        rest.remove(num)
-        arg = build(x)
-        order = flint.fmpq(int(nu.p), int(nu.q))
-
-        def ratio(a, arg=arg, order=order):
-            y = arg(a)
-            if not (y.is_finite() and y >= 0):
-                return flint.arb("nan")
-            ends = []
-            for end in (y.lower(), y.upper()):
-                if end.is_zero():
-                    ends.append(flint.arb(0))
-                else:
-                    ends.append(end.bessel_i(order + 1) / end.bessel_i(order))
-            return ends[0].union(ends[1])
-        ratios.append(ratio)
-    return ratios, rest
-
-
-def compile_arb(expr: sp.Expr, symbols) -> callable:
-    """``f(list of arb) -> arb`` enclosing ``expr`` (see the soundness contract)."""
-    flint = _arb()
-    arb = flint.arb
-    index = {s: i for i, s in enumerate(symbols)}
-    nan = lambda: arb("nan")
-
-    def const(e):
-        if e.is_Integer:
-            return lambda a: arb(int(e))
-        if e.is_Rational:
-            q = flint.fmpq(int(e.p), int(e.q))
-            return lambda a: arb(q)
-        if e is sp.pi:
-            return lambda a: arb.pi()
-        if e is sp.E:
-            return lambda a: arb(1).exp()
-        raise ValueError(f"no Arb evaluator for the constant {e}")
-
-    def positive(f, fn):
-        def g(a):
-            x = f(a)
-            return fn(x) if x > 0 else nan()
-        return g
-
-    def build(e):
-        if e in index:
-            i = index[e]
-            return lambda a: a[i]
-        if e.is_Number or e.is_NumberSymbol:
-            return const(e)
-        if e.is_Add or e.is_Mul:
-            factors = list(e.args)
-            parts = []
-            if e.is_Mul:
-                parts, factors = _bessel_ratios(factors, build)
-            parts = parts + [build(t) for t in factors]
-            add = e.is_Add
-
-            def fold(a, parts=parts, add=add):
-                total = parts[0](a)
-                for p in parts[1:]:
-                    total = total + p(a) if add else _mul(total, p(a))
-                return total
-            return fold
-        if e.is_Pow:
-            base = build(e.base)
-            ex = e.exp
-            if ex.is_Integer:
-                k = int(ex)
-                if k >= 0:
-                    return lambda a: base(a) ** k
-                return lambda a: (1 / base(a)) ** (-k) if not base(a).contains(0) else nan()
-            if ex == sp.Rational(1, 2):
-                def sq(a):
-                    x = base(a)
-                    return x.sqrt() if x >= 0 else nan()
-                return sq
-            if ex.is_Rational:
-                q = flint.fmpq(int(ex.p), int(ex.q))
-                return positive(base, lambda x: (x.log() * arb(q)).exp())
-            raise ValueError(f"no Arb evaluator for the power {e}")
-        f = e.func
-        args = [build(t) for t in e.args]
-        one = args[0] if args else None
-        simple = {sp.exp: "exp", sp.sin: "sin", sp.cos: "cos", sp.tan: "tan", sp.sinh: "sinh",
-                  sp.cosh: "cosh", sp.tanh: "tanh", sp.atan: "atan", sp.gamma: "gamma"}
-        if f in simple:
-            name = simple[f]
-            if f is sp.gamma:
-                # Gamma has poles at 0, -1, ...: only evaluate on certainly positive balls
-                return positive(one, lambda x: x.gamma())
-            return lambda a: getattr(one(a), name)()
-        if f is sp.log:
-            return positive(one, lambda x: x.log())
-        if f is sp.Abs:
-            return lambda a: abs(one(a))
-        if f is sp.coth:
-            def coth(a):
-                x = one(a)
-                return x.coth() if not x.contains(0) else nan()
-            return coth
-        if f is sp.besseli:
-            nu, x = args
-
-            def bessel(a):
-                n, y = nu(a), x(a)
-                if n >= 0 and y >= 0:
-                    # I_nu(y) is increasing in y >= 0 and decreasing in nu >= 0 (for y > 0,
-                    # and I_nu(0) = 0 for nu > 0): evaluate at the exact ball ends, which is
-                    # far faster and tighter than Arb's wide-ball Bessel evaluation
-                    lo = y.lower().bessel_i(n.upper())
-                    hi = y.upper().bessel_i(n.lower())
-                    return lo.union(hi)
-                return y.bessel_i(n)
-            return bessel
-        if f in (sp.Min, sp.Max):
-            pick = "min" if f is sp.Min else "max"
-
-            def mm(a):
-                vals = [p(a) for p in args]
-                out = vals[0]
-                for v in vals[1:]:
-                    out = getattr(out, pick)(v)
-                return out
-            return mm
-        raise ValueError(f"no Arb evaluator for {f}")
-
-    return build(expr)
-
-
-class _Precision:
-    """Scoped Arb working precision (restored on exit)."""
-
-    def __init__(self, bits):
-        self.bits = bits
-
-    def __enter__(self):
-        flint = _arb()
-        self.old = flint.ctx.prec
-        flint.ctx.prec = self.bits
-
-    def __exit__(self, *exc):
-        _arb().ctx.prec = self.old
+_mul = arb_mul          # the names this module has always used
+_Precision = arb_precision
 
 
 def _end_bounds(e: sp.Expr):
@@ -420,12 +300,16 @@ def _ball(lo: Fraction, hi: Fraction, clip: bool):
     return b.nonnegative_part() if clip and lo >= 0 and lo != hi else b
 
 
-def check_claim(claim: Claim, max_boxes: int = 100_000, time_limit: float | None = 60.0,
+def check_claim(claim: Claim, max_boxes: int = DEFAULT_MAX_BOXES, time_limit: float | None = None,
                 progress=None) -> ClaimResult:
-    """Decide ``claim`` on its box (see module docstring)."""
+    """Decide ``claim`` on its box (see module docstring). ``max_boxes`` is the work budget
+    (the same claim gets the same verdict on any machine); ``time_limit`` (seconds, None for
+    none) is an optional extra cap. A claim found undefined at a point of its box (a domain
+    condition certainly fails there) is refused with an :class:`InputError`."""
     t0 = time.monotonic()
     with _Precision(PRECISION):
         g = compile_arb(claim.margin, claim.symbols)
+        domain = compile_domain(claim.domain, claim.symbols)
         try:
             grads = [compile_arb(sp.diff(claim.margin, v), claim.symbols) for v in claim.symbols]
             higher = [[None] * (MAX_DERIVATIVE + 1) for _ in claim.symbols]
@@ -490,9 +374,20 @@ def check_claim(claim: Claim, max_boxes: int = 100_000, time_limit: float | None
             return 0
 
         def decide(b):
-            """True when the margin is certainly >= 0 (> 0) on box b."""
+            """True when the margin is certainly >= 0 (> 0) on box b (and the claim is
+            certainly defined on b: only there does the simplified margin, with its
+            derivatives, stand for the claim as written)."""
             balls = [_ball(lo, hi, True) for lo, hi in b]
             v = g(balls)
+            if claim.domain:
+                defined, cond = domain(balls)
+                if defined is False:
+                    pt = [(lo + hi) / 2 for lo, hi in b]
+                    if in_box(pt):
+                        undefined(pt, cond)
+                if defined is not True:
+                    doubt[:] = [b, cond]
+                    return False, v
             if v.is_finite() and ok(v):
                 return True, v
             if v.is_finite() and v.rad() <= abs(v.mid()) * 2.0 ** -64 + 2.0 ** -100:
@@ -535,7 +430,7 @@ def check_claim(claim: Claim, max_boxes: int = 100_000, time_limit: float | None
         ends = [(_end_bounds(lo), _end_bounds(hi)) for lo, hi in claim.box]
         box = [(a[0], b[1]) for a, b in ends]     # covers the stated box
         inner = [(a[1], b[0]) for a, b in ends]   # inside the stated box (witnesses)
-        widths = [float(b - a) or 1.0 for a, b in box]
+        widths = [(b - a) or Fraction(1) for a, b in box]
 
         def ok(v):
             return (v > 0) if claim.strict else (v >= 0)
@@ -545,6 +440,29 @@ def check_claim(claim: Claim, max_boxes: int = 100_000, time_limit: float | None
 
         def at_point(pt):
             return g([_ball(q, q, False) for q in pt])
+
+        doubt = []  # the last box whose domain Arb could not show, and the condition
+
+        def undefined(pt, cond):
+            raise InputError(claim.field, _undefined_message(claim.names, pt, cond))
+
+        def refuting(pt, ladder=False):
+            """The margin's ball at the exact point pt when it certainly refutes the claim
+            there (the claim being certainly defined at pt), else None."""
+            if claim.domain:
+                defined, cond = domain([_ball(q, q, False) for q in pt])
+                if defined is False:
+                    undefined(pt, cond)
+                if defined is not True:
+                    return None
+            for bits in (PRECISION,) + (PRECISION_LADDER if ladder else ()):
+                with _Precision(bits):
+                    v = at_point(pt)
+                if bad(v):
+                    return v
+                if ok(v) or not v.is_finite() or v.rad() > abs(v.mid()) * 2.0 ** -64 + 2.0 ** -100:
+                    return None
+            return None
 
         def witness_result(pt, v, boxes, reason=""):
             return ClaimResult(claim, REFUTED, boxes, time.monotonic() - t0, reason,
@@ -558,9 +476,15 @@ def check_claim(claim: Claim, max_boxes: int = 100_000, time_limit: float | None
         cand = _float_candidates(claim, inner)
         for pt in cand:
             if in_box(pt):
-                v = at_point(pt)
-                if bad(v):
+                v = refuting(pt)
+                if v is not None:
                     return witness_result(pt, v, 0, "counterexample found by sampling, confirmed in Arb")
+        # the exact corners of the box (float samples only come near an end such as 1e-12,
+        # which no double equals; claims are often tightest, or false, right at an end)
+        for pt in _corners(inner):
+            v = refuting(pt, ladder=True)
+            if v is not None:
+                return witness_result(pt, v, 0, "counterexample at an exact corner of the box")
         heap = [(0.0, 0, box)]
         counter = 1
         boxes = 0
@@ -581,13 +505,22 @@ def check_claim(claim: Claim, max_boxes: int = 100_000, time_limit: float | None
                 continue
             mid = [(lo + hi) / 2 for lo, hi in b]
             if in_box(mid):
-                pv = at_point(mid)
-                if bad(pv):
+                pv = refuting(mid)
+                if pv is not None:
                     return witness_result(mid, pv, boxes)
-            rel = [float(hi - lo) / w for (lo, hi), w in zip(b, widths)]
+            rel = [float((hi - lo) / w) for (lo, hi), w in zip(b, widths)]
             j = int(np.argmax(rel))
             if rel[j] < MIN_RELATIVE_WIDTH:
+                for pt in _corners(b):
+                    if in_box(pt):
+                        pv = refuting(pt, ladder=True)
+                        if pv is not None:
+                            return witness_result(pt, pv, boxes, "counterexample at a corner of a smallest box")
                 reason = "a box reached the smallest width without a decision"
+                if doubt and doubt[0] is b:
+                    near = ", ".join(f"{n} = {float((lo + hi) / 2):.17g}" for n, (lo, hi) in zip(claim.names, b))
+                    reason += (f"; near {near} Arb cannot show that {doubt[1].explain()} "
+                               "(the claim may be undefined there)")
                 heapq.heappush(heap, (0.0, counter, b))
                 break
             lower = float(v.lower()) if v.is_finite() else -math.inf

@@ -805,8 +805,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--file", metavar="FILE", help="read claims from FILE, one per line")
     p.add_argument("--max-boxes", type=int, default=200_000, metavar="K",
                    help="boxes per claim at most before UNDECIDED (default 200000)")
-    p.add_argument("--time-limit", type=float, default=60.0, metavar="S",
-                   help="seconds per claim at most (default 60)")
+    p.add_argument("--time-limit", type=float, default=None, metavar="S",
+                   help="seconds per claim: an extra wall-clock cap (default none); the verdict "
+                        "depends only on the claim and --max-boxes unless this cuts it short")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_claim)
 

@@ -33,7 +33,7 @@ def facet_count(sphere_dim: int) -> int:
 
 def cell_boxes(sphere_dim: int, facets: np.ndarray, levels: np.ndarray, coords: np.ndarray):
     """Lower and upper free coordinates (B x m) of dyadic cells (exact floats)."""
-    width = 2.0 / np.exp2(levels.astype(np.float64))
+    width = np.ldexp(2.0, -levels.astype(np.int64))  # 2 / 2^level, exact
     lower = -1.0 + coords.astype(np.float64) * width[:, None]
     return lower, lower + width[:, None]
 

@@ -59,13 +59,20 @@ itself, s_0(z) = z^T S z with value B z.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
 
+from . import elementary as el
 from . import interval as iv
 from .iexpr import compile_interval
+
+def _squared(x):
+    """x * x by one correctly rounded product (``** 2`` may call a library pow)."""
+    return x * x
+
 
 #: Largest cells x kept-keys block processed at once (memory, not soundness).
 BLOCK = 100_000
@@ -97,7 +104,7 @@ def ball_matmul(am, ar, bm, br):
     mid = am @ bm
     aam, abm = np.abs(am), np.abs(bm)
     err = (aam @ abm) * iv.gamma(n) + aam @ br + ar @ (abm + br)
-    tiny = n * 2.0 ** -1070  # underflow in the products
+    tiny = n * math.ldexp(1.0, -1070)  # underflow in the products
     return mid, iv.up(iv.up(err * (1.0 + 2.0 * iv.gamma(n + 2))) + tiny)
 
 
@@ -290,7 +297,7 @@ def _dot3(c, A):
     d = c.shape[-1]
     val = np.matmul(A, c[:, :, None])[:, :, 0]
     # |fl - exact| <= gamma_d sum |A||c|, and the float absolute sum is within gamma_d of its own
-    err = iv.up(np.matmul(np.abs(A), np.abs(c)[:, :, None])[:, :, 0] * (iv.gamma(d) * (1 + 2 * iv.gamma(d + 2))) + d * 2.0 ** -1073)
+    err = iv.up(np.matmul(np.abs(A), np.abs(c)[:, :, None])[:, :, 0] * (iv.gamma(d) * (1 + 2 * iv.gamma(d + 2))) + d * math.ldexp(1.0, -1073))
     return iv.down(val - err), iv.up(val + err)
 
 
@@ -436,7 +443,7 @@ def _target_third(model, i, box, rho):
         return np.full(box[0][0].shape, np.inf)
     if not T:
         return np.zeros(box[0][0].shape)
-    sq = [iv.up(k * iv.up(iv.mag(ev(*box)) ** 2)) for k, ev in T]
+    sq = [iv.up(k * iv.up(_squared(iv.mag(ev(*box))))) for k, ev in T]
     fro = iv.up(np.sqrt(usum(np.stack(sq, axis=1), axis=1)))
     return iv.up(fro * iv.up(iv.up(rho * rho) * rho))
 
@@ -477,7 +484,7 @@ def _raw_moments(pi, A, w, V, beta):
     mid = np.matmul(F, pm[:, :, None])[:, :, 0]
     sums = np.matmul(np.abs(F, out=F), np.stack([pm, pr], axis=2))
     g = iv.gamma(K + 8)
-    err = iv.up(iv.up(iv.up(sums[:, :, 1] * (1 + 2 * g)) + iv.up(sums[:, :, 0] * (2 * g))) + (K + 1) * 2.0 ** -1060)
+    err = iv.up(iv.up(iv.up(sums[:, :, 1] * (1 + 2 * g)) + iv.up(sums[:, :, 0] * (2 * g))) + (K + 1) * math.ldexp(1.0, -1060))
     lo, hi = iv.down(mid - err), iv.up(mid + err)
     cut = np.cumsum([0, d, P, o, o * d, o * P])
     part = lambda k, shape: (lo[:, cut[k]:cut[k + 1]].reshape((Bc,) + shape), hi[:, cut[k]:cut[k + 1]].reshape((Bc,) + shape))
@@ -686,7 +693,9 @@ def prune_keys(model: CellModel, g: np.ndarray, r: np.ndarray):
             # best key is below e^gap with gap >= level - M^- (rounded up): no exp per key
             ref = np.max(s_lo, axis=1)
             big = float(np.max(model.span)) if model.span.size else 0.0
-            cut = np.log(max(N * max(big, 1e-300) / share, 1.0))
+            # any cut is sound (the dropped keys' weight is bounded below); this one makes
+            # the dropped part about share / N per key
+            cut = float(el.log_bounds(np.array([max(N * max(big, 1e-300) / share, 1.0)]))[1][0])
             level = iv.down(ref - cut)
             keepm = (s_hi >= level[:, None]) | model.keep[None, :]
             gap = iv.up(level - ref)

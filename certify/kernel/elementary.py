@@ -56,14 +56,14 @@ from fractions import Fraction as Fr
 import numpy as np
 
 #: Unit roundoff of binary64 (round to nearest).
-U = 2.0 ** -53
+U = math.ldexp(1.0, -53)
 _UQ = Fr(1, 2 ** 53)
 #: The smallest subnormal, and an absolute allowance for a few subnormal roundings.
-TINY = 2.0 ** -1074
+TINY = math.ldexp(1.0, -1074)
 _ABS = Fr(1, 2 ** 1070)
-_ABS_F = 2.0 ** -1070
+_ABS_F = math.ldexp(1.0, -1070)
 MAXF = float(np.finfo(np.float64).max)
-_STEP = 2.0 ** -52
+_STEP = math.ldexp(1.0, -52)
 
 
 def down(x):
@@ -289,7 +289,7 @@ def _log_constants() -> tuple[float, float, float]:
 
 
 _LOG_A, _LOG_LN2_TAIL, _LOG_Z = _log_constants()
-_ERR_SAFETY = 1.0 + 2.0 ** -30  # covers the rounding of the error bound's own evaluation
+_ERR_SAFETY = 1.0 + math.ldexp(1.0, -30)  # covers the rounding of the error bound's own evaluation
 
 
 def log_bounds(x):
@@ -361,7 +361,7 @@ def _trig_constants():
 _SIN_C, _COS_C, _SIN_K, _COS_E, _TRIG_DR = _trig_constants()
 #: Per-element reduction error factors: u (with slack for evaluating the bound itself) and
 #: the tail |pi/2 - P1 - P2 - P3| rounded up.
-_TRIG_U = U * (1 + 2.0 ** -30)
+_TRIG_U = U * (1 + math.ldexp(1.0, -30))
 _TRIG_TAIL = _float_up(_P_TAIL)
 
 

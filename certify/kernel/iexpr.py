@@ -3,103 +3,118 @@
 SOUNDNESS CONTRACT: ``compile_interval(expr, symbols)`` returns a function mapping
 enclosures of the variables (pairs of float64 arrays) to an enclosure of the expression's
 exact real value at every point of the argument box, by the rules of
-:mod:`certify.kernel.interval`. Rational constants are enclosed by outward rounding of
-p/q, pi by one ulp on each side of ``math.pi``. A result that is NaN or infinite means
-"undefined or unbounded somewhere in the box" and is never a number.
+:mod:`certify.kernel.interval` (whose assumptions are the only ones made). Rational
+constants are enclosed by rounding p/q down and up exactly (``fractions``), pi and e by
+the kernel's rational enclosures. Every node of the expression is checked: where any
+intermediate result has a NaN or infinite end (undefined somewhere in the box, such as log
+of a negative number, or an overflow such as exp(800)), the whole result is NaN there, so a
+later rule can never turn a refusal back into a number (min, max, comparisons, ``x**0``,
+``0 * inf``). A NaN result means "undefined or unbounded somewhere in the box" and is never
+a number.
 """
 
 from __future__ import annotations
 
-import math
+from fractions import Fraction
 from typing import Callable, Sequence
 
 import numpy as np
 import sympy as sp
 
+from . import elementary as el
 from . import interval as iv
+
+_NAN = (np.float64(np.nan), np.float64(np.nan))
+
+
+def _rational(p: int, q: int):
+    """Enclosure of p/q: each end the nearest float on its side (inf beyond the range)."""
+    f = Fraction(p, q)
+    try:
+        return np.float64(el._float_down(f)), np.float64(el._float_up(f))
+    except OverflowError:
+        return (np.float64(-np.inf), np.float64(-el.MAXF)) if f < 0 else \
+            (np.float64(el.MAXF), np.float64(np.inf))
 
 
 def _constant(e: sp.Basic):
     if e.is_Integer or e.is_Rational:
-        p, q = int(e.p), int(e.q)
-        val = p / q  # float(p) and the division each round once: two steps outward
-        return iv.down(iv.down(np.float64(val))), iv.up(iv.up(np.float64(val)))
+        return _rational(int(e.p), int(e.q))
     if e == sp.pi:
-        return iv.down(np.float64(math.pi)), iv.up(np.float64(math.pi))
+        return np.float64(el.PI_INTERVAL[0]), np.float64(el.PI_INTERVAL[1])
     if e == sp.E:
         return iv.exp((np.float64(1.0), np.float64(1.0)))
+    if e in (sp.nan, sp.zoo, sp.oo, -sp.oo) or e.has(sp.I):
+        return _NAN  # undefined (or not real): refused wherever it is used
     raise ValueError(f"no interval enclosure for the constant {e}")
+
+
+_TABLE = {sp.exp: iv.exp, sp.log: iv.log, sp.sin: iv.sin, sp.cos: iv.cos, sp.tan: iv.tan,
+          sp.sinh: iv.sinh, sp.cosh: iv.cosh, sp.tanh: iv.tanh, sp.atan: iv.atan,
+          sp.Abs: iv.absval, sp.sign: iv.sign}
 
 
 def compile_interval(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> Callable:
     index = {v: i for i, v in enumerate(variables)}
 
+    def guarded(fn):
+        """Record where this node's result is not a finite interval."""
+        def node(env, fn=fn):
+            lo, hi = fn(env)
+            env.bad = env.bad | ~(np.isfinite(lo) & np.isfinite(hi))
+            return lo, hi
+        return node
+
     def build(e: sp.Basic) -> Callable:
         if e in index:
             i = index[e]
-            return lambda args: args[i]
-        if e.is_Number or e.is_NumberSymbol:
+            return lambda env: env.args[i]
+        if e.is_Number or e.is_NumberSymbol or e.has(sp.I) and not e.free_symbols:
             c = _constant(e)
-            return lambda args: c
+            return guarded(lambda env: c)
         if e.is_Add or e.is_Mul:
             op = iv.add if e.is_Add else iv.mul
             parts = [build(a) for a in e.args]
-            def fold(args, parts=parts, op=op):
-                total = parts[0](args)
+            def fold(env, parts=parts, op=op):
+                total = parts[0](env)
                 for p in parts[1:]:
-                    total = op(total, p(args))
+                    total = op(total, p(env))
                 return total
-            return fold
+            return guarded(fold)
         if e.is_Pow:
             base = build(e.base)
             ex = e.exp
             if ex.is_Integer:
                 n = int(ex)
-                return lambda args: iv.pow_int(base(args), n)
+                return guarded(lambda env: iv.pow_int(base(env), n))
             if ex == sp.Rational(1, 2):
-                return lambda args: iv.sqrt(base(args))
+                return guarded(lambda env: iv.sqrt(base(env)))
             if ex.is_Rational:
                 P = _constant(ex)
-                positive = ex > 0
-                def rpow(args, P=P, positive=positive):
-                    b = base(args)
-                    return _pow_rational(b, P, positive)
-                return rpow
+                positive = bool(ex > 0)
+                return guarded(lambda env: iv.pow_rational(base(env), P, positive))
             raise ValueError(f"no interval rule for the non-constant exponent in {e}")
-        table = {sp.exp: iv.exp, sp.log: iv.log, sp.sin: iv.sin, sp.cos: iv.cos, sp.tan: iv.tan,
-                 sp.sinh: iv.sinh, sp.cosh: iv.cosh, sp.tanh: iv.tanh, sp.atan: iv.atan,
-                 sp.Abs: iv.absval}
-        fn = table.get(e.func)
+        fn = _TABLE.get(e.func)
         if fn is None:
             raise ValueError(f"no interval rule for {e.func}")
         (arg,) = [build(a) for a in e.args]
-        return lambda args: fn(arg(args))
+        return guarded(lambda env: fn(arg(env)))
 
     root = build(expr)
 
+    class _Env:
+        __slots__ = ("args", "bad")
+
     def evaluate(*boxes):
+        env = _Env()
+        env.args = list(boxes)
+        env.bad = False
         with np.errstate(all="ignore"):
-            lo, hi = root(list(boxes))
-        shape = np.broadcast_shapes(*[np.shape(b[0]) for b in boxes]) if boxes else ()
-        return np.broadcast_to(lo, shape).copy(), np.broadcast_to(hi, shape).copy()
+            lo, hi = root(env)
+            shape = np.broadcast_shapes(*[np.shape(b[0]) for b in boxes], np.shape(lo)) if boxes else np.shape(lo)
+            bad = np.broadcast_to(env.bad, shape)
+            lo = np.where(bad, np.nan, np.broadcast_to(lo, shape))
+            hi = np.where(bad, np.nan, np.broadcast_to(hi, shape))
+        return lo, hi
 
     return evaluate
-
-
-def _pow_rational(b, P, positive):
-    """b ** p for rational non-integer p enclosed by P: exp(p log b) at the endpoints
-    (monotone in b for b > 0); b ** p = 0 at b = 0 for p > 0; undefined for b < 0."""
-    lo, hi = b
-    safe_lo = np.where(lo > 0, lo, 1.0)
-    safe_hi = np.where(hi > 0, hi, 1.0)
-    at_lo = iv.exp(iv.mul(P, iv.log(iv.point(safe_lo))))
-    at_hi = iv.exp(iv.mul(P, iv.log(iv.point(safe_hi))))
-    if positive:
-        rlo = np.where(lo > 0, at_lo[0], 0.0)
-        rhi = np.where(hi > 0, at_hi[1], 0.0)
-        undefined = lo < 0
-    else:
-        rlo = at_hi[0]
-        rhi = np.where(lo > 0, at_lo[1], np.inf)
-        undefined = (lo < 0) | (hi <= 0)
-    return np.where(undefined, np.nan, rlo), np.where(undefined, np.nan, rhi)

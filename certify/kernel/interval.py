@@ -4,24 +4,25 @@ SOUNDNESS CONTRACT
 ------------------
 An interval is a pair of float64 arrays (lo, hi); it *encloses* a real number r when
 lo <= r <= hi. Every function here maps enclosures of its arguments to an enclosure of
-the exact real result, under these assumptions:
+the exact real result, under these assumptions and no others:
 
 1. IEEE 754 binary64 arithmetic in round-to-nearest mode (numpy's default; nothing here
-   changes it). Then +, -, *, /, sqrt are correctly rounded: the exact result lies within
-   half an ulp of the computed one, so one ``nextafter`` step outward encloses it.
-2. numpy's exp, log, sin, cos, tan, sinh, cosh, tanh, arctan and power are within
-   1 ulp of the exact result (documented by test, not by numpy). Results of these
-   functions are widened by :data:`TRANSCENDENTAL_ULPS` = 2 ulps each side, and
-   :func:`self_test` checks the 1-ulp assumption against Arb (python-flint, 128 bits)
-   before any certificate is issued.
+   changes it), no FMA contraction, no flush-to-zero. Then +, -, *, /, sqrt are correctly
+   rounded: the exact result lies within half an ulp of the computed one, so one
+   :func:`down` / :func:`up` step outward encloses it.
+2. exp, log, sin, cos, tan, sinh, cosh, tanh, atan and non-integer powers are the kernel's
+   own (:mod:`certify.kernel.elementary`: correctly rounded operations only, with a-priori
+   error bounds), never numpy's, glibc's or the CPU's, whose accuracy differs between
+   hosts. Under :class:`strict_backend` they are Arb balls (python-flint, 128 bits) instead.
 3. Sums of n terms use the a-priori bound |fl(sum) - sum| <= gamma_{n-1} sum |t_i|,
    gamma_k = k u / (1 - k u), u = 2^-53, valid for every summation order (numpy's
-   pairwise summation included).
+   pairwise summation and any SIMD order included).
 
 Refusal: a NaN or infinite bound is never a number. Functions return (-inf, inf) or NaN
 where the result is unbounded or undefined (division by an interval containing 0, log or
-sqrt of an interval reaching below 0, tan across a pole); callers treat any non-finite
-bound as "not certified".
+sqrt of an interval reaching below 0, tan across a pole), and a NaN end of an argument
+gives NaN ends of the result (every rule is tested on NaN, infinite and half-infinite
+arguments); callers treat any non-finite bound as "not certified".
 """
 
 from __future__ import annotations
@@ -30,25 +31,23 @@ import math
 
 import numpy as np
 
+from . import elementary as el
+from .elementary import down, up
+
 #: Unit roundoff of binary64.
-U = 2.0 ** -53
-#: Outward widening applied to numpy's transcendental functions (assumed <= 1 ulp).
-TRANSCENDENTAL_ULPS = 2
+U = math.ldexp(1.0, -53)
 INF = np.inf
 
 
-#: Transcendental backend: "numpy" (fast, assumption 2) or "arb" (python-flint balls,
-#: no assumption on numpy's libm; see :func:`strict_backend`).
-_BACKEND = "numpy"
-
-_NUMPY_FN = {"exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "tan": np.tan,
-             "sinh": np.sinh, "cosh": np.cosh, "tanh": np.tanh, "arctan": np.arctan}
+#: Elementary-function backend: "kernel" (certify.kernel.elementary) or "arb"
+#: (python-flint balls; see :func:`strict_backend`).
+_BACKEND = "kernel"
 
 
 class strict_backend:
-    """Context manager: with ``strict_backend(True)`` every transcendental function value is
-    an Arb ball (python-flint, 128 bits) rounded outward to floats, so bounds no longer rest
-    on numpy's accuracy (assumption 2). Much slower; meant for re-checks."""
+    """Context manager: with ``strict_backend(True)`` every elementary function value is an
+    Arb ball (python-flint, 128 bits) rounded outward to floats: a second, independent
+    algorithm for re-checks. Much slower."""
 
     def __init__(self, enabled: bool = True):
         self.enabled = enabled
@@ -70,17 +69,14 @@ def _arb_bounds(name, x):
     import flint
 
     x = np.asarray(x, dtype=np.float64)
-    lo = np.empty(x.shape)
-    hi = np.empty(x.shape)
-    old = flint.ctx.prec
-    flint.ctx.prec = 128
-    try:
-        method = {"arctan": "atan"}.get(name, name)
-        flat_lo, flat_hi = lo.reshape(-1), hi.reshape(-1)
-        for k, v in enumerate(x.reshape(-1).tolist()):
+    # non-finite arguments and log's domain edge follow the kernel's rules
+    lo, hi = el.BOUNDS[name](x)
+    lo, hi = lo.copy(), hi.copy()
+    method = {"arctan": "atan"}.get(name, name)
+    flat_x, flat_lo, flat_hi = x.reshape(-1), lo.reshape(-1), hi.reshape(-1)
+    with flint.ctx.workprec(128):
+        for k, v in enumerate(flat_x.tolist()):
             if not math.isfinite(v) or (name == "log" and v <= 0):
-                r = _NUMPY_FN[name](np.float64(v))
-                flat_lo[k] = flat_hi[k] = r if not np.isfinite(r) else np.nan
                 continue
             ball = getattr(flint.arb(v), method)()
             if not ball.is_finite():
@@ -88,41 +84,26 @@ def _arb_bounds(name, x):
                 continue
             flat_lo[k] = down(float(ball.lower()))
             flat_hi[k] = up(float(ball.upper()))
-    finally:
-        flint.ctx.prec = old
     return lo, hi
 
 
 def fbounds(name, x):
-    """Pointwise enclosure (lo, hi) of a transcendental function at float arguments x."""
+    """Pointwise enclosure (lo, hi) of an elementary function at float arguments x."""
     if _BACKEND == "arb":
         return _arb_bounds(name, x)
     with np.errstate(all="ignore"):
-        y = _NUMPY_FN[name](x)
-    return _widen(y, y)
+        return el.BOUNDS[name](x)
 
 
-_STEP = 2.0 ** -52
-_TINY = 2.0 ** -1074
+def _nan_where(bad, lo, hi):
+    return np.where(bad, np.nan, lo), np.where(bad, np.nan, hi)
 
 
-def down(x):
-    """A float strictly below x (at least one ulp): x - (|x| 2^-52 + 2^-1074), rounded to
-    nearest. |x| 2^-52 >= ulp(x) and rounding is monotone, so the result is <= the
-    predecessor of x; -inf/inf/NaN inputs give NaN or inf, never a wrong finite bound.
-    (17 times faster than numpy.nextafter.)"""
-    return x - (np.abs(x) * _STEP + _TINY)
-
-
-def up(x):
-    """A float strictly above x (at least one ulp); see :func:`down`."""
-    return x + (np.abs(x) * _STEP + _TINY)
-
-
-def _widen(lo, hi, ulps=TRANSCENDENTAL_ULPS):
-    for _ in range(ulps):
-        lo, hi = down(lo), up(hi)
-    return lo, hi
+def _has_nan(*intervals):
+    bad = False
+    for a in intervals:
+        bad = bad | np.isnan(a[0]) | np.isnan(a[1])
+    return bad
 
 
 def point(x):
@@ -189,7 +170,7 @@ def recip(a):
     bad = (lo <= 0) & (hi >= 0)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         rlo, rhi = down(1.0 / hi), up(1.0 / lo)
-    return np.where(bad, -INF, rlo), np.where(bad, INF, rhi)
+    return _nan_where(_has_nan(a), np.where(bad, -INF, rlo), np.where(bad, INF, rhi))
 
 
 def div(a, b):
@@ -200,7 +181,15 @@ def absval(a):
     lo, hi = a
     alo, ahi = np.abs(lo), np.abs(hi)
     mn = np.where((lo <= 0) & (hi >= 0), 0.0, np.minimum(alo, ahi))
-    return mn, np.maximum(alo, ahi)
+    return _nan_where(_has_nan(a), mn, np.maximum(alo, ahi))
+
+
+def sign(a):
+    """sign(r): -1, 0 or 1; [-1, 1] where the interval reaches 0 (sign(0) = 0 is inside)."""
+    lo, hi = a
+    rlo = np.where(lo > 0, 1.0, np.where(hi < 0, -1.0, np.where(lo == 0, 0.0, -1.0)))
+    rhi = np.where(hi < 0, -1.0, np.where(lo > 0, 1.0, np.where(hi == 0, 0.0, 1.0)))
+    return _nan_where(_has_nan(a), rlo, rhi)
 
 
 def mag(a):
@@ -214,28 +203,29 @@ def hull(a, b):
 
 def exp(a):
     lo, hi = fbounds("exp", a[0])[0], fbounds("exp", a[1])[1]
-    return np.maximum(lo, 0.0), hi
+    # a NaN end gives NaN at that end; the other end is refused with it
+    return _nan_where(np.isnan(lo) | np.isnan(hi), np.maximum(lo, 0.0), hi)
 
 
 def log(a):
     lo, hi = a
     with np.errstate(divide="ignore", invalid="ignore"):
         rlo, rhi = fbounds("log", lo)[0], fbounds("log", hi)[1]
-    undefined = lo <= 0  # log is undefined (or -inf) somewhere in the interval
-    return np.where(undefined, np.nan, rlo), np.where(undefined, np.nan, rhi)
+    undefined = ~(lo > 0) | _has_nan(a)  # log is undefined (or -inf) somewhere in the interval
+    return _nan_where(undefined, rlo, rhi)
 
 
 def sqrt(a):
     lo, hi = a
     with np.errstate(invalid="ignore"):
         rlo, rhi = down(np.sqrt(np.maximum(lo, 0.0))), up(np.sqrt(hi))
-    undefined = lo < 0
-    return np.where(undefined, np.nan, np.maximum(rlo, 0.0)), np.where(undefined, np.nan, rhi)
+    undefined = ~(lo >= 0) | _has_nan(a)
+    return _nan_where(undefined, np.maximum(rlo, 0.0), rhi)
 
 
 def _monotone(name, a, lower=-INF, upper=INF):
     lo, hi = fbounds(name, a[0])[0], fbounds(name, a[1])[1]
-    return np.maximum(lo, lower), np.minimum(hi, upper)
+    return _nan_where(_has_nan(a), np.maximum(lo, lower), np.minimum(hi, upper))
 
 
 def atan(a):
@@ -278,14 +268,15 @@ def _contains_phase(lo, hi, phase):
 
 def _periodic(name, a, peak_phase, trough_phase):
     """Range of a 2 pi-periodic function in [-1, 1] with maxima at peak_phase + 2 k pi and
-    minima at trough_phase + 2 k pi: the endpoint values, or +-1 where an extremum may lie."""
+    minima at trough_phase + 2 k pi: the endpoint values, or +-1 where an extremum may lie.
+    An infinite end gives [-1, 1]; a NaN end gives NaN."""
     lo, hi = a
     flo, fhi = fbounds(name, lo), fbounds(name, hi)
     rlo, rhi = np.minimum(flo[0], fhi[0]), np.maximum(flo[1], fhi[1])
     wide = (hi - lo) >= 2 * math.pi
     rhi = np.where(wide | _contains_phase(lo, hi, peak_phase), 1.0, np.minimum(rhi, 1.0))
     rlo = np.where(wide | _contains_phase(lo, hi, trough_phase), -1.0, np.maximum(rlo, -1.0))
-    return rlo, rhi
+    return _nan_where(_has_nan(a), rlo, rhi)
 
 
 def sin(a):
@@ -300,12 +291,13 @@ def tan(a):
     lo, hi = a
     pole = ((hi - lo) >= math.pi) | _contains_phase(lo, hi, math.pi / 2) | _contains_phase(lo, hi, -math.pi / 2)
     rlo, rhi = fbounds("tan", lo)[0], fbounds("tan", hi)[1]
-    return np.where(pole, -INF, rlo), np.where(pole, INF, rhi)
+    return _nan_where(_has_nan(a), np.where(pole, -INF, rlo), np.where(pole, INF, rhi))
 
 
 def pow_int(a, n: int):
     if n == 0:
-        return np.ones_like(a[0]), np.ones_like(a[1])
+        # x ** 0 = 1 where x is defined; NaN stays NaN (an undefined base stays undefined)
+        return _nan_where(_has_nan(a), np.ones_like(a[0]), np.ones_like(a[1]))
     if n < 0:
         return recip(pow_int(a, -n))
     result = None
@@ -324,25 +316,25 @@ def pow_int(a, n: int):
     return result
 
 
-def pow_real(a, p: float):
-    """a ** p for a non-integer rational p: defined for a >= 0 (monotone in a)."""
+def pow_rational(a, P, positive: bool):
+    """a ** p for a non-integer rational p enclosed by the interval P (p itself need not be
+    a float, e.g. 1/3) of known sign: exp(p log a) at the ends of a, with the kernel's own
+    functions (monotone in a for a > 0); a ** p = 0 at a = 0 for p > 0; undefined (NaN)
+    where a < 0, or a <= 0 for p < 0."""
     lo, hi = a
-    if _BACKEND == "arb":
-        safe = (np.where(lo > 0, lo, 1.0), np.where(hi > 0, hi, 1.0))
-        val = exp(mul(point(np.float64(p)), log(safe)))
-        undefined = (lo < 0) | ((lo <= 0) & (p < 0))
-        rlo = np.where(lo > 0, val[0], 0.0) if p > 0 else val[0]
-        rhi = val[1] if p > 0 else np.where(lo > 0, val[1], INF)
-        return np.where(undefined, np.nan, rlo), np.where(undefined, np.nan, rhi)
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        plo, phi = np.power(np.maximum(lo, 0.0), p), np.power(hi, p)
-    if p > 0:
-        rlo, rhi = _widen(plo, phi)
+    safe_lo = np.where(lo > 0, lo, 1.0)
+    safe_hi = np.where(hi > 0, hi, 1.0)
+    at_lo = exp(mul(P, log(point(safe_lo))))
+    at_hi = exp(mul(P, log(point(safe_hi))))
+    if positive:
+        rlo = np.where(lo > 0, at_lo[0], 0.0)
+        rhi = np.where(hi > 0, at_hi[1], 0.0)
+        undefined = ~(lo >= 0)
     else:
-        rlo, rhi = _widen(phi, plo)
-    undefined = (lo < 0) | ((lo <= 0) & (p < 0))
-    return (np.where(undefined, np.nan, np.maximum(rlo, 0.0)),
-            np.where(undefined, np.nan, rhi))
+        rlo = at_hi[0]
+        rhi = np.where(lo > 0, at_lo[1], INF)
+        undefined = ~(lo >= 0) | ~(hi > 0)
+    return _nan_where(undefined | _has_nan(a, P), rlo, rhi)
 
 
 def sum_enclosure(lo, hi, axis=-1):
@@ -362,48 +354,9 @@ def dot_enclosure(x, M):
     # |fl - exact| <= gamma_d sum |x||M| (+ underflow); the float absolute sum is itself
     # within gamma_d of the exact one
     err = (np.abs(x) @ np.abs(M).T) * (gamma(d) * (1 + 2 * gamma(d + 2)))
-    err = up(err + d * 2.0 ** -1073)
+    err = up(err + d * math.ldexp(1.0, -1073))
     return down(val - err), up(val + err)
 
 
 def is_finite(a):
     return np.isfinite(a[0]) & np.isfinite(a[1])
-
-
-# ---------------------------------------------------------------------------- self-test
-
-def self_test(samples: int = 400, seed: int = 12345) -> None:
-    """Check assumption 2 (numpy's transcendental functions within 1 ulp) against Arb.
-
-    Raises RuntimeError naming the function and input on a violation. Arguments cover the
-    ranges the certifier uses (scores near 0 after the max shift, moderate target inputs).
-    """
-    import flint
-
-    rng = np.random.default_rng(seed)
-    tests = {
-        "exp": (np.exp, lambda t: t.exp(), np.concatenate([rng.uniform(-745, 0, samples), rng.uniform(-5, 5, samples)])),
-        "log": (np.log, lambda t: t.log(), rng.uniform(1e-6, 50, samples)),
-        "sin": (np.sin, lambda t: t.sin(), rng.uniform(-50, 50, samples)),
-        "cos": (np.cos, lambda t: t.cos(), rng.uniform(-50, 50, samples)),
-        "tan": (np.tan, lambda t: t.tan(), rng.uniform(-1.5, 1.5, samples)),
-        "sinh": (np.sinh, lambda t: t.sinh(), rng.uniform(-20, 20, samples)),
-        "cosh": (np.cosh, lambda t: t.cosh(), rng.uniform(-20, 20, samples)),
-        "tanh": (np.tanh, lambda t: t.tanh(), rng.uniform(-20, 20, samples)),
-        "arctan": (np.arctan, lambda t: t.atan(), rng.uniform(-50, 50, samples)),
-    }
-    old = flint.ctx.prec
-    flint.ctx.prec = 128
-    try:
-        for name, (fn, ref, xs) in tests.items():
-            ys = fn(xs)
-            for x, y in zip(xs.tolist(), ys.tolist()):
-                exact = ref(flint.arb(x))
-                ulp = math.ulp(y) if y != 0 else 5e-324
-                # lower and upper ends of the exact value, as floats bracketing it
-                err = abs(flint.arb(y) - exact)
-                if not (err <= flint.arb(ulp)):
-                    raise RuntimeError(f"self-test: numpy {name}({x!r}) = {y!r} is more than 1 ulp "
-                                       "from the exact value; rigorous bounds cannot rely on it")
-    finally:
-        flint.ctx.prec = old

@@ -31,8 +31,15 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
+from . import elementary as el
 from . import interval as iv
 from .iexpr import compile_interval
+
+def _exp_mid(x):
+    """A float approximation of e^x (the midpoint of the kernel's enclosure)."""
+    lo, hi = el.exp_bounds(x)
+    return 0.5 * lo + 0.5 * hi
+
 
 #: Segments x keys processed at once (memory, not soundness).
 BLOCK_ENTRIES = 2_000_000
@@ -50,8 +57,8 @@ class LineHead:
         u = np.asarray(u, dtype=np.float64)
         s = u[:, None] * self.slopes[None, :] + self.offsets[None, :]
         top = np.maximum(s.max(axis=1), 0.0 if self.inert else -np.inf)
-        w = np.exp(s - top[:, None])
-        return (w @ self.values) / (w.sum(axis=1) + self.inert * np.exp(-top))
+        w = _exp_mid(s - top[:, None])
+        return (w @ self.values) / (w.sum(axis=1) + self.inert * _exp_mid(-top))
 
 
 @dataclass

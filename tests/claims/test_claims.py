@@ -162,9 +162,13 @@ def test_irrational_box_ends_witness_stays_inside():
 
 
 def test_domain_trouble_is_never_verified():
-    # log is undefined at 0, which lies in the box
-    r = run("forall x in [0, 1]: log(x) <= 0", max_boxes=2000)
-    assert r.verdict != VERIFIED
+    # log is undefined at 0, an end of the box: bad input, naming the point
+    with pytest.raises(InputError) as err:
+        run("forall x in [0, 1]: log(x) <= 0", max_boxes=2000)
+    assert "x = 0" in str(err.value) and "log(x)" in str(err.value)
+    # undefined at 1, which no exact probe hits: the search says why it stops
+    r = run("forall x in [0.5, 2]: log(x)/log(x) >= 1", max_boxes=2000)
+    assert r.verdict == UNDECIDED and "log(x)" in r.reason
 
 
 def test_special_functions_min_max_gamma():

@@ -10,8 +10,8 @@ import pytest
 import sympy as sp
 
 from certify.errors import InputError
-from certify.expr import (CLAIM_FUNCTIONS, MAX_EXPONENT, coordinate_symbols, parse_expression,
-                          parse_target)
+from certify.expr import (CLAIM_FUNCTIONS, MAX_EXPONENT, compile_numpy, coordinate_symbols,
+                          parse_expression, parse_target)
 from tests.conftest import unit_points
 
 X = unit_points(3, 50, seed=1)
@@ -22,7 +22,8 @@ X = unit_points(3, 50, seed=1)
     ("exp(x2) - 1", lambda x: np.exp(x[:, 2]) - 1),
     ("sin(3*x0)", lambda x: np.sin(3 * x[:, 0])),
     ("-x0 + +x1 - 2.5e-1*x3", lambda x: -x[:, 0] + x[:, 1] - 0.25 * x[:, 3]),
-    ("x0**2 + x1**(-2) + abs(x2)**(1/3)", lambda x: x[:, 0] ** 2 + x[:, 1] ** -2.0 + np.abs(x[:, 2]) ** (1 / 3)),
+    ("x0**2 + (2 + x1)**(-2) + abs(x2)**(1/3)",
+     lambda x: x[:, 0] ** 2 + (2 + x[:, 1]) ** -2.0 + np.abs(x[:, 2]) ** (1 / 3)),
     ("sqrt(2 + x0) * log(3 + x1)", lambda x: np.sqrt(2 + x[:, 0]) * np.log(3 + x[:, 1])),
     ("tan(x0) + sinh(x1) + cosh(x2) + tanh(x3) + atan(x0) + cos(pi*x1)",
      lambda x: np.tan(x[:, 0]) + np.sinh(x[:, 1]) + np.cosh(x[:, 2]) + np.tanh(x[:, 3])
@@ -85,9 +86,17 @@ def test_claim_functions_are_available_only_when_asked():
 
 
 def test_nan_values_are_reported_not_hidden():
-    t = parse_target(["log(x0)"], 1)
-    vals = t(np.array([[-1.0, 0.0], [1.0, 0.0]]))
-    assert math.isnan(vals[0, 0]) and vals[1, 0] == 0.0
+    (x0, x1) = coordinate_symbols(1)
+    f = compile_numpy(parse_expression("log(x0)", [x0, x1]), [x0, x1])
+    vals = f(np.array([-1.0, 1.0]), np.array([0.0, 0.0]))
+    assert math.isnan(vals[0]) and vals[1] == 0.0
+
+
+def test_a_target_undefined_on_the_sphere_is_refused_naming_a_point():
+    with pytest.raises(InputError) as info:
+        parse_target(["log(x0)"], 1)
+    assert info.value.field == "target[0]"
+    assert "log(x0)" in str(info.value) and "(-1, 0)" in str(info.value)
 
 
 def test_no_file_is_created_by_any_hostile_input_in_cwd(tmp_path, monkeypatch):
