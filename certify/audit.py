@@ -12,7 +12,11 @@ RANGE, REFUTED, CONSISTENT, NOT CHECKED) and writes
   derived constants and the smallest certified N) and ``fig-error-map.png`` (the error of a
   certified prefix over S^2).
 
-Verdicts are deterministic (time limits are generous for the shipped checks); times are not.
+Verdicts are deterministic: every search behind them (``certify prove``, ``certify claim``, the
+bisection on N, the torus bound) stops on a work budget (cells, boxes, pairs), never on the
+clock, so a loaded or slow machine reproduces the same verdicts, evidence and tables; only the
+times differ. :func:`compare_reports` says what differs between two runs (``certify audit
+--check``).
 """
 
 from __future__ import annotations
@@ -28,13 +32,17 @@ import numpy as np
 from . import __version__
 
 REPORT = "paper-audit"
-#: Fields of a row that a rerun must reproduce exactly (times may differ).
+#: Fields of a row that a rerun must reproduce exactly (times may differ; the evidence is
+#: compared and reported too, but its numbers may move in the last digits between hosts).
 STABLE_FIELDS = ("key", "label", "title", "provenance", "statement", "verdict", "box")
 #: The prefix-length figure's target and precisions (S^1, so the bisection is quick).
 LENGTH_TARGET, LENGTH_DIM, LENGTH_L = "x0*x1", 1, 1.0
 LENGTH_EPS = (0.4, 0.2, 0.1, 0.05)
 #: The error map's certified prefix (the paper's route with chosen lambda and N on S^2).
 MAP_TARGET, MAP_LAM, MAP_N, MAP_EPS = "x0*x1", 30.0, 200, 0.1
+#: Cells for the error map's proof: it uses about 7e3; 1e5 is a wide margin (a work budget, so
+#: the figure's verdict and enclosure are the same on every host and load).
+MAP_MAX_CELLS = 100_000
 
 
 def tool_versions() -> dict:
@@ -121,7 +129,7 @@ def fig_bessel_ratios(path: Path) -> None:
 
 
 def prefix_length_table(progress=None) -> list[dict]:
-    from .bound import paper_exponent, route_bound, smallest_certified
+    from .bound import BISECTION_MAX_CELLS, paper_exponent, route_bound, smallest_certified
     from .expr import parse_target
 
     target = parse_target([LENGTH_TARGET], LENGTH_DIM)
@@ -129,7 +137,9 @@ def prefix_length_table(progress=None) -> list[dict]:
     for eps in LENGTH_EPS:
         net = route_bound("net", LENGTH_DIM, eps, LENGTH_L, 0.5)
         paper = route_bound("paper", LENGTH_DIM, eps, LENGTH_L, 0.5)
-        found = smallest_certified("net", target, eps, LENGTH_L, int(net.prefix_length), time_limit=20)
+        # each trial uses at most 8.1e3 cells; the bisection's default budget is 2e5 per trial
+        found = smallest_certified("net", target, eps, LENGTH_L, int(net.prefix_length),
+                                   max_cells=BISECTION_MAX_CELLS, time_limit=None)
         rows.append({"epsilon": eps, "paper_exponent_shape": eps ** -paper_exponent(LENGTH_DIM),
                      "paper_route": paper.prefix_length, "net_route": net.prefix_length,
                      "smallest_certified": found["smallest_certified"]})
@@ -165,7 +175,7 @@ def fig_error_map(path: Path) -> dict:
 
     plt = _plt()
     c = construct_vmf(parse_target([MAP_TARGET], 2), MAP_EPS, 1.0, MAP_LAM, MAP_N, kind="softmax")
-    proof = prove(c.problem, time_limit=60)
+    proof = prove(c.problem, max_cells=MAP_MAX_CELLS, time_limit=None)
     lon, lat = np.meshgrid(np.linspace(-np.pi, np.pi, 361), np.linspace(-np.pi / 2, np.pi / 2, 181))
     pts = np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], axis=-1).reshape(-1, 3)
     err = c.problem.error(pts).reshape(lat.shape)
@@ -243,9 +253,8 @@ def render_markdown(doc: dict) -> str:
             "constant 1 (its constants are unknown): only its growth is comparable.", "",
             "| epsilon | paper eps^-28 | paper's route (our constants) | net route | smallest certified N |",
             "|---|---|---|---|---|"]
-    for r in doc["prefix_length"]:
-        out.append(f"| {r['epsilon']:g} | {r['paper_exponent_shape']:.3g} | {r['paper_route']:.0f} | "
-                   f"{r['net_route']:.0f} | {r['smallest_certified']} |")
+    for cells in table_view(doc)["prefix_length"]:
+        out.append("| " + " | ".join(cells) + " |")
     out += _depth_markdown(doc)
     m = doc["error_map"]
     out += ["", "## Figures", ""]
@@ -293,10 +302,8 @@ def render_html(doc: dict) -> str:
                     f"<td>{e(r['evidence'])}</td><td>{e(r['box'])}</td><td>{r['seconds']:.2f}</td></tr>")
     body.append("</table><h2>Prefix length against epsilon</h2><table><tr><th>epsilon</th><th>paper eps^-28</th>"
                 "<th>paper's route (our constants)</th><th>net route</th><th>smallest certified N</th></tr>")
-    for r in doc["prefix_length"]:
-        body.append(f"<tr><td>{r['epsilon']:g}</td><td>{r['paper_exponent_shape']:.3g}</td>"
-                    f"<td>{r['paper_route']:.0f}</td><td>{r['net_route']:.0f}</td>"
-                    f"<td>{r['smallest_certified']}</td></tr>")
+    for cells in table_view(doc)["prefix_length"]:
+        body.append("<tr>" + "".join(f"<td>{e(c)}</td>" for c in cells) + "</tr>")
     body.append("</table>")
     if doc.get("depth"):
         body.append(f"<h2>Depth of the sequence construction against n</h2><p>{e(DEPTH_NOTE)}</p><table><tr>"
@@ -350,6 +357,91 @@ def run_audit(out_dir: str | Path = "reports", progress=None) -> dict:
 def stable_view(doc: dict) -> list[tuple]:
     """What a rerun must reproduce: each result's stable fields, in order."""
     return [tuple(r[k] for k in STABLE_FIELDS) for r in doc["results"]]
+
+
+def _prefix_length_cells(r: dict) -> tuple:
+    """A prefix-length row as the report prints it (extrapolated N are float estimates whose
+    last bits may differ between hosts; the printed table is what must be reproduced)."""
+    return (f"{r['epsilon']:g}", f"{r['paper_exponent_shape']:.3g}", f"{r['paper_route']:.0f}",
+            f"{r['net_route']:.0f}", str(r["smallest_certified"]))
+
+
+def table_view(doc: dict) -> dict:
+    """The report's tables as printed: what a rerun must reproduce besides the rows."""
+    return {"prefix_length": [_prefix_length_cells(r) for r in doc.get("prefix_length") or []],
+            "depth": [tuple(str(r[k]) for k in ("n", "terms", "layers", "heads", "width"))
+                      for r in doc.get("depth") or []]}
+
+
+def _short(value, width: int = 160) -> str:
+    text = str(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _text_change(old: str, new: str) -> str:
+    """'old' -> 'new', shortened around the first difference for long texts."""
+    old, new = str(old), str(new)
+    if max(len(old), len(new)) <= 160:
+        return f"{old!r} -> {new!r}"
+    i = next((k for k, (a, b) in enumerate(zip(old, new)) if a != b), min(len(old), len(new)))
+    start = max(0, i - 40)
+    pre = "..." if start else ""
+    return f"{pre + _short(old[start:], 120)!r} -> {pre + _short(new[start:], 120)!r}"
+
+
+def compare_reports(old: dict, new: dict) -> dict:
+    """What differs between a committed audit ``old`` and a fresh run ``new`` (times ignored).
+
+    Returns ``changed`` (keys of the results, or names of the tables, whose verdict-bearing
+    content differs: a stable field of a row, a row added or removed, the prefix-length or depth
+    table, the error map's verdict), ``differences`` (one line each, old -> new) and
+    ``evidence`` (lines for rows whose evidence text alone differs: reported, not a change of
+    verdict)."""
+    changed, lines, evidence = [], [], []
+    old_rows = {r["key"]: r for r in old.get("results", [])}
+    new_rows = {r["key"]: r for r in new.get("results", [])}
+    for key, r in new_rows.items():
+        if key not in old_rows:
+            changed.append(key)
+            lines.append(f"{key} ({r['label']}): new result, {r['verdict']}")
+            continue
+        o = old_rows[key]
+        fields = [k for k in STABLE_FIELDS if o.get(k) != r.get(k)]
+        if fields:
+            changed.append(key)
+            what = (f"verdict {o.get('verdict')} -> {r['verdict']}" if "verdict" in fields
+                    else f"{', '.join(fields)} changed (verdict {r['verdict']} unchanged)")
+            lines.append(f"{key} ({r['label']}): {what}")
+            for k in fields:
+                if k != "verdict":
+                    lines.append(f"    {k}: {_text_change(o.get(k), r.get(k))}")
+            if o.get("evidence") != r.get("evidence"):
+                lines.append(f"    evidence: {_text_change(o.get('evidence'), r.get('evidence'))}")
+        elif o.get("evidence") != r.get("evidence"):
+            evidence.append(f"{key} ({r['label']}, {r['verdict']} unchanged): evidence "
+                            f"{_text_change(o.get('evidence'), r.get('evidence'))}")
+    for key, o in old_rows.items():
+        if key not in new_rows:
+            changed.append(key)
+            lines.append(f"{key} ({o['label']}): no longer produced (was {o['verdict']})")
+    order = [k for k in new_rows if k in old_rows] == [k for k in old_rows if k in new_rows]
+    if not order:
+        changed.append("order")
+        lines.append("the order of the results changed")
+    old_tables, new_tables = table_view(old), table_view(new)
+    for table, label in (("prefix_length", "prefix-length table"), ("depth", "depth table")):
+        a, b = old_tables[table], new_tables[table]
+        if a != b:
+            changed.append(table)
+            if len(a) != len(b):
+                lines.append(f"{label}: {len(a)} rows -> {len(b)} rows")
+            lines += [f"{label}, row {i + 1}: {' | '.join(x)} -> {' | '.join(y)}"
+                      for i, (x, y) in enumerate(zip(a, b)) if x != y]
+    a, b = (old.get("error_map") or {}).get("verdict"), (new.get("error_map") or {}).get("verdict")
+    if a != b:
+        changed.append("error_map")
+        lines.append(f"error map (figure): verdict {a} -> {b}")
+    return {"changed": changed, "differences": lines, "evidence": evidence}
 
 
 def print_summary(doc: dict, file=sys.stdout) -> None:

@@ -6,10 +6,16 @@ from certify.claims import REFUTED as C_REFUTED, VERIFIED as C_VERIFIED, check_c
 
 from .registry import NOT_CHECKED, REFUTED, VERIFIED, Verdict
 
+#: Arb boxes each audited claim may use: a work budget, so the audit's verdicts do not depend on
+#: the host's speed or load (a 20 s clock limit once turned a verified claim into NOT CHECKED on
+#: a loaded machine). The audit's claims use at most 5049 boxes (the m = 1 Amos-type bound, about
+#: 3 s); 50000 is a 10x margin and bounds an undecided claim to about half a minute.
+CLAIM_MAX_BOXES = 50_000
 
-def claim_verdict(text: str, time_limit: float = 20.0) -> Verdict:
+
+def claim_verdict(text: str, max_boxes: int = CLAIM_MAX_BOXES) -> Verdict:
     c = parse_claim(text)
-    r = check_claim(c, time_limit=time_limit)
+    r = check_claim(c, max_boxes=max_boxes, time_limit=None)
     if r.verdict == C_VERIFIED:
         return Verdict(VERIFIED, f"certify claim: {r.boxes} Arb boxes", box=c.box_text())
     if r.verdict == C_REFUTED:

@@ -15,11 +15,12 @@ REPORTS = Path(__file__).resolve().parents[2] / "reports"
 
 def test_committed_audit_matches_a_fresh_run(fresh_audit):
     committed = json.loads((REPORTS / "paper-audit.json").read_text())
+    diff = audit.compare_reports(committed, fresh_audit[1])
+    assert not diff["changed"], ("reports/ is out of date: run `certify audit` and commit reports/\n"
+                                 + "\n".join(diff["differences"]))
     fresh = audit.stable_view(fresh_audit[1])
-    assert [tuple(r) for r in audit.stable_view(committed)] == fresh, \
-        "reports/ is out of date: run `certify audit` and commit reports/"
-    assert committed["prefix_length"] == fresh_audit[1]["prefix_length"]
-    assert committed["depth"] == fresh_audit[1]["depth"]
+    assert [tuple(r) for r in audit.stable_view(committed)] == fresh
+    assert audit.table_view(committed) == audit.table_view(fresh_audit[1])
 
 
 def test_committed_markdown_and_html_show_every_verdict():
@@ -61,5 +62,49 @@ def test_check_flag_detects_a_changed_verdict(fresh_audit, tmp_path, monkeypatch
     row["verdict"] = "PROVED"
     (tmp_path / "paper-audit.json").write_text(json.dumps(tampered))
     assert main(["audit", "--out", str(tmp_path), "--check"]) == 1
-    assert re.search("OUT OF DATE: " + row["key"], capsys.readouterr().out)
+    out = capsys.readouterr().out
+    assert re.search("OUT OF DATE: " + row["key"], out)
+    # the committed file said PROVED, the fresh run says REFUTED: old -> new, with the evidence
+    assert f"{row['key']} ({row['label']}): verdict PROVED -> REFUTED" in out, out
     assert main(["audit", "--out", str(tmp_path / "missing"), "--check"]) == 2
+    (tmp_path / "paper-audit.json").write_text(json.dumps({"results": 3}))
+    assert main(["audit", "--out", str(tmp_path), "--check"]) == 2
+
+
+def test_check_names_statement_table_and_evidence_differences(fresh_audit, tmp_path, monkeypatch, capsys):
+    _, doc = fresh_audit
+    monkeypatch.setattr(audit, "run_audit", lambda out, progress=None: doc)
+    old = json.loads(json.dumps(doc))
+    a, b, c = old["results"][1], old["results"][2], old["results"][3]
+    a["statement"] = a["statement"] + " (edited)"
+    b["evidence"] = "some older evidence"
+    old["prefix_length"][0]["smallest_certified"] = 999
+    removed = old["results"].pop(4)
+    old["results"].append(dict(removed, key="gone", label="a result no longer produced"))
+    diff = audit.compare_reports(old, doc)
+    assert set(diff["changed"]) == {a["key"], removed["key"], "gone", "prefix_length"}
+    text = "\n".join(diff["differences"])
+    assert f"{a['key']} ({a['label']}): statement changed (verdict {a['verdict']} unchanged)" in text
+    assert "(edited)" in text
+    assert f"{removed['key']} ({removed['label']}): new result" in text
+    assert "gone (a result no longer produced): no longer produced" in text
+    assert "prefix-length table, row 1:" in text and "999 ->" in text
+    # evidence alone: listed, not a change of verdict
+    assert b["key"] not in diff["changed"] and c["key"] not in diff["changed"]
+    assert any(line.startswith(b["key"]) and "some older evidence" in line for line in diff["evidence"])
+    # the command prints every line and exits 0 when only evidence differs
+    only_evidence = json.loads(json.dumps(doc))
+    only_evidence["results"][2]["evidence"] = "some older evidence"
+    only_evidence["results"][2]["seconds"] = 1e6  # times never count
+    (tmp_path / "paper-audit.json").write_text(json.dumps(only_evidence))
+    assert main(["audit", "--out", str(tmp_path), "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "up to date" in out and "some older evidence" in out
+
+
+def test_extrapolated_lengths_compare_as_printed(fresh_audit):
+    _, doc = fresh_audit
+    moved = json.loads(json.dumps(doc))
+    for r in moved["prefix_length"]:
+        r["paper_route"] = r["paper_route"] * (1 + 4e-16)  # last bits of an extrapolated estimate
+    assert not audit.compare_reports(moved, doc)["changed"]
