@@ -44,7 +44,7 @@ REFERENCE_SIZE = 4096
 #: Largest sphere dimension of the calculator (it needs no certification, so it goes beyond
 #: the problem files' limit; partitions of S^m for larger m take long to build and the
 #: numbers leave float64 soon after).
-MAX_SPHERE_DIM = 64
+MAX_SPHERE_DIM = 32
 
 
 def paper_exponent(m: int) -> int:

@@ -22,6 +22,7 @@ computed.
 from __future__ import annotations
 
 import base64
+import binascii
 import platform
 import zlib
 
@@ -32,8 +33,12 @@ from .sphere import MAX_LEVEL, facet_count
 
 FORMAT = "certify.certificate/1"
 CHECKER_VERSION = "1"
-#: Largest number of tree nodes a certificate may hold (about 1 GB of work).
-MAX_NODES = 50_000_000
+#: Largest number of tree nodes (bits) a certificate may hold: twice the default cell
+#: budget of ``certify prove`` (5 000 000 cells, each a node of the tree), so every
+#: certificate the search writes by default fits. The bit counts are checked against it
+#: before anything is decompressed or decoded: a few kilobytes of zlib data can otherwise
+#: carry a tree that takes minutes to walk.
+MAX_NODES = 2 * 5_000_000
 
 
 class CertificateError(ValueError):
@@ -68,7 +73,7 @@ def unpack_bytes(text: str, limit: int, field: str) -> np.ndarray:
             raise CertificateError(field, "truncated compressed data")
     except CertificateError:
         raise
-    except Exception as exc:  # binascii.Error, zlib.error, UnicodeError
+    except (binascii.Error, zlib.error, UnicodeError, ValueError) as exc:
         raise CertificateError(field, f"not base64 zlib data ({exc})") from None
     return np.frombuffer(out, dtype=np.uint8)
 
@@ -132,11 +137,18 @@ def decode_tree(sphere_dim: int, trees: list, max_nodes: int = MAX_NODES):
     F, Ls, Cs = [], [], []
     budget = max_nodes
     for face, tree in enumerate(trees):
+        nbits = tree["bits"] if isinstance(tree, dict) else None
+        if isinstance(nbits, bool) or not isinstance(nbits, int) or nbits < 1:
+            raise CertificateError(f"partition.trees[{face}].bits", f"bit count {nbits!r} out of range")
+        if nbits > budget:
+            # every bit count is checked before any tree is decompressed or walked
+            raise CertificateError(f"partition.trees[{face}].bits",
+                                   f"the trees hold more than {max_nodes} nodes in all (the certificate "
+                                   f"budget MAX_NODES, twice certify prove's default cell budget)")
+        budget -= nbits
+    for face, tree in enumerate(trees):
         field = f"partition.trees[{face}]"
         nbits = tree["bits"]
-        if not isinstance(nbits, int) or nbits < 1 or nbits > budget:
-            raise CertificateError(field + ".bits", f"bit count {nbits!r} out of range")
-        budget -= nbits
         packed = unpack_bytes(tree["data"], (nbits + 7) // 8, field + ".data")
         if packed.size != (nbits + 7) // 8:
             raise CertificateError(field + ".data", f"holds {packed.size * 8} bits, not {nbits}")

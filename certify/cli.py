@@ -281,32 +281,48 @@ def cmd_prove(args) -> int:
 
 
 def _check_any(path, problem, strict):
-    """A certify.certificate/1 file (checker) or a certify.seqmap-certificate/1 file."""
-    from .checker import CheckReport, check_file
+    """A certify.certificate/1 file (checker) or a certify.seqmap-certificate/1 file; any
+    other document is not a certificate (bad input, exit 2), never INVALID."""
+    from .checker import CheckReport, check_document, is_certificate_format
     from .kolmogorov import CERT_FORMAT, check_ka
-    from .problem import read_json
+    from .problem import FORMAT as PROBLEM_FORMAT, load_problem, read_json
 
     doc = read_json(path, what="certificate")
-    if not (isinstance(doc, dict) and doc.get("format") == CERT_FORMAT):
-        return check_file(path, problem, strict=strict)
+    fmt = doc.get("format") if isinstance(doc, dict) else None
+    if not is_certificate_format(fmt):
+        if fmt == PROBLEM_FORMAT:
+            raise InputError("CERT", f"{path} is a problem file ({PROBLEM_FORMAT}), not a certificate; "
+                                     f"certify prove {path} -o CERT.json writes one")
+        what = f"its format is {fmt!r}" if isinstance(fmt, str) else "it has no format field"
+        raise InputError("CERT", f"{path} is not a certificate ({what}; expected certify.certificate/1 "
+                                 f"or {CERT_FORMAT})")
+    if not fmt.startswith("certify.seqmap-certificate/"):
+        expected = load_problem(problem) if problem is not None else None
+        return check_document(doc, str(path), expected, strict=strict)
     if problem:
         raise InputError("--problem", "a sequence-map certificate carries its own problems; drop --problem")
     c = check_ka(doc, strict)
     report = CheckReport(str(path), c.valid, doc.get("verdict"), c.reason, c.where, upper=c.bound,
-                         seconds=c.seconds)
+                         seconds=c.seconds, kind="seqmap")
+    if c.valid and isinstance(doc.get("torus"), dict):
+        # VALID covers the end-to-end bound only: the checker does not rerun the torus search
+        report.not_checked.append("torus")
     return report
 
 
 def cmd_check(args) -> int:
-    from .checker import find_certificates
+    from .checker import scan_certificates
 
     target = Path(args.certificate)
+    skipped = []
     if target.is_dir():
         if args.problem:
             raise InputError("--problem", "give one certificate file, not a folder, with --problem")
-        paths = find_certificates(target)
+        paths, skipped = scan_certificates(target)
         if not paths:
-            raise InputError("CERT", f"no certificate (*.json with format certify.certificate/1) under {target}")
+            raise InputError("CERT", f"no certificate (*.json whose format is certify.certificate/1 or "
+                                     f"certify.seqmap-certificate/1) under {target}; {len(skipped)} other "
+                                     "JSON file(s) skipped")
     else:
         paths = [target]
     reports = []
@@ -316,12 +332,19 @@ def cmd_check(args) -> int:
     lines = []
     for r in reports:
         if r.valid:
-            detail = (f"{r.leaves} leaves, bound {_fmt(r.upper)}" if r.verdict == "CERTIFIED"
+            detail = (f"end-to-end bound {_fmt(r.upper)}" if r.kind == "seqmap"
+                      else f"{r.leaves} leaves, bound {_fmt(r.upper)}" if r.verdict == "CERTIFIED"
                       else f"witness error >= {_fmt(r.lower)}")
             lines.append(f"VALID    {r.path}: {r.verdict} ({detail}; {r.seconds:.2f} s)")
+            if "torus" in r.not_checked:
+                lines.append("         the recorded torus bound is NOT re-checked: VALID covers the "
+                             "end-to-end bound only")
         else:
             lines.append(f"INVALID  {r.path}: {r.where}: {r.reason}")
-    payload = {"valid": ok, "strict": args.strict, "certificates": [r.to_json() for r in reports]}
+    if skipped:
+        lines.append(f"skipped {len(skipped)} JSON file(s) under {target} that are not certificates")
+    payload = {"valid": ok, "strict": args.strict, "certificates": [r.to_json() for r in reports],
+               "skipped": [str(p) for p in skipped]}
     _emit(args, payload, lines)
     return EXIT_OK if ok else EXIT_REFUTED
 
@@ -371,6 +394,16 @@ def cmd_claim(args) -> int:
     return EXIT_OK if all(v == VERIFIED for v in verdicts) else EXIT_UNDECIDED
 
 
+def _power_text(base: float, exponent: int) -> str:
+    """base**exponent for printing, through logarithms when it overflows float64."""
+    try:
+        return f"{base ** exponent:.3g}"
+    except OverflowError:
+        log10 = exponent * math.log10(base)
+        whole = math.floor(log10)
+        return f"{10 ** (log10 - whole):.3g}e+{whole}"
+
+
 def cmd_bound(args) -> int:
     from .bound import ROUTES, paper_exponent, route_bound, smallest_certified
     from .construct import _range_bounds
@@ -405,8 +438,8 @@ def cmd_bound(args) -> int:
     for b in bounds:
         n = f"{b.prefix_length:.0f}" if b.prefix_length_exact else f"~{b.prefix_length:.3g}"
         lines.append(f"{b.route:<7} {b.lam:>10.4g} {b.delta:>10.3g} {n:>18} {b.a_priori_bound:>9.3g}  N ~ {b.exponent}")
-    lines.append(f"paper (Theorem 4): N = O(eps^-{e}) with unknown constants; eps^-{e} = {args.epsilon ** -e:.3g} "
-                 "(shape only)")
+    lines.append(f"paper (Theorem 4): N = O(eps^-{e}) with unknown constants; eps^-{e} = "
+                 f"{_power_text(args.epsilon, -e)} (shape only)")
     lines.append("paper route: the paper's construction with our derived constants; net: ours (THEORY 3.3). "
                  "'~': extrapolated by N ~ delta^-m.")
     code = EXIT_OK

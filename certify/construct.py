@@ -30,7 +30,7 @@ from .eqsp import EqualAreaPartition, equal_area_partition, partition_for_delta
 from .errors import InputError
 from .estimate import random_sphere_points
 from .expr import Target, compile_numpy
-from .problem import Problem, make_problem
+from .problem import MAX_SPHERE_DIM, Problem, make_problem
 from .vmf import (lambda_for_smoothing, largest_quadrature_delta, log_vmf_constant,
                   quadrature_error_bound, smoothing_error_bound, sphere_area)
 
@@ -40,6 +40,31 @@ DEFAULT_MAX_PREFIX = 200_000
 _PROBE_SIZE = 4000
 #: Safety factor on a sampled Lipschitz estimate (sampling under-estimates a supremum).
 _LIPSCHITZ_SAFETY = 1.1
+#: Memory a construction may use, in bytes (4 GiB): one the tools can still write, read back
+#: and prove. A construction is refused before anything is allocated when its estimate
+#: (:func:`construction_bytes`) is larger.
+MAX_CONSTRUCTION_BYTES = 4 * 2**30
+#: Bytes per number of the written head, at their peak: the float64 array (8), the Python
+#: float and its list slot in the problem's canonical form (24 + 8) and its JSON text (about
+#: 24), the values of the partition's own arrays included in the same count.
+_BYTES_PER_NUMBER = 64
+
+
+def construction_bytes(sphere_dim: int, prefix_length: int, out_dim: int) -> int:
+    """Estimated peak memory of a construction with N prefix tokens: N (m + 1) key entries,
+    N o values and N biases, each :data:`_BYTES_PER_NUMBER` bytes, plus the partition's N
+    centres and per-region radii (m + 2 numbers per region)."""
+    numbers = prefix_length * ((sphere_dim + 1) + out_dim + 1) + prefix_length * (sphere_dim + 2)
+    return numbers * _BYTES_PER_NUMBER
+
+
+def _check_memory(sphere_dim: int, prefix_length: int, out_dim: int, field: str) -> None:
+    need = construction_bytes(sphere_dim, prefix_length, out_dim)
+    if need > MAX_CONSTRUCTION_BYTES:
+        raise InputError(field, f"N = {prefix_length} prefix tokens on S^{sphere_dim} would need about "
+                                f"{need / 2**30:.3g} GiB, more than the construction budget of "
+                                f"{MAX_CONSTRUCTION_BYTES / 2**30:.3g} GiB (MAX_CONSTRUCTION_BYTES); "
+                                "choose a smaller N")
 
 
 def estimate_lipschitz(target: Target, samples: int = 20000, seed: int = 0) -> float:
@@ -96,9 +121,12 @@ def _values(target: Target, centres: np.ndarray) -> np.ndarray:
 
 
 def _check_common(sphere_dim: int, epsilon: float, lipschitz: float | None, lam: float | None,
-                  prefix_length: int | None) -> None:
+                  prefix_length: int | None, out_dim: int = 1, max_prefix: int = DEFAULT_MAX_PREFIX) -> None:
     if sphere_dim < 1:
         raise InputError("--sphere-dim", f"must be >= 1, got {sphere_dim}")
+    if sphere_dim > MAX_SPHERE_DIM:
+        raise InputError("--sphere-dim", f"must be <= {MAX_SPHERE_DIM} (the largest m a problem file may "
+                                         f"have), got {sphere_dim}")
     if not (math.isfinite(epsilon) and epsilon > 0):
         raise InputError("--epsilon", f"must be a finite number > 0, got {epsilon}")
     if lipschitz is not None and not (math.isfinite(lipschitz) and lipschitz > 0):
@@ -107,12 +135,33 @@ def _check_common(sphere_dim: int, epsilon: float, lipschitz: float | None, lam:
         raise InputError("--lam", f"must be a finite number > 0, got {lam}")
     if prefix_length is not None and prefix_length < 1:
         raise InputError("--prefix-length", f"must be >= 1, got {prefix_length}")
+    if prefix_length is not None:
+        _check_memory(sphere_dim, prefix_length, out_dim, "--prefix-length")
+    elif max_prefix < 1:
+        raise InputError("--max-prefix-length", f"must be >= 1, got {max_prefix}")
+
+
+def _derived_partition(m: int, delta: float, max_prefix: int, out_dim: int, route: str):
+    """The smallest partition of covering radius <= delta, searched up to max_prefix regions
+    and never beyond the memory budget."""
+    per_token = construction_bytes(m, 1, out_dim)
+    cap = min(max_prefix, max(MAX_CONSTRUCTION_BYTES // per_token, 1))
+    part = partition_for_delta(m, delta, cap)
+    if part is None:
+        if cap < max_prefix:
+            raise InputError("--max-prefix-length",
+                             f"the {route} route's derived constants need cells of covering radius <= "
+                             f"{delta:.3g}, more than {cap} prefix tokens, the most that fit the construction "
+                             f"budget of {MAX_CONSTRUCTION_BYTES / 2**30:.3g} GiB (MAX_CONSTRUCTION_BYTES); "
+                             "choose --lam and --prefix-length yourself")
+        raise _too_long(m, delta, max_prefix, route)
+    return part
 
 
 def _too_long(sphere_dim: int, delta: float, max_prefix: int, route: str) -> InputError:
     at_max = equal_area_partition(sphere_dim, max_prefix)
     needed = max_prefix * (at_max.delta / delta) ** sphere_dim
-    return InputError("--prefix-length",
+    return InputError("--max-prefix-length",
                       f"the {route} route's derived constants need cells of covering radius <= {delta:.3g}, "
                       f"about N = {needed:.3g} prefix tokens, more than --max-prefix-length "
                       f"{max_prefix}; choose --lam and --prefix-length yourself or raise the limit")
@@ -123,16 +172,14 @@ def construct_net(target: Target, epsilon: float, lipschitz: float | None = None
                   max_prefix: int = DEFAULT_MAX_PREFIX) -> Construction:
     """The delta-net construction of THEORY 3.3 (softmax head, ours)."""
     m = target.sphere_dim
-    _check_common(m, epsilon, lipschitz, lam, prefix_length)
+    _check_common(m, epsilon, lipschitz, lam, prefix_length, target.out_dim, max_prefix)
     estimated = lipschitz is None
     L = estimate_lipschitz(target) if estimated else lipschitz
     r = epsilon / (2 * L)
     if prefix_length is not None:
         part = equal_area_partition(m, prefix_length)
     else:
-        part = partition_for_delta(m, r / math.sqrt(2), max_prefix)
-        if part is None:
-            raise _too_long(m, r / math.sqrt(2), max_prefix, "net")
+        part = _derived_partition(m, r / math.sqrt(2), max_prefix, target.out_dim, "net")
     delta = part.delta
     _, osc = _range_bounds(target, L)
     N = part.size
@@ -157,7 +204,7 @@ def construct_vmf(target: Target, epsilon: float, lipschitz: float | None = None
                   kind: str = "core", max_prefix: int = DEFAULT_MAX_PREFIX) -> Construction:
     """The paper's vMF-quadrature construction (THEORY 3.1), as a core or softmax head."""
     m = target.sphere_dim
-    _check_common(m, epsilon, lipschitz, lam, prefix_length)
+    _check_common(m, epsilon, lipschitz, lam, prefix_length, target.out_dim, max_prefix)
     if kind not in ("core", "softmax"):
         raise InputError("--head", f"expected 'core' or 'softmax', got {kind!r}")
     estimated = lipschitz is None
@@ -172,9 +219,7 @@ def construct_vmf(target: Target, epsilon: float, lipschitz: float | None = None
         lo = largest_quadrature_delta(lam, sup_f, L, epsilon / 2, normalised)
         if lo <= 0:
             raise InputError("--epsilon", "no cell radius meets the quadrature bound")
-        part = partition_for_delta(m, lo, max_prefix)
-        if part is None:
-            raise _too_long(m, lo, max_prefix, "vmf")
+        part = _derived_partition(m, lo, max_prefix, target.out_dim, "vmf")
     N = part.size
     smoothing = smoothing_error_bound(m, lam, L)
     quadrature = quadrature_error_bound(lam, part.delta, sup_f, L, normalised)

@@ -7,7 +7,10 @@ schema cannot express (shapes that depend on m, N and o, finiteness, the target 
 
 Every violation raises :class:`~certify.errors.InputError` whose field is a JSON path
 such as ``head.keys[3][1]``. Numbers are read as float64; NaN, Infinity and numbers that
-overflow float64 are refused, and so are duplicate keys in an object.
+overflow float64 (integers such as 10**400 included) are refused, and so are duplicate keys
+in an object. Integer fields (``sphere_dim`` <= :data:`MAX_SPHERE_DIM`, ``context_tokens``,
+``sequence.max_length``) must be JSON integers within their stated bounds (1.0 and true are
+refused).
 
 A ``sequence`` field {"max_length": n, "causal": bool} makes it the element-wise claim of
 Corollary 2: every position of every sequence of length 1..n is within epsilon. It needs a
@@ -27,6 +30,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -41,9 +45,15 @@ from .errors import InputError
 from .expr import Target, parse_target
 
 FORMAT = "certify.problem/1"
-#: Largest sphere dimension accepted; far above what the tools are meant for, it only
-#: stops absurd sizes early.
-MAX_SPHERE_DIM = 64
+#: Largest sphere dimension m accepted. The cell bounds evaluate the 2^m corners of every
+#: cell of the cubed sphere: at m = 8 a search of 60 000 cells peaks near 1.6 GB, at m = 10
+#: 10 000 cells already need 9 GB, and m = 12 runs out of memory; so m <= 8 is what the
+#: kernel can really do on an ordinary machine.
+MAX_SPHERE_DIM = 8
+#: Largest ``context_tokens`` (a sanity limit, like :data:`MAX_SEQUENCE_LENGTH`).
+MAX_CONTEXT_TOKENS = 10**9
+#: Largest magnitude of a JSON number: beyond it a number does not fit float64.
+MAX_NUMBER = sys.float_info.max
 
 
 @lru_cache(maxsize=1)
@@ -64,6 +74,21 @@ def json_path(parts) -> str:
 def _short(value: Any) -> str:
     text = json.dumps(value, allow_nan=True) if not isinstance(value, str) else repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _short_int(value: int) -> str:
+    digits = len(str(abs(value)))
+    return f"{'-' if value < 0 else ''}{str(abs(value))[:3]}...({digits} digits)" if digits > 20 else str(value)
+
+
+def _integer(value: Any, field: str, lo: int, hi: int) -> int:
+    """An integer field in lo..hi; JSON 1.0 and true are refused (the schema's ``integer``
+    admits 1.0)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(field, f"expected an integer, got {_short(value)}")
+    if not lo <= value <= hi:
+        raise InputError(field, f"must be in {lo}..{hi}, got {_short_int(value)}")
+    return value
 
 
 def _reject_duplicates(pairs):
@@ -101,6 +126,10 @@ def _check_finite(value: Any, path: list) -> None:
     if isinstance(value, float) and not math.isfinite(value):
         raise InputError(json_path(path), f"{value} is not a finite number (NaN, Infinity and "
                                           "numbers beyond float64 are refused)")
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_NUMBER:
+        # compared exactly (int against float): 10**400 would overflow float() later
+        raise InputError(json_path(path), f"the integer {_short_int(value)} is beyond float64 (numbers "
+                                          f"larger than {MAX_NUMBER:.6g} in magnitude are refused)")
     if isinstance(value, dict):
         for k, v in value.items():
             _check_finite(v, path + [k])
@@ -123,6 +152,9 @@ def _schema_error_message(err) -> str:
         return f"expected one of {', '.join(map(repr, allowed))}, got {_short(err.instance)}"
     if kind in ("minimum", "exclusiveMinimum"):
         op = ">=" if kind == "minimum" else ">"
+        return f"must be {op} {err.validator_value}, got {_short(err.instance)}"
+    if kind in ("maximum", "exclusiveMaximum"):
+        op = "<=" if kind == "maximum" else "<"
         return f"must be {op} {err.validator_value}, got {_short(err.instance)}"
     if kind == "minItems":
         return f"expected at least {err.validator_value} item(s), got {len(err.instance)}"
@@ -290,9 +322,7 @@ def problem_from_dict(doc: Any) -> Problem:
         raise InputError("(top level)", f"expected a JSON object, got {type(doc).__name__}")
     _check_finite(doc, [])
     validate_schema(doc)
-    m = doc["sphere_dim"]
-    if m > MAX_SPHERE_DIM:
-        raise InputError("sphere_dim", f"must be <= {MAX_SPHERE_DIM}, got {m}")
+    m = _integer(doc["sphere_dim"], "sphere_dim", 1, MAX_SPHERE_DIM)
     o = len(doc["target"])
     target = parse_target(doc["target"], m, fieldname="target")
     h = doc["head"]
@@ -328,7 +358,7 @@ def problem_from_dict(doc: Any) -> Problem:
                 raise InputError("head.context_tokens", "only softmax heads have context tokens")
             head = CoreHead(keys, values, biases)
         else:
-            n = int(h.get("context_tokens", 0))
+            n = _integer(h.get("context_tokens", 0), "head.context_tokens", 0, MAX_CONTEXT_TOKENS)
             head = SoftmaxHead(keys, values, biases, context_count=n)
             chead["context_tokens"] = n
     canonical = {"format": FORMAT, "sphere_dim": m, "head": chead, "target": list(doc["target"]),
@@ -351,9 +381,7 @@ def _sequence(seq: dict, h: dict) -> dict:
     """Canonical sequence field; refuses heads whose input tokens are not inert."""
     if h["kind"] != "softmax":
         raise InputError("sequence", "needs a softmax head (a core head does not normalise over tokens)")
-    n = seq["max_length"]
-    if n > MAX_SEQUENCE_LENGTH:
-        raise InputError("sequence.max_length", f"must be <= {MAX_SEQUENCE_LENGTH}, got {n}")
+    n = _integer(seq["max_length"], "sequence.max_length", 1, MAX_SEQUENCE_LENGTH)
     if "embedding" in h:
         E = np.array(h["embedding"], dtype=np.float64)
         for name in ("W_K", "W_V"):

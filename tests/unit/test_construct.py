@@ -63,7 +63,7 @@ def test_vmf_with_chosen_parameters_reaches_epsilon(m, kind, lam, N, eps):
 def test_vmf_derived_constants_too_long_is_a_clear_refusal():
     with pytest.raises(InputError) as info:
         construct_vmf(parse_target(["x0*x1"], 2), 0.05, lipschitz=1.0)
-    assert info.value.field == "--prefix-length" and "prefix tokens" in info.value.message
+    assert info.value.field == "--max-prefix-length" and "prefix tokens" in info.value.message
 
 
 def test_net_with_too_few_tokens_is_refused():
