@@ -36,6 +36,7 @@ sup_{I_q} |g_q'| is enclosed. Then |F - f| <= sum_q (c_q + L_q e) over the whole
 from __future__ import annotations
 
 import base64
+import binascii
 import math
 import time
 import zlib
@@ -336,8 +337,28 @@ def _pack_floats(a: np.ndarray) -> str:
     return base64.b64encode(zlib.compress(np.asarray(a, dtype="<f8").tobytes(), 9)).decode("ascii")
 
 
-def _unpack_floats(text: str, limit: int = 50_000_000) -> np.ndarray:
-    raw = zlib.decompressobj().decompress(base64.b64decode(text.encode("ascii"), validate=True), 8 * limit)
+#: Most breakpoints an outer head's certificate may carry (every segment is re-bounded by
+#: the checker; the constructions write a few hundred).
+MAX_BREAKPOINTS = 2**20
+
+
+def _unpack_floats(text: str, limit: int = MAX_BREAKPOINTS, field: str = "breakpoints") -> np.ndarray:
+    """The float64 array of :func:`_pack_floats`; any decoding failure (not a string, not
+    base64, not zlib, truncated, more than ``limit`` numbers, a partial number) is an
+    InputError naming ``field``."""
+    if not isinstance(text, str):
+        raise InputError(field, f"expected a base64 string, got {type(text).__name__}")
+    try:
+        d = zlib.decompressobj()
+        raw = d.decompress(base64.b64decode(text.encode("ascii"), validate=True), 8 * limit + 1)
+    except (binascii.Error, zlib.error, UnicodeError, ValueError) as exc:
+        raise InputError(field, f"not base64 zlib data ({exc})") from None
+    if len(raw) > 8 * limit or d.unconsumed_tail:
+        raise InputError(field, f"holds more than {limit} numbers")
+    if not d.eof:
+        raise InputError(field, "truncated compressed data")
+    if len(raw) % 8:
+        raise InputError(field, f"{len(raw)} bytes is not a whole number of float64 values")
     return np.frombuffer(raw, dtype="<f8").copy()
 
 
@@ -528,18 +549,106 @@ def check_ka(doc, strict: bool = False) -> KACheck:
         out.reason, out.where = exc.reason, exc.where
     except InputError as exc:
         out.reason, out.where = exc.message, exc.field
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
-        out.reason, out.where = f"malformed document ({type(exc).__name__}: {exc})", "(document)"
+    # any other exception is a fault of the checker or the host, not of the document: the
+    # structure is validated first (_validate_ka), so it propagates (certify check: exit 4)
     out.seconds = time.monotonic() - t0
     return out
+
+
+def _is_num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _need(container: dict, key: str, where: str):
+    if key not in container:
+        raise _Invalid(f"{where}.{key}" if where else key, "is required (missing field)")
+    return container[key]
+
+
+def _numeric(value, where: str, depth: int, columns: int | None = None) -> int:
+    """A non-empty vector (depth 1) or rectangular matrix (depth 2) of numbers; its length."""
+    if not isinstance(value, list) or not value:
+        raise _Invalid(where, f"expected a non-empty array{' of arrays' if depth == 2 else ''} of numbers")
+    if depth == 1:
+        bad = next((i for i, v in enumerate(value) if not _is_num(v)), None)
+        if bad is not None:
+            raise _Invalid(f"{where}[{bad}]", "expected a number")
+        return len(value)
+    width = None
+    for i, row in enumerate(value):
+        w = _numeric(row, f"{where}[{i}]", 1)
+        if width is None:
+            width = w
+        if w != width or (columns is not None and w != columns):
+            raise _Invalid(f"{where}[{i}]", f"expected {columns or width} numbers, got {w}")
+    return len(value)
+
+
+def _validate_ka(doc) -> None:
+    """Every field :func:`_check_ka` reads has the type and shape it needs (else INVALID
+    naming the field); finiteness and float64 range of every number (10**400 included)."""
+    from .problem import _check_finite
+
+    if not isinstance(doc, dict):
+        raise _Invalid("(top level)", "expected a JSON object")
+    _check_finite(doc, [])
+    if doc.get("format") != CERT_FORMAT:
+        raise _Invalid("format", f"expected {CERT_FORMAT!r}, got {doc.get('format')!r}")
+    for key in ("spec", "architecture"):
+        _need(doc, key, "")
+    if _need(doc, "verdict", "") not in ("CERTIFIED", "UNDECIDED"):
+        raise _Invalid("verdict", f"expected 'CERTIFIED' or 'UNDECIDED', got {doc['verdict']!r}")
+    bound = _need(doc, "bound", "")
+    if bound is not None and not _is_num(bound):
+        raise _Invalid("bound", f"expected a number or null, got {bound!r}")
+    inner = _need(doc, "inner", "")
+    if not isinstance(inner, dict):
+        raise _Invalid("inner", "expected an object")
+    rows = _numeric(_need(inner, "keys", "inner"), "inner.keys", 2, 2)
+    for key in ("values", "position_keys"):
+        _numeric(_need(inner, key, "inner"), f"inner.{key}", 2, 2 if key == "position_keys" else None)
+    if len(inner["position_keys"]) != rows:
+        raise _Invalid("inner.position_keys", f"expected {rows} rows (one per key), got {len(inner['position_keys'])}")
+    positions = _need(inner, "positions", "inner")
+    if not isinstance(positions, list):
+        raise _Invalid("inner.positions", "expected an array")
+    for p, entry in enumerate(positions):
+        where = f"inner.positions[{p}]"
+        if not isinstance(entry, dict):
+            raise _Invalid(where, "expected an object")
+        cert = entry.get("certificate")
+        if isinstance(cert, dict):
+            problem = cert.get("problem")
+            if not (isinstance(problem, dict) and _is_num(problem.get("epsilon"))):
+                raise _Invalid(where + ".certificate.problem.epsilon", "expected a number")
+    outer = _need(doc, "outer", "")
+    if not isinstance(outer, list):
+        raise _Invalid("outer", "expected an array")
+    for q, o in enumerate(outer):
+        where = f"outer[{q}]"
+        if not isinstance(o, dict):
+            raise _Invalid(where, "expected an object")
+        interval = _need(o, "interval", where)
+        if not (isinstance(interval, list) and len(interval) == 2 and all(map(_is_num, interval))):
+            raise _Invalid(where + ".interval", "expected two numbers [lo, hi]")
+        upper = _need(o, "upper", where)
+        if upper is not None and not _is_num(upper):
+            raise _Invalid(where + ".upper", f"expected a number or null, got {upper!r}")
+        _need(o, "breakpoints", where)
+        n = _numeric(_need(o, "slopes", where), where + ".slopes", 1)
+        for key in ("offsets", "values"):
+            if _numeric(_need(o, key, where), f"{where}.{key}", 1) != n:
+                raise _Invalid(f"{where}.{key}", f"expected {n} numbers (one per slope), got {len(o[key])}")
 
 
 def _check_ka(doc, out: KACheck, strict: bool) -> None:
     from .checker import check_document
 
-    if not isinstance(doc, dict) or doc.get("format") != CERT_FORMAT:
-        raise _Invalid("format", f"expected {CERT_FORMAT!r}")
-    spec = parse_seqmap(doc["spec"])
+    _validate_ka(doc)
+    try:
+        spec = parse_seqmap(doc["spec"])
+    except InputError as exc:
+        raise _Invalid(f"spec.{exc.field}" if exc.field != "(top level)" else "spec", exc.message) from None
     n, Q, eps = spec.length, spec.terms, spec.epsilon
     if doc["architecture"] != architecture(n, Q):
         raise _Invalid("architecture", f"is not the pretrained architecture for n = {n}, Q = {Q}")
@@ -548,6 +657,8 @@ def _check_ka(doc, out: KACheck, strict: bool) -> None:
     if len(positions) != n:
         raise _Invalid("inner.positions", f"expected {n} entries, got {len(positions)}")
     values = np.asarray(inner["values"], dtype=np.float64)
+    if len(doc["outer"]) != Q:
+        raise _Invalid("outer", f"expected {Q} outer heads, got {len(doc['outer'])}")
     e_p = []
     for p, entry in enumerate(positions):
         where = f"inner.positions[{p}]"
@@ -555,7 +666,10 @@ def _check_ka(doc, out: KACheck, strict: bool) -> None:
         if not isinstance(cert, dict):
             raise _Invalid(where + ".certificate", "missing: the inner head at this position is not certified")
         eps_p = cert["problem"]["epsilon"]
-        prob, eta = inner_problem(spec, inner, p, eps_p)
+        try:
+            prob, eta = inner_problem(spec, inner, p, eps_p)
+        except InputError as exc:
+            raise _Invalid(f"inner ({exc.field} of the problem at position {p + 1})", exc.message) from None
         report = check_document(cert, f"{where}.certificate", prob, strict)
         if not report.valid:
             raise _Invalid(f"{where}.certificate.{report.where}", report.reason)
@@ -577,7 +691,8 @@ def _check_ka(doc, out: KACheck, strict: bool) -> None:
         claimed = o["upper"]
         if claimed is None:
             raise _Invalid(where + ".upper", "the outer head is not certified")
-        ok, reason, worst = check_line(head, target, lo, hi, _unpack_floats(o["breakpoints"]), claimed)
+        breakpoints = _unpack_floats(o["breakpoints"], field=where + ".breakpoints")
+        ok, reason, worst = check_line(head, target, lo, hi, breakpoints, claimed)
         if not ok:
             raise _Invalid(where + ".breakpoints", reason)
         ups.append(worst)
