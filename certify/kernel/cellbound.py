@@ -135,6 +135,8 @@ class CellModel:
     hess: list             # o x d x d
     third: list = field(default_factory=list)  # o lists of (multiplicity, evaluator)
     _key_sq: tuple | None = field(default=None, repr=False)
+    #: False for targets that are only Lipschitz (abs, sign): taylor3 is then refused
+    smooth: bool = True
 
     @property
     def key_sq(self):
@@ -157,7 +159,7 @@ class CellModel:
 
     @property
     def default_method(self) -> str:
-        return "taylor3" if self.linear else "lipschitz"
+        return "taylor3" if self.linear and self.smooth else "lipschitz"
 
 
 def _reduce_matrix_head(h: dict, o: int):
@@ -209,7 +211,7 @@ class ModelSet:
 
     def __getattr__(self, name):
         # shared, count-independent attributes (target, epsilon, dimensions)
-        if name in ("f", "grad", "hess", "third", "epsilon", "dim", "out_dim", "kind"):
+        if name in ("f", "grad", "hess", "third", "epsilon", "dim", "out_dim", "kind", "smooth"):
             return getattr(self.models[0], name)
         raise AttributeError(name)
 
@@ -220,6 +222,9 @@ def prepare(problem, third: bool = True) -> CellModel | ModelSet:
     counts = problem.zero_token_counts
     f, grad, hess, thirds = _target_part(problem, third)
     models = [_head_part(problem, c, f, grad, hess, thirds) for c in counts]
+    if hess is None:
+        for m in models:
+            m.smooth = False
     return models[0] if len(models) == 1 else ModelSet(models)
 
 
@@ -263,14 +268,24 @@ def _head_part(problem, extra: int, f, grad, hess, thirds) -> CellModel:
                      float(problem.epsilon), f, grad, hess, thirds)
 
 
+#: Functions whose derivatives are not functions (sign' = 2 DiracDelta): a target with them
+#: is Lipschitz, not smooth, and gets the first-order (``lipschitz``) bound only, which needs
+#: nothing but a bound of the gradient where it exists (the target is absolutely continuous
+#: along every chord, so |g(1) - g(0)| <= sup |g'|; sign is enclosed by [-1, 1] at 0).
+NON_SMOOTH = (sp.Abs, sp.sign)
+
+
 def _target_part(problem, third: bool):
-    """Interval evaluators of the target, its gradient, Hessian and third derivatives."""
+    """Interval evaluators of the target, its gradient, Hessian and third derivatives (the
+    last two None for a non-smooth target)."""
     t = problem.target
     xs = t.symbols
     d = problem.sphere_dim + 1
     f = [compile_interval(e, xs) for e in t.exprs]
     grads = t.gradient_exprs()
     grad = [[compile_interval(g, xs) for g in row] for row in grads]
+    if any(e.has(*NON_SMOOTH) for e in t.exprs):
+        return f, grad, None, None
     hess, thirds = [], []
     for row in grads:
         H = [[None] * d for _ in range(d)]
@@ -391,7 +406,7 @@ def bound_caps(model: CellModel, c: np.ndarray, rho: np.ndarray, method: str | N
     method = method or model.default_method
     if method not in METHODS:
         raise ValueError(f"unknown cell method {method!r}")
-    if method == "taylor3" and not model.linear:
+    if method == "taylor3" and not (model.linear and model.smooth):
         return np.full(c.shape[0], np.inf), np.full(c.shape[0], np.nan)
     B = c.shape[0]
     N = model.keys.shape[0]
