@@ -938,7 +938,8 @@ def _silence_stdout() -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
-        pass  # stdout is not a file descriptor (captured in-process): nothing is flushed at exit
+        # stdout is no file descriptor (a stream replaced in-process): replace the stream
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")
 
 
 def _remove_outputs(paths: list[Path]) -> None:
