@@ -197,3 +197,62 @@ def test_cli_exit_codes_and_json(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert [c["verdict"] for c in out["claims"]] == [VERIFIED, REFUTED]
     assert main(["claim", "--file", str(tmp_path / "missing.txt")]) == 2
+
+
+# ------------------------------------------------------------------------- exact box ends
+
+@pytest.mark.parametrize("text,witness", [
+    # false only on [1e-12, 1e-12 + ~3e-37]: no double lies there, the exact end does
+    ("forall x in [1e-12, 1]: coth(x) <= 10**12", {"x": "1/1000000000000"}),
+    ("forall x in [1e-12, 1], y in [1e-12, 1]: coth(x) + coth(y) <= 2*10**12",
+     {"x": "1/1000000000000", "y": "1/1000000000000"}),
+    # false only at x = 1/3 exactly (the nearest doubles lie outside the box or make it true)
+    ("forall x in [1/3, 1]: 3*x >= 1 + 10**-40", {"x": "1/3"}),
+    ("forall x in [-1, -1/7]: -7*x >= 1 + 10**-40", {"x": "-1/7"}),
+    ("forall x in [-1, -1/8], y in [2, 3]: -8*x*y > y", {"x": "-1/8", "y": "2"}),
+])
+def test_claims_false_only_at_an_exact_end_are_refuted_there(text, witness):
+    r = check_claim(parse_claim(text), max_boxes=2000)
+    assert r.verdict == REFUTED and r.witness == witness, (text, r.verdict, r.witness, r.reason)
+    assert r.witness_margin[1] <= 0
+
+
+def test_the_exact_end_witness_is_rechecked_in_mpmath():
+    r = check_claim(parse_claim("forall x in [1e-12, 1]: coth(x) <= 10**12"))
+    x = mpmath.mpf(1) / 10 ** 12
+    assert 10 ** 12 - mpmath.coth(x) < 0 and r.witness_margin[0] <= 10 ** 12 - mpmath.coth(x) <= r.witness_margin[1]
+
+
+# ------------------------------------------------------------------------- work budgets
+
+def test_claim_budget_is_boxes_not_seconds():
+    import inspect
+
+    from certify.claims import DEFAULT_MAX_BOXES
+    from certify.cli import build_parser
+
+    assert inspect.signature(check_claim).parameters["time_limit"].default is None
+    assert inspect.signature(check_claim).parameters["max_boxes"].default == DEFAULT_MAX_BOXES
+    args = build_parser().parse_args(["claim", "forall x in [0, 1]: x <= 1"])
+    assert args.time_limit is None and args.max_boxes >= DEFAULT_MAX_BOXES
+    tight = "forall x in [-1, 1], y in [-1, 1]: x*y <= (x**2 + y**2)/2"
+    a = check_claim(parse_claim(tight), max_boxes=300)
+    b = check_claim(parse_claim(tight), max_boxes=300)
+    assert a.verdict == b.verdict == UNDECIDED and a.boxes == b.boxes == 300
+    assert a.reason == "box budget of 300 spent" and a.worst_lower == b.worst_lower
+
+
+def test_audited_claims_get_their_committed_verdicts_within_the_default_budget():
+    """The claims of proofs/ under the box budget alone (no clock): committed verdicts, and
+    the box counts the audit records (all well inside the budget)."""
+    from proofs.bessel_ratio_lower_bounds import A1, AMOS, TEMPTING
+    from proofs.quadrature_bound import EXP_CLAIMS
+    from proofs.smoothing_error_bound import A1 as S_A1, CLAIM
+
+    expected = [(CLAIM.format(a=S_A1[1], m=1), VERIFIED, 1139), (CLAIM.format(a=S_A1[2], m=2), VERIFIED, 23),
+                (EXP_CLAIMS[0], VERIFIED, 7), (EXP_CLAIMS[1], VERIFIED, 7),
+                (AMOS.format(a=A1[1], m=1), VERIFIED, 5049), (AMOS.format(a=A1[2], m=2), VERIFIED, 2137),
+                (TEMPTING.format(a=A1[1], k=1, m=1), REFUTED, 0), (TEMPTING.format(a=A1[2], k=1, m=2), VERIFIED, 255)]
+    for text, verdict, boxes in expected:
+        r = check_claim(parse_claim(text), time_limit=None)
+        assert (r.verdict, r.boxes) == (verdict, boxes), (text, r.verdict, r.boxes, r.reason)
