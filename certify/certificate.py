@@ -29,16 +29,17 @@ import zlib
 import numpy as np
 
 from . import __version__
+from .budgets import DEFAULT_MAX_CELLS
 from .sphere import MAX_LEVEL, facet_count
 
 FORMAT = "certify.certificate/1"
 CHECKER_VERSION = "1"
-#: Largest number of tree nodes (bits) a certificate may hold: twice the default cell
-#: budget of ``certify prove`` (5 000 000 cells, each a node of the tree), so every
-#: certificate the search writes by default fits. The bit counts are checked against it
-#: before anything is decompressed or decoded: a few kilobytes of zlib data can otherwise
-#: carry a tree that takes minutes to walk.
-MAX_NODES = 2 * 5_000_000
+#: Largest number of tree nodes (bits) a certificate may hold: five times the default cell
+#: budget of ``certify prove`` (each bounded cell is one node of the tree), so every
+#: certificate the search writes by default fits with room to spare. The bit counts are
+#: checked against it before anything is decompressed or decoded: a few kilobytes of zlib
+#: data can otherwise carry a tree that takes minutes to walk.
+MAX_NODES = 5 * DEFAULT_MAX_CELLS
 
 
 class CertificateError(ValueError):
@@ -144,7 +145,7 @@ def decode_tree(sphere_dim: int, trees: list, max_nodes: int = MAX_NODES):
             # every bit count is checked before any tree is decompressed or walked
             raise CertificateError(f"partition.trees[{face}].bits",
                                    f"the trees hold more than {max_nodes} nodes in all (the certificate "
-                                   f"budget MAX_NODES, twice certify prove's default cell budget)")
+                                   f"budget MAX_NODES, five times certify prove's default cell budget)")
         budget -= nbits
     for face, tree in enumerate(trees):
         field = f"partition.trees[{face}]"

@@ -778,7 +778,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "branch-and-bound over the cubed sphere with outward-rounded interval bounds. "
                     "CERTIFIED (exit 0) writes a certificate with -o; REFUTED (exit 1) gives a witness "
                     "point whose error is rigorously above epsilon; UNDECIDED (exit 3) when the budget "
-                    "runs out. Every answer carries a rigorous enclosure [lower, upper] of the sup error.",
+                    "runs out; exit 4 is an internal error, never a verdict. Every answer carries a rigorous enclosure [lower, upper] of the sup error.",
         epilog="examples:\n  certify prove p.json -o p.cert.json\n"
                "  certify prove p.json --accuracy 0.01 --json     # compute the sup to 1%\n"
                "  certify prove p.json --max-cells 200000\n\n"
@@ -806,7 +806,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Re-check a certificate (or every certificate under a folder) from scratch: the "
                     "embedded problem and its SHA-256, the partition's tiling, a rigorous bound on "
                     "every leaf, the witness. Exit 0 when all are valid, 1 when one is invalid (the "
-                    "field and leaf are named), 2 when a file cannot be read.",
+                    "field and leaf are named), 2 when a file cannot be read or is not a certificate "
+                    "(a folder is searched for *.json files whose format is certify.certificate/1 or "
+                    "certify.seqmap-certificate/1; other files are skipped and counted), 4 on an "
+                    "internal error (a fault of the checker or the host: never reported as INVALID). "
+                    "For a sequence-map certificate VALID covers the end-to-end bound; a recorded torus "
+                    "bound (construct-seq ka --torus) is NOT re-checked, and the report says so.",
         epilog="examples:\n  certify check p.cert.json --problem p.json\n  certify check certificates/ --json\n"
                "  certify check p.cert.json --strict      # transcendental functions in Arb balls",
         formatter_class=argparse.RawDescriptionHelpFormatter)
