@@ -3,12 +3,16 @@
 Verdict kinds (never overstated):
 
 * PROVED: a symbolic identity sympy confirms, or z3 finds the negation unsat (polynomial
-  side conditions only; a timeout gives no verdict);
+  side conditions only; z3 runs under a resource limit, not a timeout, and "unknown" gives no
+  verdict);
 * VERIFIED ON RANGE: Arb branch-and-bound over a stated parameter box (``certify claim``);
   the box is part of the verdict;
 * REFUTED: a witness evaluated in ball arithmetic;
 * CONSISTENT: numerical evidence only;
 * NOT CHECKED: with the reason.
+
+Every check stops on a work budget (z3 resource units, Arb boxes, cells, cell pairs), never on
+the clock, so a verdict is the same on every host and load.
 """
 
 from __future__ import annotations

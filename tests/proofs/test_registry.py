@@ -103,3 +103,20 @@ def test_instance_based_results_are_at_most_consistent(fresh_audit):
     for key in ("density_theorem", "corollary2", "vmf_route_instances", "theorem4_rate", "sequence_theorem"):
         assert by_key[key]["verdict"] == "CONSISTENT", key
     assert by_key["kolmogorov_arnold"]["verdict"] == "NOT CHECKED"  # cited, never instance-checked
+
+
+def test_no_check_depends_on_the_clock():
+    """Budgets are work counts: no z3 timeout and no wall-clock limit in any proofs/ module
+    (a loaded machine must reproduce every verdict of the audit)."""
+    import re
+    from pathlib import Path
+
+    import proofs
+    from proofs import _claims, _instances, _z3
+
+    for path in sorted(Path(proofs.__file__).parent.glob("*.py")):
+        text = path.read_text()
+        assert not re.search(r"""set\(\s*["']timeout""", text), f"{path.name}: a z3 timeout"
+        for m in re.finditer(r"time_limit\s*=\s*([^,)\s]+)", text):
+            assert m.group(1) == "None", f"{path.name}: time_limit={m.group(1)}"
+    assert _z3.RLIMIT > 0 and _claims.CLAIM_MAX_BOXES > 0 and _instances.INSTANCE_MAX_CELLS > 0
