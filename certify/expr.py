@@ -866,6 +866,8 @@ def check_defined_on_sphere(text: str, conditions: Sequence[DomainCondition], sy
             raise InputError(fieldname, _SPHERE_CHECKED[key])
         return
     message = _sphere_domain_message(text, conditions, symbols, d)
+    if len(_SPHERE_CHECKED) >= 1024:
+        _SPHERE_CHECKED.clear()  # a memo of repeated loads of the same targets, kept small
     _SPHERE_CHECKED[key] = message
     if message is not None:
         raise InputError(fieldname, message)
