@@ -471,7 +471,9 @@ def _bessel_ratios(factors, build):
 
 
 def compile_arb(expr: sp.Expr, symbols) -> callable:
-    """``f(list of arb) -> arb`` enclosing ``expr`` (see the soundness contract)."""
+    """``f(list of arb) -> arb`` enclosing ``expr`` at every point of the argument balls (the
+    soundness contract of :mod:`certify.claims`); NaN where an operation is not certainly
+    defined on its argument ball. Raises ValueError for a node it has no rule for."""
     flint = _flint()
     arb = flint.arb
     index = {s: i for i, s in enumerate(symbols)}
