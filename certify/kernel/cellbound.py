@@ -272,7 +272,7 @@ def _head_part(problem, extra: int, f, grad, hess, thirds) -> CellModel:
 #: is Lipschitz, not smooth, and gets the first-order (``lipschitz``) bound only, which needs
 #: nothing but a bound of the gradient where it exists (the target is absolutely continuous
 #: along every chord, so |g(1) - g(0)| <= sup |g'|; sign is enclosed by [-1, 1] at 0).
-NON_SMOOTH = (sp.Abs, sp.sign)
+NON_SMOOTH = (sp.Abs, sp.sign, sp.Heaviside, sp.DiracDelta, sp.Piecewise, sp.Min, sp.Max)
 
 
 def _target_part(problem, third: bool):
