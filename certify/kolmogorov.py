@@ -49,7 +49,8 @@ import sympy as sp
 from .budgets import DEFAULT_MAX_CELLS, DEFAULT_MAX_PAIRS
 from .certificate import build_certificate
 from .errors import InputError
-from .expr import coordinate_symbols, parse_expression, parse_target
+from .expr import (check_defined_on_sphere, compile_domain, coordinate_symbols, parse_expression,
+                   parse_expression_domain, parse_target)
 from .kernel import interval as iv
 from .kernel.iexpr import compile_interval
 from .kernel.linebound import LineHead, LineTarget, bound_segments, check_line, prove_line
@@ -120,7 +121,7 @@ def parse_seqmap(doc) -> SeqMap:
     if not (isinstance(terms, list) and 1 <= len(terms) <= MAX_TERMS):
         raise InputError("terms", f"expected a list of 1..{MAX_TERMS} terms")
     xs = coordinate_symbols(1)
-    inner, outer = [], []
+    inner, outer, outer_conditions = [], [], []
     for q, term in enumerate(terms):
         where = f"terms[{q}]"
         if not isinstance(term, dict):
@@ -132,9 +133,50 @@ def parse_seqmap(doc) -> SeqMap:
             raise InputError(where, "needs both 'inner' (n expressions in x0, x1) and 'outer' (an expression in s)")
         if not (isinstance(term["inner"], list) and len(term["inner"]) == n):
             raise InputError(f"{where}.inner", f"expected a list of {n} expressions (one per position)")
-        inner.append([parse_expression(t, xs, fieldname=f"{where}.inner[{p}]") for p, t in enumerate(term["inner"])])
-        outer.append(parse_expression(term["outer"], [S], fieldname=f"{where}.outer"))
-    return SeqMap(n, inner, outer, float(eps), {"terms": terms})
+        row = []
+        for p, t in enumerate(term["inner"]):
+            e, conds = parse_expression_domain(t, xs, fieldname=f"{where}.inner[{p}]")
+            check_defined_on_sphere(t, conds, xs, fieldname=f"{where}.inner[{p}]")
+            row.append(e)
+        inner.append(row)
+        e, conds = parse_expression_domain(term["outer"], [S], fieldname=f"{where}.outer")
+        outer.append(e)
+        outer_conditions.append(conds)
+    spec = SeqMap(n, inner, outer, float(eps), {"terms": terms})
+    for q, conds in enumerate(outer_conditions):
+        if conds:
+            _check_outer_domain(terms[q]["outer"], conds, _mean_range(spec, q), f"terms[{q}].outer")
+    return spec
+
+
+#: Sub-intervals tried when showing an outer map defined on its reachable range.
+MAX_OUTER_DOMAIN_BOXES = 512
+
+
+def _check_outer_domain(text, conditions, reach, fieldname) -> None:
+    """Every domain condition of the outer map (as written: denominators, logs, roots) must
+    hold on the whole reachable range of s (an enclosure), shown in Arb by bisection; a map
+    undefined there, or not shown defined within the budget, is refused."""
+    import flint
+
+    status = compile_domain(conditions, [S])
+    stack = [(Fraction(reach[0]), Fraction(reach[1]))]
+    boxes = 0
+    while stack:
+        lo, hi = stack.pop()
+        boxes += 1
+        ball = flint.arb(flint.fmpq(lo.numerator, lo.denominator)).union(
+            flint.arb(flint.fmpq(hi.numerator, hi.denominator)))
+        verdict, cond = status([ball])
+        if verdict is True:
+            continue
+        if verdict is False or boxes >= MAX_OUTER_DOMAIN_BOXES:
+            what = "is undefined" if verdict is False else "cannot be shown defined"
+            raise InputError(fieldname, f"{text!r} {what} for s in [{float(lo):.6g}, {float(hi):.6g}], "
+                                        f"within the reachable range [{reach[0]:.6g}, {reach[1]:.6g}] "
+                                        f"of the inner sums: {cond.explain()}")
+        mid = (lo + hi) / 2
+        stack += [(lo, mid), (mid, hi)]
 
 
 def _polarisation(n: int) -> list[dict]:
