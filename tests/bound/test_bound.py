@@ -42,11 +42,11 @@ def test_prefix_length_grows_as_eps_shrinks_and_exponents():
 
 def test_bisection_answer_is_certified_and_the_one_below_is_not():
     target = parse_target(["x0*x1"], 1)
-    res = smallest_certified("net", target, 0.1, 1.0, 89, time_limit=10)
+    res = smallest_certified("net", target, 0.1, 1.0, 89)
     N = res["smallest_certified"]
     assert N is not None and N <= 89
     c = construct_net(target, 0.1, 1.0, prefix_length=N)
-    p = prove(c.problem, time_limit=10)
+    p = prove(c.problem, max_cells=200_000)
     assert p.verdict == CERTIFIED
     assert check_document(json.loads(json.dumps(build_certificate(c.problem, p)))).valid
     below = [t for t in res["trials"] if t["prefix_length"] == res["not_certified_below"]]

@@ -115,7 +115,7 @@ def test_planted_defect_in_one_positions_prefix_is_refuted(product2):
 
 def test_torus_bound_is_rigorous_and_compared(product2):
     spec, r = product2
-    t = torus_bound(spec, r.doc, max_pairs=60_000, time_limit=30)
+    t = torus_bound(spec, r.doc, max_pairs=60_000)
     assert np.isfinite(t["bound"]) and t["bound"] <= r.bound
     X = _sequences(2, 300, 5)
     F = np.array([r.network(x)[0, 0] for x in X])

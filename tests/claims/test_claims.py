@@ -107,7 +107,7 @@ def test_tight_claims_stay_undecided_never_wrong():
     "forall v in [0, 50]: exp(v) - 1 <= v*exp(v)",           # ball products lose signs
 ])
 def test_claims_tight_at_a_box_end_are_verified_through_higher_derivatives(text):
-    assert run(text, time_limit=10).verdict == VERIFIED
+    assert run(text).verdict == VERIFIED
 
 
 @pytest.mark.parametrize("text", [
@@ -116,7 +116,7 @@ def test_claims_tight_at_a_box_end_are_verified_through_higher_derivatives(text)
     "forall s in [0, 50]: 1 - exp(-s) <= 0.999*s",
 ])
 def test_perturbed_end_tight_claims_are_refuted(text):
-    assert run(text, time_limit=10).verdict == REFUTED
+    assert run(text).verdict == REFUTED
 
 
 def test_bessel_ratio_is_enclosed_by_monotonicity_and_contains_the_true_value():
