@@ -21,3 +21,9 @@ BISECTION_MAX_CELLS = 200_000
 #: Cell pairs the torus branch-and-bound of ``construct-seq ka --torus`` bounds (about 3 s for
 #: the n = 2 examples; the bound only tightens with more pairs, it never becomes unsound).
 DEFAULT_MAX_PAIRS = 400_000
+
+#: Largest cell budget a proof that writes a certificate may be given: the checker accepts
+#: trees of at most five times DEFAULT_MAX_CELLS nodes (``certify.certificate.MAX_NODES``), and a
+#: search of K bounded cells writes at most about K (1 + 2^-m) nodes (a cell split two levels
+#: at once adds 2^m unbounded middle nodes for 4^m bounded ones), so K <= 2.5 x DEFAULT fits.
+MAX_CERTIFIED_CELLS = 5 * DEFAULT_MAX_CELLS // 2

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .budgets import BISECTION_MAX_CELLS, DEFAULT_MAX_CELLS, DEFAULT_MAX_PAIRS
+from .budgets import BISECTION_MAX_CELLS, DEFAULT_MAX_CELLS, DEFAULT_MAX_PAIRS, MAX_CERTIFIED_CELLS
 from .errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, EXIT_REFUTED, EXIT_UNDECIDED, InputError
 
 #: Largest distance from the unit sphere accepted for evaluation points.
@@ -235,6 +235,9 @@ def cmd_prove(args) -> int:
     output = _check_output_path(args.output, "-o") if args.output else None
     if args.max_cells < 1:
         raise InputError("--max-cells", f"must be >= 1, got {args.max_cells}")
+    if output is not None and args.max_cells > MAX_CERTIFIED_CELLS:
+        raise InputError("--max-cells", f"at most {MAX_CERTIFIED_CELLS} when a certificate is written "
+                                        f"(-o): larger partitions exceed what certify check accepts")
     if args.time_limit is not None and not args.time_limit > 0:
         raise InputError("--time-limit", f"must be > 0, got {args.time_limit}")
     if args.accuracy is not None and not (args.accuracy > 0 and math.isfinite(args.accuracy)):

@@ -258,7 +258,12 @@ class _Translator:
                 raise self.refuse(f"{name}() takes {want} argument(s), got {n}")
             args = [self.walk(a, depth + 1) for a in node.args]
             self.require_call(name, args, node)
-            return spec.sympy(*args)
+            if any(a.has(sp.zoo, sp.nan, sp.oo, -sp.oo) for a in args):
+                raise self.refuse(f"an argument of {name}() is undefined (such as log(0) or 1/0)")
+            try:
+                return spec.sympy(*args)
+            except (TypeError, ValueError, ZeroDivisionError, ArithmeticError) as exc:
+                raise self.refuse(f"{name}() is undefined for its arguments ({exc})") from None
         kind = type(node).__name__
         raise self.refuse(f"syntax element {kind} is not allowed")
 

@@ -115,8 +115,9 @@ def parse_seqmap(doc) -> SeqMap:
     if not (isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= MAX_LENGTH):
         raise InputError("length", f"must be an integer in 1..{MAX_LENGTH}, got {n!r}")
     eps = doc["epsilon"]
-    if not (isinstance(eps, (int, float)) and not isinstance(eps, bool) and math.isfinite(eps) and eps > 0):
-        raise InputError("epsilon", f"must be a finite number > 0, got {eps!r}")
+    if not (isinstance(eps, (int, float)) and not isinstance(eps, bool)
+            and (isinstance(eps, float) or abs(eps) < 2 ** 1000) and math.isfinite(eps) and eps > 0):
+        raise InputError("epsilon", f"must be a finite number > 0, got {str(eps)[:40]}")
     terms = doc["terms"]
     if not (isinstance(terms, list) and 1 <= len(terms) <= MAX_TERMS):
         raise InputError("terms", f"expected a list of 1..{MAX_TERMS} terms")

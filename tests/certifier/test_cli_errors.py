@@ -278,3 +278,23 @@ def test_the_supported_sphere_dimension_is_stated():
     from certify.problem import MAX_SPHERE_DIM, problem_schema
 
     assert problem_schema()["properties"]["sphere_dim"]["maximum"] == MAX_SPHERE_DIM == 8
+
+
+# ------------------------------------------------------------------ budgets the checker accepts
+
+def test_prove_refuses_a_cell_budget_whose_certificate_check_would_reject(files, capsys):
+    from certify.budgets import MAX_CERTIFIED_CELLS
+
+    assert 2 * MAX_CERTIFIED_CELLS <= MAX_NODES
+    code, _, err = run(capsys, "prove", files / "p.json", "-o", files / "big.cert.json",
+                       "--max-cells", MAX_CERTIFIED_CELLS + 1)
+    assert code == 2 and "--max-cells" in _one_line(err)
+    assert not (files / "big.cert.json").exists()
+
+
+def test_seqmap_spec_with_a_huge_integer_epsilon_is_bad_input(tmp_path, capsys):
+    spec = tmp_path / "s.json"
+    spec.write_text('{"format": "certify.seqmap/1", "length": 2, "epsilon": 1' + "0" * 400
+                    + ', "terms": [{"inner": ["x0", "x0"], "outer": "s"}]}')
+    code, _, err = run(capsys, "construct-seq", "ka", "--spec", spec, "-o", tmp_path / "o.json")
+    assert code == 2 and "epsilon" in _one_line(err)

@@ -237,26 +237,20 @@ def claims(draw):
     return f"forall x in [{lo}, {hi}]: {draw(_expressions())} {op} {draw(_expressions())}"
 
 
-#: Internal errors of ``certify claim`` known and not yet fixed (issue 12, point 7, owned by the
-#: claims layer): each is also an explicit xfail test below; delete the entry with the fix.
-KNOWN_CLAIM_DEFECTS = ("is not comparable",)  # min/max of an argument sympy evaluates to zoo
-
-
 @FUZZ
 @given(text=claims())
 def test_generated_claims(capsys, text):
     argv = ["claim", text, "--max-boxes", "200", "--time-limit", "2"]
     code, _, err = run(capsys, argv)
-    if code == 4 and any(k in err for k in KNOWN_CLAIM_DEFECTS):
-        return
     assert_clean(code, err, argv)
 
 
-@pytest.mark.xfail(strict=True, reason="claims: min(x, log(0)) raises sympy's ValueError "
-                                        "(zoo is not comparable) instead of exit 2")
-def test_claim_with_min_of_an_undefined_argument_is_bad_input(capsys):
-    code, _, err = run(capsys, ["claim", "forall x in [0, 1]: x <= min(x, log(0))", "--max-boxes", "200"])
-    assert code == 2 and "log" in err
+@pytest.mark.parametrize("text", ["forall x in [0, 1]: x <= min(x, log(0))",
+                                  "forall x in [0, 1]: max(x, 1/0) >= 0",
+                                  "forall x in [0, 1]: min(x, sqrt(-1)) <= 1"])
+def test_claim_with_min_of_an_undefined_argument_is_bad_input(capsys, text):
+    code, _, err = run(capsys, ["claim", text, "--max-boxes", "200"])
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
 
 
 # ------------------------------------------------------------------ faults injected on purpose
