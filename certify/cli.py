@@ -48,6 +48,13 @@ exit codes:
      memory); never a verdict. One line names the command and the exception; no output
      file is written; `certify --debug COMMAND ...` prints the traceback
 
+what a verdict rests on:
+  IEEE 754 binary64 arithmetic only (round to nearest, correctly rounded + - * / sqrt);
+  exp, log, sin, ... are the kernel's own enclosures, never numpy's or the C library's,
+  so the answer is the same on every host. Budgets count work (cells, boxes): the same
+  input and budget give the same verdict on an idle or a loaded machine; --time-limit is
+  an optional extra cap that makes an UNDECIDED answer host-dependent.
+
 examples:
   certify demo
   certify prove p.json -o p.cert.json
@@ -821,8 +828,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("certificate", metavar="CERT.json|DIR")
     p.add_argument("--problem", metavar="PROBLEM.json", help="also require the certificate to be about this problem")
     p.add_argument("--strict", action="store_true",
-                   help="evaluate every exp/log/sin/... as an Arb ball (python-flint) instead of trusting "
-                        "numpy's accuracy; slow")
+                   help="evaluate every exp/log/sin/... as an Arb ball (python-flint) instead of the "
+                        "kernel's own enclosures: a second, independent algorithm; slow")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_check)
 
