@@ -136,10 +136,11 @@ def test_entry_point_runs_as_a_program(tmp_path):
 
 
 def test_demo_runs_without_arguments(capsys, tmp_path):
-    code, out, _ = run(capsys, "demo", "--json", "--out-dir", str(tmp_path))
+    code, out, _ = run(capsys, "demo", "--json", "--out-dir", str(tmp_path), "--audit-out", str(tmp_path / "audit"))
     payload = json.loads(out)
     assert code == 0 and payload["estimates_rigorous"] is False
     built = [r for r in payload["rows"] if r["built"]]
     assert {r["method"] for r in built} == {"net", "vmf"}
     assert all(r["estimated_error"] <= r["epsilon"] for r in built)
     assert all((tmp_path / f"demo-{r['case']}.json").exists() for r in built)
+    assert (tmp_path / "audit" / "paper-audit.json").exists()  # never the repository's reports/
