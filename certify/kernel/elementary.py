@@ -44,8 +44,9 @@ S_i u + 2^-1075, S_i = |c_i| + R M_{i+1}(1 + u), M_i = S_i (1 + u) >= |q_i|.
 
 Refusal: a NaN argument gives (NaN, NaN); the functions are total otherwise (log of x <= 0
 gives NaN: undefined). Results that overflow give hi = inf and a finite lo (the largest
-float) where the true value is finite but huge; callers treat any non-finite end as "not
-certified".
+float, or half of it for sinh and cosh) where the true value is finite but huge; callers
+treat any non-finite end as "not certified". Arguments are converted to float64 first
+(every narrower float converts exactly).
 """
 
 from __future__ import annotations
@@ -116,9 +117,9 @@ def _pi_enclosure() -> tuple[Fr, Fr]:
 
 def _truncate(q: Fr, bits: int) -> float:
     """q (positive, < 2) rounded toward zero to ``bits`` significant bits: an exact float."""
-    e = q.numerator.bit_length() - q.denominator.bit_length()  # 2^e <= q < 2^(e+2)
-    if Fr(2) ** (e + 1) <= q:
-        e += 1
+    e = q.numerator.bit_length() - q.denominator.bit_length()  # 2^(e-1) < q < 2^(e+1)
+    if q < Fr(2) ** e:
+        e -= 1                                                  # now 2^e <= q < 2^(e+1)
     scale = Fr(2) ** (bits - 1 - e)
     return float(Fr(math.floor(q * scale)) / scale)
 
@@ -413,6 +414,8 @@ def _sin_cos_reduced(x):
 
 def _trig(x, which: str):
     x = np.asarray(x, dtype=np.float64)
+    shape = x.shape
+    x = x.reshape(-1)  # 1-d, so that the far elements can be indexed (also for a scalar)
     finite = np.isfinite(x)
     far = finite & (np.abs(x) > TRIG_FAST_LIMIT)
     xs = np.where(finite & ~far, x, 0.0)
@@ -424,12 +427,11 @@ def _trig(x, which: str):
         lo = np.maximum(down(v - e), -1.0)
         hi = np.minimum(up(v + e), 1.0)
         if far.any():
-            idx = np.nonzero(far)
-            alo, ahi = _arb_point_bounds(method, x[idx].tolist())
-            lo[idx], hi[idx] = alo, ahi
+            alo, ahi = _arb_point_bounds(method, x[far].tolist())
+            lo[far], hi[far] = alo, ahi
         lo = np.where(finite, lo, np.nan)
         hi = np.where(finite, hi, np.nan)
-        out.append((lo, hi))
+        out.append((lo.reshape(shape), hi.reshape(shape)))
     return out
 
 

@@ -49,6 +49,19 @@ def _constant(e: sp.Basic):
     raise ValueError(f"no interval enclosure for the constant {e}")
 
 
+def _float64(end, direction: int):
+    """A box end as float64: exact from narrower floats and integers; a wider float
+    (longdouble) is rounded outward (down for a lower end, up for an upper end)."""
+    a = np.asarray(end)
+    out = np.asarray(a, dtype=np.float64)
+    if a.dtype.kind == "f" and a.dtype.itemsize > 8:
+        moved = (out > a) if direction < 0 else (out < a)
+        out = np.where(moved, np.nextafter(out, -np.inf if direction < 0 else np.inf), out)
+    elif a.dtype.kind not in "fiub":
+        raise TypeError(f"box ends must be real numbers, got dtype {a.dtype}")
+    return out
+
+
 _TABLE = {sp.exp: iv.exp, sp.log: iv.log, sp.sin: iv.sin, sp.cos: iv.cos, sp.tan: iv.tan,
           sp.sinh: iv.sinh, sp.cosh: iv.cosh, sp.tanh: iv.tanh, sp.atan: iv.atan,
           sp.Abs: iv.absval, sp.sign: iv.sign}
@@ -107,7 +120,7 @@ def compile_interval(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> Callable:
 
     def evaluate(*boxes):
         env = _Env()
-        env.args = list(boxes)
+        env.args = [(_float64(b[0], -1), _float64(b[1], 1)) for b in boxes]
         env.bad = False
         with np.errstate(all="ignore"):
             lo, hi = root(env)

@@ -16,7 +16,12 @@ the exact real result, under these assumptions and no others:
    hosts. Under :class:`strict_backend` they are Arb balls (python-flint, 128 bits) instead.
 3. Sums of n terms use the a-priori bound |fl(sum) - sum| <= gamma_{n-1} sum |t_i|,
    gamma_k = k u / (1 - k u), u = 2^-53, valid for every summation order (numpy's
-   pairwise summation and any SIMD order included).
+   pairwise summation and any SIMD order included). The code multiplies gamma by the
+   *float* sum of |t_i|, which may be low by a factor 1 - gamma; that is still a bound,
+   by the sharper |fl(sum) - sum| <= (n - 1) u sum |t_i| (Rump 2012, Jeannerod and Rump
+   2013), also valid for every order, since gamma_{n-1} (1 - gamma_{n-1}) >= (n - 1) u.
+4. Arguments are float64 arrays (the outward steps are binary64 ulps); the entry points
+   (:func:`point`, :mod:`certify.kernel.iexpr`) convert their inputs.
 
 Refusal: a NaN or infinite bound is never a number. Functions return (-inf, inf) or NaN
 where the result is unbounded or undefined (division by an interval containing 0, log or
@@ -107,6 +112,8 @@ def _has_nan(*intervals):
 
 
 def point(x):
+    """The degenerate interval [x, x] of float64 values (the rules below take float64 arrays:
+    their outward steps are binary64 ulps)."""
     x = np.asarray(x, dtype=np.float64)
     return x, x.copy()
 
@@ -274,8 +281,9 @@ def _periodic(name, a, peak_phase, trough_phase):
     flo, fhi = fbounds(name, lo), fbounds(name, hi)
     rlo, rhi = np.minimum(flo[0], fhi[0]), np.maximum(flo[1], fhi[1])
     wide = (hi - lo) >= 2 * math.pi
-    rhi = np.where(wide | _contains_phase(lo, hi, peak_phase), 1.0, np.minimum(rhi, 1.0))
-    rlo = np.where(wide | _contains_phase(lo, hi, trough_phase), -1.0, np.maximum(rlo, -1.0))
+    single = lo == hi  # a point: its own enclosure, also beyond the phase tests' range
+    rhi = np.where(~single & (wide | _contains_phase(lo, hi, peak_phase)), 1.0, np.minimum(rhi, 1.0))
+    rlo = np.where(~single & (wide | _contains_phase(lo, hi, trough_phase)), -1.0, np.maximum(rlo, -1.0))
     return _nan_where(_has_nan(a), rlo, rhi)
 
 
@@ -290,6 +298,7 @@ def cos(a):
 def tan(a):
     lo, hi = a
     pole = ((hi - lo) >= math.pi) | _contains_phase(lo, hi, math.pi / 2) | _contains_phase(lo, hi, -math.pi / 2)
+    pole &= lo != hi  # a point: its own enclosure (infinite where the cos enclosure reaches 0)
     rlo, rhi = fbounds("tan", lo)[0], fbounds("tan", hi)[1]
     return _nan_where(_has_nan(a), np.where(pole, -INF, rlo), np.where(pole, INF, rhi))
 
@@ -320,7 +329,8 @@ def pow_rational(a, P, positive: bool):
     """a ** p for a non-integer rational p enclosed by the interval P (p itself need not be
     a float, e.g. 1/3) of known sign: exp(p log a) at the ends of a, with the kernel's own
     functions (monotone in a for a > 0); a ** p = 0 at a = 0 for p > 0; undefined (NaN)
-    where a < 0, or a <= 0 for p < 0."""
+    where a < 0 (for p < 0 also where hi <= 0; lo = 0 < hi gives an infinite upper end,
+    a refusal)."""
     lo, hi = a
     safe_lo = np.where(lo > 0, lo, 1.0)
     safe_hi = np.where(hi > 0, hi, 1.0)

@@ -214,3 +214,26 @@ def test_no_numpy_transcendental_function_is_called(monkeypatch):
         after = f(np.abs(x) + 1e-9 if n == "log" else x)
         assert np.array_equal(after[0], before[n][0], equal_nan=True)
         assert np.array_equal(after[1], before[n][1], equal_nan=True)
+
+
+def test_scalar_and_zero_dimensional_arguments_beyond_the_fast_range():
+    for f, name in ((el.sin_bounds, "sin"), (el.cos_bounds, "cos"), (el.tan_bounds, "tan")):
+        for x in (2e6, np.float64(1e22), np.array(-3e300)):
+            lo, hi = f(x)
+            assert np.shape(lo) == () and np.shape(hi) == ()
+            with flint.ctx.workprec(128):
+                assert _inside(float(lo), float(hi), getattr(flint.arb(float(x)), name)())
+
+
+def test_split_constants_have_the_bits_that_make_k_times_them_exact():
+    from fractions import Fraction
+
+    def significant_bits(v):
+        n = Fraction(v).numerator
+        return (n // (n & -n)).bit_length()
+
+    for part, bits, kmax in ((el._P1, 33, el._TRIG_K_MAX), (el._P2, 33, el._TRIG_K_MAX),
+                             (el._EXP_L1, 34, el._EXP_K_MAX), (el._LN2_A, 42, 2 ** 11)):
+        assert significant_bits(part) <= bits
+        k = float(kmax - 1)
+        assert Fraction(k * part) == Fraction(k) * Fraction(part)  # the float product is exact

@@ -4,6 +4,8 @@ point evaluations. A sampled exact value outside an enclosure is a failure."""
 from __future__ import annotations
 
 
+import math
+
 import flint
 import mpmath
 import numpy as np
@@ -375,3 +377,18 @@ def test_binary_rules_refuse_nan_and_stay_sound_on_infinities(name):
 def test_exp_overflow_gives_a_finite_lower_end_and_an_infinite_upper_end():
     lo, hi = iv.exp((np.array([800.0]), np.array([800.0])))
     assert lo[0] > 1e308 and hi[0] == np.inf
+
+
+def test_narrower_and_wider_float_boxes_are_converted_outward():
+    import sympy as sp
+
+    x = sp.Symbol("x", real=True)
+    f = compile_interval(x * x + sp.sin(sp.Integer(2 * 10 ** 6)), [x])
+    for dtype in (np.float32, np.float16, np.longdouble):
+        a = np.array([0.1], dtype=dtype)
+        lo, hi = f((a, a))
+        assert lo.dtype == np.float64
+        p, q = a[0].as_integer_ratio()  # the exact value of the box end, in its own precision
+        with flint.ctx.workprec(256):
+            exact = flint.arb(flint.fmpq(p, q)) ** 2 + flint.arb(2 * 10 ** 6).sin()
+            assert flint.arb(lo[0]) <= exact <= flint.arb(hi[0]), (dtype, lo, hi, exact)
