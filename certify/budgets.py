@@ -18,6 +18,11 @@ DEFAULT_MAX_CELLS = 2_000_000
 #: leaves a 25x margin and keeps an undecided trial to seconds (a bisection runs up to ~20).
 BISECTION_MAX_CELLS = 200_000
 
+#: Boxes ``certify claim`` splits at most per claim (``certify.claims.check_claim``,
+#: ``--max-boxes``). The audit's claims use at most 5.0e3 boxes; claims with touching or
+#: exponentially small margins (Taylor-model suites) may need about 2e5.
+DEFAULT_MAX_BOXES = 200_000
+
 #: Cell pairs the torus branch-and-bound of ``construct-seq ka --torus`` bounds (about 3 s for
 #: the n = 2 examples; the bound only tightens with more pairs, it never becomes unsound).
 DEFAULT_MAX_PAIRS = 400_000

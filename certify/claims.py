@@ -72,6 +72,7 @@ from fractions import Fraction
 import numpy as np
 import sympy as sp
 
+from .budgets import DEFAULT_MAX_BOXES
 from .errors import InputError
 from .expr import (CLAIM_FUNCTIONS, DomainCondition, arb_mul, arb_precision, compile_arb,
                    compile_domain, compile_numpy, parse_expression_domain)
@@ -91,9 +92,6 @@ PRECISION_LADDER = (512, 2048, 8192)
 SAMPLES = 4000
 #: Largest |box end|: box widths (up to twice this) and float samples stay finite floats.
 MAX_BOX_END = 2 ** 1000
-#: Boxes per claim by default: the search is a work budget, so a verdict does not depend
-#: on the machine's load; a time limit is only an optional extra cap.
-DEFAULT_MAX_BOXES = 100_000
 
 VERIFIED, REFUTED, UNDECIDED = "VERIFIED ON RANGE", "REFUTED", "UNDECIDED"
 

@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .budgets import BISECTION_MAX_CELLS, DEFAULT_MAX_CELLS, DEFAULT_MAX_PAIRS, MAX_CERTIFIED_CELLS
+from .budgets import (BISECTION_MAX_CELLS, DEFAULT_MAX_BOXES, DEFAULT_MAX_CELLS, DEFAULT_MAX_PAIRS,
+                      MAX_CERTIFIED_CELLS)
 from .errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, EXIT_REFUTED, EXIT_UNDECIDED, InputError
 
 #: Largest distance from the unit sphere accepted for evaluation points.
@@ -647,6 +648,16 @@ def cmd_demo(args) -> int:
 
 # ---------------------------------------------------------------------------------- parser
 
+def _add_budget_options(p, cells: int, per: str = "") -> None:
+    """--max-cells (the work budget that decides UNDECIDED) and --time-limit (an extra cap)."""
+    p.add_argument("--max-cells", type=int, default=cells, metavar="K",
+                   help=f"cells {per}to bound at most before answering UNDECIDED (default {cells}); "
+                        "the verdict depends only on the input and this budget")
+    p.add_argument("--time-limit", type=float, default=None, metavar="S",
+                   help=f"seconds {per}at most: an extra wall-clock cap (default none); a verdict it "
+                        "cuts short depends on the host's speed and load")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="certify",
@@ -715,12 +726,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--lipschitz", type=float, default=None, metavar="L")
     e.add_argument("--lam", type=float, default=None)
     e.add_argument("--prefix-length", type=int, default=None, metavar="N")
-    e.add_argument("--max-cells", type=int, default=DEFAULT_MAX_CELLS, metavar="K",
-                   help="cells the proof may bound before answering UNDECIDED (default "
-                        f"{DEFAULT_MAX_CELLS}); the verdict depends only on the input and this budget")
-    e.add_argument("--time-limit", type=float, default=None, metavar="S",
-                   help="seconds at most: an extra wall-clock cap (default none); a verdict it cuts "
-                        "short depends on the host's speed and load")
+    _add_budget_options(e, DEFAULT_MAX_CELLS)
     e.add_argument("--no-prove", action="store_true", help="only write the problem")
     e.add_argument("-o", "--output", required=True, metavar="PROBLEM.json")
     e.add_argument("--certificate", metavar="CERT.json", help="write the certificate here")
@@ -798,12 +804,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("problem", metavar="PROBLEM.json")
     p.add_argument("-o", "--output", metavar="CERT.json", help="write the certificate here (CERTIFIED or REFUTED)")
-    p.add_argument("--max-cells", type=int, default=DEFAULT_MAX_CELLS, metavar="K",
-                   help="cells to bound at most before answering UNDECIDED (default "
-                        f"{DEFAULT_MAX_CELLS}); the verdict depends only on the input and this budget")
-    p.add_argument("--time-limit", type=float, default=None, metavar="S",
-                   help="seconds at most: an extra wall-clock cap (default none); a verdict it cuts "
-                        "short depends on the host's speed and load")
+    _add_budget_options(p, DEFAULT_MAX_CELLS)
     p.add_argument("--accuracy", type=float, default=None, metavar="A",
                    help="refine until upper/lower - 1 < A: compute the sup error, not only decide")
     p.add_argument("--method", choices=["taylor3", "lipschitz"], default=None,
@@ -851,8 +852,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("claim", nargs="?", metavar="CLAIM", help="the claim, quoted")
     p.add_argument("--file", metavar="FILE", help="read claims from FILE, one per line")
-    p.add_argument("--max-boxes", type=int, default=200_000, metavar="K",
-                   help="boxes per claim at most before UNDECIDED (default 200000)")
+    p.add_argument("--max-boxes", type=int, default=DEFAULT_MAX_BOXES, metavar="K",
+                   help=f"boxes per claim at most before UNDECIDED (default {DEFAULT_MAX_BOXES})")
     p.add_argument("--time-limit", type=float, default=None, metavar="S",
                    help="seconds per claim: an extra wall-clock cap (default none); the verdict "
                         "depends only on the claim and --max-boxes unless this cuts it short")
@@ -881,13 +882,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--route", choices=["paper", "net"], default=None, help="one route (default: both)")
     p.add_argument("--certify-target", default=None, metavar="EXPR",
                    help="also find the smallest certified prefix length for this target (bisection on N)")
-    p.add_argument("--max-cells", type=int, default=BISECTION_MAX_CELLS, metavar="K",
-                   help="cells per certify prove in the bisection (default "
-                        f"{BISECTION_MAX_CELLS}); the smallest certified N depends only on the input "
-                        "and this budget")
-    p.add_argument("--time-limit", type=float, default=None, metavar="S",
-                   help="seconds per certify prove in the bisection: an extra wall-clock cap (default "
-                        "none); a result it cuts short depends on the host's speed and load")
+    _add_budget_options(p, BISECTION_MAX_CELLS, per="per certify prove in the bisection ")
     p.add_argument("--max-prefix-length", type=int, default=200_000, metavar="N",
                    help="largest partition built exactly; beyond it N is extrapolated (default 200000)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
