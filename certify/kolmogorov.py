@@ -49,8 +49,8 @@ import sympy as sp
 from .budgets import DEFAULT_MAX_CELLS, DEFAULT_MAX_PAIRS
 from .certificate import build_certificate
 from .errors import InputError
-from .expr import (check_defined_on_sphere, compile_domain, coordinate_symbols, parse_expression,
-                   parse_expression_domain, parse_target)
+from .expr import (check_defined_on_sphere, compile_domain, coordinate_symbols, parse_expression_domain,
+                   parse_target)
 from .kernel import interval as iv
 from .kernel.iexpr import compile_interval
 from .kernel.linebound import LineHead, LineTarget, bound_segments, check_line, prove_line
@@ -66,8 +66,9 @@ MAX_TERMS = 64
 #: The inner heads are designed for this multiple of their share of epsilon (the design
 #: bound is pessimistic; only the certified errors enter the end-to-end bound).
 INNER_DESIGN_FACTOR = 2.0
-S = sp.Symbol("s")
-U_SYM = sp.Symbol("u")
+# real symbols, so that derivatives of abs are sign, not expressions in re/im
+S = sp.Symbol("s", real=True)
+U_SYM = sp.Symbol("u", real=True)
 
 
 # ------------------------------------------------------------------------- the map
@@ -83,6 +84,12 @@ class SeqMap:
     @property
     def terms(self) -> int:
         return len(self.outer)
+
+    def inner_text(self, q: int, p: int) -> str:
+        """The inner map psi_{p,q} as the spec wrote it (what the inner problems embed: a
+        sympy printout would depend on sympy's version)."""
+        terms = self.texts.get("terms")
+        return terms[q]["inner"][p] if terms else str(self.inner[q][p])
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
         """f at B sequences X (B x n x 2), float (not rigorous)."""
@@ -146,7 +153,9 @@ def parse_seqmap(doc) -> SeqMap:
     spec = SeqMap(n, inner, outer, float(eps), {"terms": terms})
     for q, conds in enumerate(outer_conditions):
         if conds:
-            _check_outer_domain(terms[q]["outer"], conds, _mean_range(spec, q), f"terms[{q}].outer")
+            lo, hi = _mean_range(spec, q)  # of u = s / n; the outer map is written in s
+            reach = (float(iv.down(lo * n)), float(iv.up(hi * n)))
+            _check_outer_domain(terms[q]["outer"], conds, reach, f"terms[{q}].outer")
     return spec
 
 
@@ -240,9 +249,14 @@ class Layout:
         return 2 + self.Q
 
     def positions(self) -> np.ndarray:
-        """e_p = (cos 2 pi p / n, sin 2 pi p / n), p = 0..n-1 (float)."""
-        phi = 2 * np.pi * np.arange(self.n) / self.n
-        return np.stack([np.cos(phi), np.sin(phi)], axis=1)
+        """e_p = (cos 2 pi p / n, sin 2 pi p / n), p = 0..n-1, each the float nearest to an
+        Arb ball of 200 bits: the same floats on every host (the checker rebuilds the inner
+        problems from them, so a host's libm must not move them by an ulp)."""
+        import flint
+
+        with flint.ctx.workprec(200):
+            turns = [flint.arb(flint.fmpq(2 * p, self.n)) for p in range(self.n)]
+            return np.array([[float(t.cos_pi().mid()), float(t.sin_pi().mid())] for t in turns])
 
 
 def _select(rows: int, d: int, cols, scale: float = 1.0) -> np.ndarray:
@@ -304,7 +318,7 @@ def _exact_biases(e: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, float]:
     for k, (u, v) in enumerate(pos):
         exact = Fraction(float(e[0])) * Fraction(float(u)) + Fraction(float(e[1])) * Fraction(float(v))
         out[k] = float(exact)  # correctly rounded: error <= |out| 2^-53
-    eta = float(iv.up(np.max(np.abs(out)) * 2.0 ** -52)) if out.size else 0.0
+    eta = float(iv.up(np.max(np.abs(out)) * math.ldexp(1.0, -52))) if out.size else 0.0
     return out, eta
 
 
@@ -314,7 +328,7 @@ def inner_problem(spec: SeqMap, inner: dict, p: int, epsilon: float):
     bias rounding."""
     e = Layout(spec.length, spec.terms).positions()[p]
     biases, eta = _exact_biases(e, np.asarray(inner["position_keys"]))
-    texts = [str(spec.inner[q][p]) for q in range(spec.terms)]
+    texts = [spec.inner_text(q, p) for q in range(spec.terms)]
     problem = make_problem(1, "softmax", inner["keys"], inner["values"], texts, epsilon, biases=biases,
                            context_tokens=spec.length,
                            meta={"role": f"inner head at position {p + 1} of {spec.length}"})
@@ -440,7 +454,7 @@ def construct(spec: SeqMap, progress=None, time_limit: float | None = None,
     e_inner = min(INNER_DESIGN_FACTOR * eps / (2 * max(sum(Ls), 1e-9)), min(pad) if min(pad) > 0 else eps)
     e_outer = eps / (2 * Q)
     # inner head: one net construction for all n Q inner maps, copied per position with mu e_p
-    texts = [str(spec.inner[q][p]) for p in range(n) for q in range(Q)]
+    texts = [spec.inner_text(q, p) for p in range(n) for q in range(Q)]
     say(f"inner head: net construction for {n * Q} inner maps at eps {e_inner:.3g}")
     c = construct_net(parse_target(texts, 1), e_inner)
     keys = np.asarray(c.problem.head.keys)
@@ -773,7 +787,7 @@ def _range_max_table(U: np.ndarray) -> list[np.ndarray]:
 def _range_max(table, i0: np.ndarray, i1: np.ndarray) -> np.ndarray:
     """max U[i0..i1] (inclusive) per query, from the sparse table."""
     length = i1 - i0 + 1
-    k = np.floor(np.log2(length)).astype(int)
+    k = np.frexp(length.astype(np.float64))[1] - 1  # floor(log2 length), exact
     out = np.empty(i0.size)
     for level in np.unique(k):
         sel = k == level
@@ -794,7 +808,7 @@ def _leaf_table(model, cert: dict, slack: float):
         sl = slice(s0, s0 + 4096)
         U[sl] = bound_cells(model, 1, F[sl], L[sl], C[sl])[0]
     U = iv.up(U + slack)
-    width = 1.0 / np.exp2(L.astype(np.float64))
+    width = np.ldexp(1.0, -L.astype(np.int64))  # 2^-level, exact
     starts = F + C[:, 0] * width
     order = np.argsort(starts)
     return starts[order], _range_max_table(np.where(np.isfinite(U[order]), U[order], np.inf))
@@ -815,6 +829,8 @@ def torus_bound(spec: SeqMap, doc: dict, max_pairs: int = DEFAULT_MAX_PAIRS, tim
     bound is the same on every host and load; ``time_limit``, default None, is an extra cap
     that makes it host-dependent).
     """
+    from .search import _worst_first
+
     from .kernel.cellbound import prepare
     from .sphere import cell_caps, root_cells, split_cells
 
@@ -841,7 +857,7 @@ def torus_bound(spec: SeqMap, doc: dict, max_pairs: int = DEFAULT_MAX_PAIRS, tim
 
     def cell_info(p, F, L, C):
         starts, table = leaves[p]
-        width = 1.0 / np.exp2(L.astype(np.float64))
+        width = np.ldexp(1.0, -L.astype(np.int64))  # 2^-level, exact
         lo = F + C[:, 0] * width
         hi = lo + width
         i0 = np.clip(np.searchsorted(starts, lo, side="right") - 1, 0, starts.size - 1)
@@ -887,7 +903,7 @@ def torus_bound(spec: SeqMap, doc: dict, max_pairs: int = DEFAULT_MAX_PAIRS, tim
         take = min(2048, B.size, (max_pairs - pairs) // 4)
         if take < 1:
             break
-        worst = np.argpartition(-B, take - 1)[:take]
+        worst = _worst_first(B, take)  # ties broken by position: the same pairs on every build
         if np.any(np.concatenate([a[1][worst], b[1][worst]]) >= 40):
             break
         keep = np.ones(B.size, dtype=bool)

@@ -167,3 +167,11 @@ def test_seqmap_input_errors():
         with pytest.raises(InputError) as exc:
             parse_seqmap(doc)
         assert exc.value.field == field, (field, exc.value)
+
+
+def test_abs_in_inner_and_outer_maps_is_constructed_and_checked():
+    spec = parse_seqmap({"format": "certify.seqmap/1", "length": 2, "epsilon": 0.2,
+                         "terms": [{"inner": ["abs(x0)", "x1"], "outer": "abs(s - 1)/2"}]})
+    r = construct(spec)
+    assert r.verdict == "CERTIFIED"
+    assert check_ka(r.doc).valid

@@ -35,6 +35,18 @@ def test_undefined_maps_are_refused(inner, outer, field):
 
 
 def test_an_outer_map_defined_on_the_reachable_range_is_accepted():
-    # inner sums of exp(x0) lie in [1/e, e]: log(s) is defined there
+    # the outer map is written in s, the sum of the inner maps (not their mean):
+    # exp(x0) + exp(x1) lies in [2/e, 2e], so log(s) is defined there
     parse_seqmap(_spec(["exp(x0)", "exp(x1)"], "log(s)"))
-    parse_seqmap(_spec(["x0", "x0"], "sqrt(s + 2)"))
+    parse_seqmap(_spec(["x0", "x0"], "sqrt(s + 3)"))      # s in [-2, 2]
+    parse_seqmap(_spec(["x0 + 2", "x0 + 2"], "log(s - 3/2)"))  # s in [2, 6], mean in [1, 3]
+
+
+@pytest.mark.parametrize("inner, outer", [
+    (["x0", "x0"], "log(s + 3/2)"),            # s reaches -2 (the mean only -1)
+    (["x0", "x0", "x0"], "sqrt(s + 2)"),       # s reaches -3
+])
+def test_the_domain_is_checked_on_the_range_of_the_sum(inner, outer):
+    with pytest.raises(InputError) as exc:
+        parse_seqmap(_spec(inner, outer, n=len(inner)))
+    assert exc.value.field == "terms[0].outer"
