@@ -417,15 +417,18 @@ def _power_text(base: float, exponent: int) -> str:
 
 def cmd_bound(args) -> int:
     from .bound import ROUTES, paper_exponent, route_bound, smallest_certified
-    from .construct import _range_bounds
+    from .construct import EPSILON_RANGE, LIPSCHITZ_RANGE, _range_bounds, check_in_range
     from .expr import parse_target
 
     routes = [args.route] if args.route else list(ROUTES)
     if args.sphere_dim < 1:
         raise InputError("--sphere-dim", f"must be >= 1, got {args.sphere_dim}")
-    for name, v in (("--epsilon", args.epsilon), ("--lipschitz", args.lipschitz), ("--time-limit", args.time_limit)):
-        if v is not None and not (math.isfinite(v) and v > 0):
-            raise InputError(name, f"must be a finite number > 0, got {v}")
+    check_in_range("--epsilon", args.epsilon, EPSILON_RANGE)
+    check_in_range("--lipschitz", args.lipschitz, LIPSCHITZ_RANGE)
+    if args.sup_norm is not None:
+        check_in_range("--sup-norm", args.sup_norm, LIPSCHITZ_RANGE)
+    if args.time_limit is not None and not (math.isfinite(args.time_limit) and args.time_limit > 0):
+        raise InputError("--time-limit", f"must be a finite number > 0, got {args.time_limit}")
     if args.max_cells < 1:
         raise InputError("--max-cells", f"must be >= 1, got {args.max_cells}")
     if args.max_prefix_length < 1:
@@ -509,9 +512,11 @@ def cmd_seq_elementwise(args) -> int:
         raise InputError("--time-limit", f"must be > 0, got {args.time_limit}")
     target = parse_target(args.target, args.sphere_dim, fieldname="--target")
     if args.method == "net":
-        c = construct_net(target, args.epsilon, args.lipschitz, args.lam, args.prefix_length)
+        c = construct_net(target, args.epsilon, args.lipschitz, args.lam, args.prefix_length,
+                          args.max_prefix_length)
     else:
-        c = construct_vmf(target, args.epsilon, args.lipschitz, args.lam, args.prefix_length, "softmax")
+        c = construct_vmf(target, args.epsilon, args.lipschitz, args.lam, args.prefix_length, "softmax",
+                          args.max_prefix_length)
     problem = elementwise_problem(c.problem, args.max_length, args.causal)
     payload = {"output": str(output), "sha256": problem.sha256, "prefix_length": c.problem.prefix_length,
                "lambda": c.lam, "max_length": args.max_length, "causal": args.causal, "verdict": None}
@@ -726,6 +731,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--lipschitz", type=float, default=None, metavar="L")
     e.add_argument("--lam", type=float, default=None)
     e.add_argument("--prefix-length", type=int, default=None, metavar="N")
+    e.add_argument("--max-prefix-length", type=int, default=200_000, metavar="N",
+                   help="refuse derived constants needing more prefix tokens (default 200000)")
     _add_budget_options(e, DEFAULT_MAX_CELLS)
     e.add_argument("--no-prove", action="store_true", help="only write the problem")
     e.add_argument("-o", "--output", required=True, metavar="PROBLEM.json")

@@ -120,6 +120,21 @@ def _values(target: Target, centres: np.ndarray) -> np.ndarray:
     return vals
 
 
+#: Supported ranges of the constructions' and the calculator's real parameters. Below the
+#: lower ends no prefix could be built (the derived prefix lengths exceed 10^9 tokens even on
+#: S^1) and the derived constants underflow; above the upper ends they overflow binary64.
+EPSILON_RANGE = (1e-9, 1e6)
+LIPSCHITZ_RANGE = (1e-9, 1e9)
+LAMBDA_RANGE = (1e-6, 1e9)
+
+
+def check_in_range(name: str, value, bounds: tuple[float, float]) -> None:
+    """Refuse a value outside [lo, hi] (or not a finite number) as bad input naming it."""
+    lo, hi = bounds
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and lo <= value <= hi):
+        raise InputError(name, f"must be a finite number in [{lo:g}, {hi:g}], got {value}")
+
+
 def _check_common(sphere_dim: int, epsilon: float, lipschitz: float | None, lam: float | None,
                   prefix_length: int | None, out_dim: int = 1, max_prefix: int = DEFAULT_MAX_PREFIX) -> None:
     if sphere_dim < 1:
@@ -127,12 +142,11 @@ def _check_common(sphere_dim: int, epsilon: float, lipschitz: float | None, lam:
     if sphere_dim > MAX_SPHERE_DIM:
         raise InputError("--sphere-dim", f"must be <= {MAX_SPHERE_DIM} (the largest m a problem file may "
                                          f"have), got {sphere_dim}")
-    if not (math.isfinite(epsilon) and epsilon > 0):
-        raise InputError("--epsilon", f"must be a finite number > 0, got {epsilon}")
-    if lipschitz is not None and not (math.isfinite(lipschitz) and lipschitz > 0):
-        raise InputError("--lipschitz", f"must be a finite number > 0, got {lipschitz}")
-    if lam is not None and not (math.isfinite(lam) and lam > 0):
-        raise InputError("--lam", f"must be a finite number > 0, got {lam}")
+    check_in_range("--epsilon", epsilon, EPSILON_RANGE)
+    if lipschitz is not None:
+        check_in_range("--lipschitz", lipschitz, LIPSCHITZ_RANGE)
+    if lam is not None:
+        check_in_range("--lam", lam, LAMBDA_RANGE)
     if prefix_length is not None and prefix_length < 1:
         raise InputError("--prefix-length", f"must be >= 1, got {prefix_length}")
     if prefix_length is not None:

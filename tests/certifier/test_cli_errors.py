@@ -298,3 +298,23 @@ def test_seqmap_spec_with_a_huge_integer_epsilon_is_bad_input(tmp_path, capsys):
                     + ', "terms": [{"inner": ["x0", "x0"], "outer": "s"}]}')
     code, _, err = run(capsys, "construct-seq", "ka", "--spec", spec, "-o", tmp_path / "o.json")
     assert code == 2 and "epsilon" in _one_line(err)
+
+
+@pytest.mark.parametrize("argv, field", [
+    (["bound", "--sphere-dim", "1", "--epsilon", "0.1", "--lipschitz", "1e300"], "--lipschitz"),
+    (["bound", "--sphere-dim", "1", "--epsilon", "1e-200", "--lipschitz", "1"], "--epsilon"),
+    (["bound", "--sphere-dim", "1", "--epsilon", "0.1", "--lipschitz", "1", "--sup-norm", "1e300"], "--sup-norm"),
+    (["construct", "--target", "x0", "--sphere-dim", "1", "--epsilon", "1e-200", "--method", "vmf", "-o", "{d}/q.json"], "--epsilon"),
+    (["construct", "--target", "x0", "--sphere-dim", "1", "--epsilon", "1e300", "--method", "vmf", "-o", "{d}/q.json"], "--epsilon"),
+    (["construct", "--target", "x0", "--sphere-dim", "1", "--epsilon", "0.1", "--lipschitz", "1e-300",
+      "--method", "vmf", "-o", "{d}/q.json"], "--lipschitz"),
+    (["construct", "--target", "x0", "--sphere-dim", "1", "--epsilon", "0.1", "--lam", "1e-300",
+      "--method", "vmf", "-o", "{d}/q.json"], "--lam"),
+    (["construct-seq", "elementwise", "--target", "x0", "--sphere-dim", "1", "--epsilon", "1e-8",
+      "--max-length", "3", "-o", "{d}/q.json"], "--max-prefix-length"),
+])
+def test_extreme_real_parameters_are_bad_input_naming_the_option(tmp_path, capsys, argv, field):
+    argv = [a.format(d=tmp_path) for a in argv]
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and _one_line(err).startswith(f"certify {argv[0]}") and field in err, err
+    assert not (tmp_path / "q.json").exists()

@@ -253,6 +253,36 @@ def test_claim_with_min_of_an_undefined_argument_is_bad_input(capsys, text):
     assert code == 2 and len(err.strip().splitlines()) == 1, err
 
 
+#: Valid command lines whose numeric options are replaced one at a time (extreme, tiny,
+#: negative, non-finite values): every answer is a verdict or one bad-input line.
+_NUMERIC_COMMANDS = [
+    (["bound", "--sphere-dim", "{m}", "--epsilon", "0.1", "--lipschitz", "1"], ["--epsilon", "--lipschitz"]),
+    (["bound", "--sphere-dim", "{m}", "--epsilon", "0.1", "--lipschitz", "1", "--sup-norm", "1"], ["--sup-norm"]),
+    (["construct", "--target", "x0*x1", "--sphere-dim", "{m}", "--epsilon", "0.3", "--lipschitz", "1",
+      "--method", "vmf", "--max-prefix-length", "2000", "-o", "{d}/c.json"], ["--epsilon", "--lipschitz"]),
+    (["construct", "--target", "x0", "--sphere-dim", "{m}", "--epsilon", "0.3", "--method", "net",
+      "--lam", "20", "--prefix-length", "30", "-o", "{d}/c.json"], ["--epsilon", "--lam"]),
+    (["construct", "--target", "x0", "--sphere-dim", "{m}", "--epsilon", "0.3", "--method", "vmf",
+      "--lam", "20", "--prefix-length", "30", "-o", "{d}/c.json"], ["--epsilon", "--lam"]),
+]
+_NUMBERS = st.one_of(st.sampled_from([0.0, -1.0, 1e-320, 1e-300, 1e-200, 1e-12, 1e-9, 1e9, 1e12, 1e200, 1e300,
+                                      1.7976931348623157e308, float("inf"), float("nan")]),
+                     st.floats(allow_nan=False, allow_infinity=False, width=64))
+
+
+@FUZZ
+@given(case=st.integers(0, len(_NUMERIC_COMMANDS) - 1), which=st.integers(0, 1), value=_NUMBERS,
+       m=st.sampled_from(["1", "2"]))
+def test_valid_commands_with_one_numeric_option_replaced(capsys, tmp_path_factory, case, which, value, m):
+    argv, options = _NUMERIC_COMMANDS[case]
+    d = tmp_path_factory.mktemp("num")
+    argv = [a.format(m=m, d=d) for a in argv]
+    option = options[which % len(options)]
+    argv[argv.index(option) + 1] = repr(value)
+    code, _, err = run(capsys, argv)
+    assert_clean(code, err, argv)
+
+
 # ------------------------------------------------------------------ faults injected on purpose
 
 def _boom(*args, **kwargs):
