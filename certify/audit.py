@@ -41,7 +41,7 @@ LENGTH_EPS = (0.4, 0.2, 0.1, 0.05)
 #: The error map's certified prefix (the paper's route with chosen lambda and N on S^2).
 MAP_TARGET, MAP_LAM, MAP_N, MAP_EPS = "x0*x1", 30.0, 200, 0.1
 #: Cells for the error map's proof: it uses about 7e3; 1e5 is a wide margin (a work budget, so
-#: the figure's verdict and enclosure are the same on every host and load).
+#: the figure's verdict and enclosure do not depend on the machine's load).
 MAP_MAX_CELLS = 100_000
 
 

@@ -52,9 +52,10 @@ exit codes:
 what a verdict rests on:
   IEEE 754 binary64 arithmetic only (round to nearest, correctly rounded + - * / sqrt);
   exp, log, sin, ... are the kernel's own enclosures, never numpy's or the C library's,
-  so the answer is the same on every host. Budgets count work (cells, boxes): the same
-  input and budget give the same verdict on an idle or a loaded machine; --time-limit is
-  an optional extra cap that makes an UNDECIDED answer host-dependent.
+  so every answer is sound on every host. Budgets count work (cells, boxes): the same
+  input and budget give the same verdict on an idle or a loaded machine; across hosts an
+  enclosure may differ in its last bits (BLAS summation orders), never its soundness.
+  --time-limit is an optional extra cap that makes an UNDECIDED answer load-dependent.
 
 examples:
   certify demo
@@ -806,7 +807,7 @@ def build_parser() -> argparse.ArgumentParser:
                "  certify prove p.json --accuracy 0.01 --json     # compute the sup to 1%\n"
                "  certify prove p.json --max-cells 200000\n\n"
                "The verdict, enclosure and certificate depend only on the problem and the budget\n"
-               "(--max-cells, --accuracy, --method): the same on every host and load. --time-limit is\n"
+               "(--max-cells, --accuracy, --method), whatever the machine's load. --time-limit is\n"
                "an extra cap; a verdict it cuts short depends on the host's speed and load.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("problem", metavar="PROBLEM.json")
@@ -901,7 +902,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "methods, decide each with certify prove and re-check its certificate, and print a "
                     "table: prefix length, lambda, a-priori bound, estimated error, verdict, rigorous "
                     "enclosure, time; then run the audit. Each proof has a cell budget (no time limit), so "
-                    "the verdicts are the same on any host and load. Needs no arguments.",
+                    "the verdicts do not depend on the machine's load. Needs no arguments.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out-dir", default=None, metavar="DIR",
                    help="also write the constructed problem files here")
@@ -918,8 +919,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "each claim with its label, statement, provenance (paper / derived), verdict (PROVED, "
                     "VERIFIED ON RANGE, REFUTED, CONSISTENT, NOT CHECKED), evidence and time. Takes about a "
                     "minute. Every search behind a verdict stops on a work budget (cells, Arb boxes, cell "
-                    "pairs), never on the clock, so the verdicts, statements and tables are the same on any "
-                    "host and load; only the times differ. With --check, rerun into a temporary folder and "
+                    "pairs), never on the clock, so the verdicts, statements and tables do not depend on the "
+                    "machine's load; only the times differ. With --check, rerun into a temporary folder and "
                     "compare with DIR/paper-audit.json: exit 0 if it is up to date, 1 if a verdict, statement "
                     "or table changed, each change printed as old -> new (evidence that differs with the "
                     "same verdict is listed, not counted as a change).",

@@ -12,7 +12,7 @@ gradient (x1, x0, 0) has norm <= 1 on the unit ball, which is convex). Rows:
 
 Every built prefix is then decided by ``certify prove`` with a budget of
 :data:`DEMO_MAX_CELLS` cells and no time limit, so each verdict, enclosure and certificate is
-the same on every host and load: CERTIFIED or REFUTED (UNDECIDED only if the budget ran out),
+the same whatever the machine's load: CERTIFIED or REFUTED (UNDECIDED only if the budget ran out),
 with a rigorous enclosure of the sup error, and each certificate is re-checked by the
 independent checker. The "est. error" column is the NON-RIGOROUS sampling estimate, for
 comparison.
@@ -130,8 +130,8 @@ def run_demo(json_output: bool = False, out_dir: str | None = None) -> int:
               f"{r['seconds']:>5.1f}s")
     print("est. error: NON-RIGOROUS sampling estimate of the sup error (not a certificate).")
     print("a-priori: the bound of the derived constants for those parameters ('-': none exists).")
-    print(f"verdict: certify prove with at most {DEMO_MAX_CELLS} cells and no time limit, so the same on any "
-          "host and load (UNDECIDED: budget spent);")
+    print(f"verdict: certify prove with at most {DEMO_MAX_CELLS} cells and no time limit, so the same whatever "
+          "the machine's load (UNDECIDED: budget spent);")
     print("rigorous sup error: its enclosure; cells: cells bounded; check: the independent checker on the "
           "certificate.")
     return EXIT_OK

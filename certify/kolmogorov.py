@@ -433,8 +433,8 @@ def construct(spec: SeqMap, progress=None, time_limit: float | None = None,
               max_cells: int = DEFAULT_MAX_CELLS) -> KAResult:
     """Build the prefixes for ``spec``, certify every head, and bound the end-to-end error.
 
-    Each inner-head proof bounds at most ``max_cells`` cells (a work budget: the result is the
-    same on every host and load); ``time_limit`` (seconds per proof, default None) is an extra
+    Each inner-head proof bounds at most ``max_cells`` cells (a work budget: the result does
+    not depend on the machine's load); ``time_limit`` (seconds per proof, default None) is an extra
     cap that makes it host-dependent."""
     from .construct import construct_net
     from .search import prove
@@ -826,7 +826,7 @@ def torus_bound(spec: SeqMap, doc: dict, max_pairs: int = DEFAULT_MAX_PAIRS, tim
                           + sup |g_q'| over the reachable means * e ).
     Every ingredient is rigorous, so the largest pair bound is a rigorous sup bound; pairs are
     split (both cells) worst first until ``max_pairs`` pairs are bounded (a work budget: the
-    bound is the same on every host and load; ``time_limit``, default None, is an extra cap
+    bound does not depend on the machine's load; ``time_limit``, default None, is an extra cap
     that makes it host-dependent).
     """
     from .search import _worst_first

@@ -94,7 +94,7 @@ def prove(problem, max_cells: int = DEFAULT_MAX_CELLS, time_limit: float | None 
           batch: int = BATCH) -> SearchResult:
     """Decide sup_x max_i |H_i(x) - f_i(x)| <= epsilon for a :class:`Problem` (see module).
 
-    ``max_cells`` is the work budget that makes the answer reproducible on any host and load;
+    ``max_cells`` is the work budget that makes the answer reproducible whatever the load;
     ``time_limit`` (seconds, default None) is an extra cap that makes it host-dependent."""
     t0 = time.monotonic()
     m = problem.sphere_dim

@@ -12,7 +12,7 @@ Verdict kinds (never overstated):
 * NOT CHECKED: with the reason.
 
 Every check stops on a work budget (z3 resource units, Arb boxes, cells, cell pairs), never on
-the clock, so a verdict is the same on every host and load.
+the clock, so a verdict does not depend on the machine's load.
 """
 
 from __future__ import annotations

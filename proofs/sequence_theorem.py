@@ -25,8 +25,8 @@ from ._instances import INSTANCE_MAX_CELLS
 from .registry import CONSISTENT, NOT_CHECKED, PROVED, Result, Verdict
 
 EPSILON = 0.1
-#: Cell pairs of the direct torus bound. A work budget, so the reported bound is the same on
-#: every host and load (it is the bound after exactly this many pairs: it only tightens with
+#: Cell pairs of the direct torus bound. A work budget, so the reported bound does not depend
+#: on the machine's load (it is the bound after exactly this many pairs: it only tightens with
 #: more). 1.5e5 pairs take about 1 s here; the bound is evidence, the verdict rests on the
 #: end-to-end certificate.
 TORUS_MAX_PAIRS = 150_000
