@@ -240,9 +240,3 @@ def scan_certificates(root: str | os.PathLike) -> tuple[list[Path], list[Path]]:
         fmt = doc.get("format") if isinstance(doc, dict) else None
         (found if is_certificate_format(fmt) else skipped).append(p)
     return found, skipped
-
-
-def find_certificates(root: str | os.PathLike) -> list[Path]:
-    """Every ``*.json`` under ``root`` whose top-level ``format`` is a certificate's (a
-    head's, or a sequence map's, which ``certify check`` hands to :mod:`certify.kolmogorov`)."""
-    return scan_certificates(root)[0]

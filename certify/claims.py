@@ -74,7 +74,7 @@ import sympy as sp
 
 from .budgets import DEFAULT_MAX_BOXES
 from .errors import InputError
-from .expr import (CLAIM_FUNCTIONS, DomainCondition, arb_mul, arb_precision, compile_arb,
+from .expr import (CLAIM_FUNCTIONS, DomainCondition, arb_precision, compile_arb,
                    compile_domain, compile_numpy, parse_expression_domain)
 
 #: Bits of working precision of the Arb evaluation.
@@ -171,7 +171,7 @@ def _probe_domain(names, symbols, box, domain, fieldname) -> None:
     if not domain:
         return
     flint = _arb()
-    with _Precision(PRECISION):
+    with arb_precision(PRECISION):
         inner = [(a[1], b[0]) for a, b in ((_end_bounds(lo), _end_bounds(hi)) for lo, hi in box)]
         status = compile_domain(domain, symbols)
         for pt in _corners(inner) + [[(lo + hi) / 2 for lo, hi in inner]]:
@@ -267,8 +267,6 @@ def _arb():
     return flint
 
 
-_mul = arb_mul          # the names this module has always used
-_Precision = arb_precision
 
 
 def _end_bounds(e: sp.Expr):
@@ -305,7 +303,7 @@ def check_claim(claim: Claim, max_boxes: int = DEFAULT_MAX_BOXES, time_limit: fl
     none) is an optional extra cap. A claim found undefined at a point of its box (a domain
     condition certainly fails there) is refused with an :class:`InputError`."""
     t0 = time.monotonic()
-    with _Precision(PRECISION):
+    with arb_precision(PRECISION):
         g = compile_arb(claim.margin, claim.symbols)
         domain = compile_domain(claim.domain, claim.symbols)
         try:
@@ -390,7 +388,7 @@ def check_claim(claim: Claim, max_boxes: int = DEFAULT_MAX_BOXES, time_limit: fl
                 return True, v
             if v.is_finite() and v.rad() <= abs(v.mid()) * 2.0 ** -64 + 2.0 ** -100:
                 for bits in PRECISION_LADDER:
-                    with _Precision(bits):
+                    with arb_precision(bits):
                         w = g([_ball(lo, hi, True) for lo, hi in b])
                     if w.is_finite() and ok(w):
                         return True, w
@@ -418,7 +416,7 @@ def check_claim(claim: Claim, max_boxes: int = DEFAULT_MAX_BOXES, time_limit: fl
                     else:
                         return False, v
                 for bits in (PRECISION,) + PRECISION_LADDER:
-                    with _Precision(bits):
+                    with arb_precision(bits):
                         w = g([_ball(q, q, False) for q in corner])
                     if w.is_finite() and ok(w):
                         return True, v
@@ -454,7 +452,7 @@ def check_claim(claim: Claim, max_boxes: int = DEFAULT_MAX_BOXES, time_limit: fl
                 if defined is not True:
                     return None
             for bits in (PRECISION,) + (PRECISION_LADDER if ladder else ()):
-                with _Precision(bits):
+                with arb_precision(bits):
                     v = at_point(pt)
                 if bad(v):
                     return v

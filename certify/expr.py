@@ -555,7 +555,8 @@ def compile_arb(expr: sp.Expr, symbols) -> callable:
         if f is sp.log:
             return positive(one, lambda x: x.log())
         if f is sp.Abs:
-            return lambda a: abs(one(a))
+            # Arb's |ball| keeps the ball's radius, so [-1, 1] stays [-1, 1]; |x| >= 0 always
+            return lambda a: abs(one(a)).nonnegative_part()
         if f in (sp.sign, sp.Heaviside, sp.DiracDelta):
             # only derivatives of abs, min and max produce these; where the argument may be 0
             # they are enclosed by the hull of their one-sided values (sign: [-1, 1],

@@ -4,7 +4,6 @@ point evaluations. A sampled exact value outside an enclosure is a failure."""
 from __future__ import annotations
 
 
-import math
 
 import flint
 import mpmath
