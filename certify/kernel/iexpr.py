@@ -50,14 +50,19 @@ def _constant(e: sp.Basic):
 
 
 def _float64(end, direction: int):
-    """A box end as float64: exact from narrower floats and integers; a wider float
-    (longdouble) is rounded outward (down for a lower end, up for an upper end)."""
+    """A box end as float64: exact from narrower floats and integers up to 2^53; a wider
+    float (longdouble) or a larger integer is rounded outward (down for a lower end, up for
+    an upper end)."""
     a = np.asarray(end)
     out = np.asarray(a, dtype=np.float64)
+    toward = -np.inf if direction < 0 else np.inf
     if a.dtype.kind == "f" and a.dtype.itemsize > 8:
         moved = (out > a) if direction < 0 else (out < a)
-        out = np.where(moved, np.nextafter(out, -np.inf if direction < 0 else np.inf), out)
-    elif a.dtype.kind not in "fiub":
+        out = np.where(moved, np.nextafter(out, toward), out)
+    elif a.dtype.kind in "iu":
+        # integers beyond 2^53 round to nearest: one step outward covers it
+        out = np.where(np.abs(out) > 2.0 ** 53, np.nextafter(out, toward), out)
+    elif a.dtype.kind not in "fb":
         raise TypeError(f"box ends must be real numbers, got dtype {a.dtype}")
     return out
 

@@ -237,3 +237,32 @@ def test_split_constants_have_the_bits_that_make_k_times_them_exact():
         assert significant_bits(part) <= bits
         k = float(kmax - 1)
         assert Fraction(k * part) == Fraction(k) * Fraction(part)  # the float product is exact
+
+
+@pytest.mark.parametrize("p, q", [(1, 3), (-1, 2), (5, 2), (1, 7), (-7, 3)])
+def test_constant_powers_enclose_arb_with_zero_slack(p, q):
+    """x ** (p/q) through the kernel's exp and log (never a library pow), at 10^5 arguments:
+    random, tiny, huge, subnormal, near 1 and near powers of two."""
+    from certify.kernel import interval as iv
+    from certify.kernel.iexpr import _rational
+
+    rng = np.random.default_rng(abs(100 * p + q))
+    x = np.concatenate([np.exp2(rng.uniform(-1074, 1023, N_RANDOM // 2)), rng.uniform(0, 4, N_RANDOM // 4),
+                        1.0 + rng.standard_normal(N_RANDOM // 4) * 1e-9,
+                        _around([1.0, 2.0, 0.5, 8.0, 1e-300, TINY, 1e300], rng, 4)])
+    x = x[x > 0]  # the domain (x < 0 is undefined, and 0 for negative powers: NaN, tested elsewhere)
+    assert x.size >= N_RANDOM
+    lo, hi = iv.pow_rational(iv.point(x), _rational(p, q), p > 0)
+    bad = []
+    with flint.ctx.workprec(128):
+        e = flint.arb(flint.fmpq(p, q))
+        for xi, l, h in zip(x.tolist(), lo.tolist(), hi.tolist()):
+            if math.isnan(l) or math.isnan(h):
+                bad.append((xi, l, h, "NaN at a defined point"))
+                continue
+            exact = flint.arb(xi) ** e
+            if not exact.is_finite():
+                continue
+            if not _inside(l, h, exact):
+                bad.append((xi, l, h, str(exact)))
+    assert not bad, f"x**({p}/{q}): {len(bad)} enclosures miss the exact value, e.g. {bad[:5]}"
