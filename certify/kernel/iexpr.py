@@ -61,7 +61,7 @@ def _float64(end, direction: int):
         out = np.where(moved, np.nextafter(out, toward), out)
     elif a.dtype.kind in "iu":
         # integers beyond 2^53 round to nearest: one step outward covers it
-        out = np.where(np.abs(out) > 2.0 ** 53, np.nextafter(out, toward), out)
+        out = np.where(np.abs(out) > 9007199254740992.0, np.nextafter(out, toward), out)  # 2^53
     elif a.dtype.kind not in "fb":
         raise TypeError(f"box ends must be real numbers, got dtype {a.dtype}")
     return out
