@@ -356,17 +356,17 @@ def _trig_constants():
     EC = e_c + _coefficient_error(cos_c, cos_exact, Z) + trunc_c + Fr(1, 2) * Z * _UQ
     KS = ES + _UQ * (1 + ES)   # |fl(r S_f) - sin r| <= |r| KS  (|S| <= 1)
     return (sin_c, cos_c, _float_up(KS * (1 + Fr(1, 2 ** 30))),
-            _float_up(EC * (1 + Fr(1, 2 ** 30))), _float_up(dr * (1 + Fr(1, 2 ** 30))))
+            _float_up(EC * (1 + Fr(1, 2 ** 30))))
 
 
-_SIN_C, _COS_C, _SIN_K, _COS_E, _TRIG_DR = _trig_constants()
+_SIN_C, _COS_C, _SIN_K, _COS_E = _trig_constants()
 #: Per-element reduction error factors: u (with slack for evaluating the bound itself) and
 #: the tail |pi/2 - P1 - P2 - P3| rounded up.
 _TRIG_U = U * (1 + math.ldexp(1.0, -30))
 _TRIG_TAIL = _float_up(_P_TAIL)
 
 
-def _arb_point_bounds(method: str, values) -> tuple[list[float], list[float]]:
+def arb_point_bounds(method: str, values) -> tuple[list[float], list[float]]:
     """Arb (python-flint, 128 bits) enclosures of f at float points, rounded outward."""
     import flint
 
@@ -427,7 +427,7 @@ def _trig(x, which: str):
         lo = np.maximum(down(v - e), -1.0)
         hi = np.minimum(up(v + e), 1.0)
         if far.any():
-            alo, ahi = _arb_point_bounds(method, x[far].tolist())
+            alo, ahi = arb_point_bounds(method, x[far].tolist())
             lo[far], hi[far] = alo, ahi
         lo = np.where(finite, lo, np.nan)
         hi = np.where(finite, hi, np.nan)

@@ -71,24 +71,13 @@ class strict_backend:
 
 
 def _arb_bounds(name, x):
-    import flint
-
     x = np.asarray(x, dtype=np.float64)
     # non-finite arguments and log's domain edge follow the kernel's rules
-    lo, hi = el.BOUNDS[name](x)
-    lo, hi = lo.copy(), hi.copy()
-    method = {"arctan": "atan"}.get(name, name)
-    flat_x, flat_lo, flat_hi = x.reshape(-1), lo.reshape(-1), hi.reshape(-1)
-    with flint.ctx.workprec(128):
-        for k, v in enumerate(flat_x.tolist()):
-            if not math.isfinite(v) or (name == "log" and v <= 0):
-                continue
-            ball = getattr(flint.arb(v), method)()
-            if not ball.is_finite():
-                flat_lo[k], flat_hi[k] = -INF, INF
-                continue
-            flat_lo[k] = down(float(ball.lower()))
-            flat_hi[k] = up(float(ball.upper()))
+    lo, hi = (np.array(e, dtype=np.float64) for e in el.BOUNDS[name](x))
+    arb = np.isfinite(x) & ((x > 0) if name == "log" else True)
+    if arb.any():
+        alo, ahi = el.arb_point_bounds({"arctan": "atan"}.get(name, name), x[arb].tolist())
+        lo[arb], hi[arb] = alo, ahi
     return lo, hi
 
 
