@@ -30,7 +30,7 @@ import numpy as np
 
 from . import __version__
 from .budgets import DEFAULT_MAX_CELLS
-from .sphere import MAX_LEVEL, facet_count
+from .kernel.sphere import MAX_LEVEL, facet_count
 
 FORMAT = "certify.certificate/1"
 CHECKER_VERSION = "1"

@@ -1,7 +1,7 @@
 """Independent checker of ``certify.certificate/1`` files.
 
 It never imports the search (:mod:`certify.search`; a test enforces this). It trusts only
-the problem loader, the cubed-sphere cells (:mod:`certify.sphere`) and the interval kernel
+the problem loader, the cubed-sphere cells (:mod:`certify.kernel.sphere`) and the interval kernel
 (:mod:`certify.kernel`), and accepts only on certain predicates:
 
 1. the document parses, is finite and matches the certificate schema;

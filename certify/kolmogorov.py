@@ -346,7 +346,7 @@ def outer_line(spec: SeqMap, o: dict, q: int):
 
 def _inner_range(expr, level: int = 9):
     """Rigorous enclosure of expr(x) over S^1 (cubed-circle cells at ``level``)."""
-    from .sphere import cell_caps, root_cells, split_cells
+    from .kernel.sphere import cell_caps, root_cells, split_cells
 
     F, L, C = root_cells(1)
     for _ in range(level):
@@ -832,7 +832,7 @@ def torus_bound(spec: SeqMap, doc: dict, max_pairs: int = DEFAULT_MAX_PAIRS, tim
     from .search import _worst_first
 
     from .kernel.cellbound import prepare
-    from .sphere import cell_caps, root_cells, split_cells
+    from .kernel.sphere import cell_caps, root_cells, split_cells
 
     if spec.length != 2:
         raise InputError("--torus", "the torus branch-and-bound is for n = 2")

@@ -36,7 +36,7 @@ from .budgets import DEFAULT_MAX_CELLS
 from .kernel import interval as iv
 from .kernel.cellbound import (bound_cells, error_enclosure_at, prepare,
                                unit_point_enclosure)
-from .sphere import MAX_LEVEL, root_cells, split_cells
+from .kernel.sphere import MAX_LEVEL, root_cells, split_cells
 
 CERTIFIED, REFUTED, UNDECIDED = "CERTIFIED", "REFUTED", "UNDECIDED"
 #: Cells evaluated together (vectorisation width; not a soundness matter).

@@ -68,6 +68,7 @@ import sympy as sp
 from . import elementary as el
 from . import interval as iv
 from .iexpr import compile_interval
+from .sphere import cell_caps
 
 def _squared(x):
     """x * x by one correctly rounded product (``** 2`` may call a library pow)."""
@@ -741,7 +742,6 @@ def bound_cells(model: CellModel | ModelSet, sphere_dim: int, facets, levels, co
             U = np.maximum(U, p[0])  # NaN stays NaN: not certified
             est = np.fmax(est, p[1])
         return U, est, parts[0][2], parts[0][3]
-    from ..sphere import cell_caps  # local import: sphere imports this package's interval module
 
     c, rho = cell_caps(sphere_dim, facets, levels, coords)
     up_levels = np.minimum(levels, GROUP_UP)

@@ -53,7 +53,7 @@ def test_checker_never_imports_the_search():
 
 
 def test_tree_encoding_round_trips_random_partitions():
-    from certify.sphere import root_cells, split_cells
+    from certify.kernel.sphere import root_cells, split_cells
 
     rng = np.random.default_rng(4)
     for m in (1, 2, 3):

@@ -10,7 +10,7 @@ import pytest
 from certify.kernel.cellbound import error_enclosure_at, prepare, unit_point_enclosure
 from certify.problem import make_problem, problem_from_dict
 from certify.search import CERTIFIED, REFUTED, UNDECIDED, prove
-from certify.sphere import cell_boxes, embed_points
+from certify.kernel.sphere import cell_boxes, embed_points
 
 from .conftest import circle_problem, sphere_problem, with_epsilon
 

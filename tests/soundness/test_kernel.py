@@ -17,7 +17,7 @@ from certify.kernel import interval as iv
 from certify.kernel.cellbound import bound_cells, error_enclosure_at, prepare, unit_point_enclosure
 from certify.kernel.iexpr import compile_interval
 from certify.problem import make_problem
-from certify.sphere import cell_boxes, cell_caps, embed_points, root_cells, split_cells
+from certify.kernel.sphere import cell_boxes, cell_caps, embed_points, root_cells, split_cells
 
 flint.ctx.prec = 128
 
