@@ -7,8 +7,14 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from certify import audit
 from certify.cli import main
+
+#: A fresh audit run takes about 30 s: the whole module is in the slow tier (still run by the
+#: default ``python -m pytest`` and by CI; ``-m "not slow"`` skips it).
+pytestmark = pytest.mark.slow
 
 REPORTS = Path(__file__).resolve().parents[2] / "reports"
 
