@@ -171,11 +171,11 @@ def fig_prefix_length(path: Path, rows: list[dict]) -> None:
 def fig_error_map(path: Path) -> dict:
     from .construct import construct_vmf
     from .expr import parse_target
-    from .search import prove
+    from .pipeline import decide
 
     plt = _plt()
     c = construct_vmf(parse_target([MAP_TARGET], 2), MAP_EPS, 1.0, MAP_LAM, MAP_N, kind="softmax")
-    proof = prove(c.problem, max_cells=MAP_MAX_CELLS, time_limit=None)
+    proof = decide(c.problem, max_cells=MAP_MAX_CELLS).result
     lon, lat = np.meshgrid(np.linspace(-np.pi, np.pi, 361), np.linspace(-np.pi / 2, np.pi / 2, 181))
     pts = np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], axis=-1).reshape(-1, 3)
     err = c.problem.error(pts).reshape(lat.shape)

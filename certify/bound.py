@@ -35,7 +35,7 @@ from .construct import DEFAULT_MAX_PREFIX, construct_net, construct_vmf
 from .eqsp import equal_area_partition, partition_for_delta
 from .errors import InputError
 from .expr import Target
-from .search import CERTIFIED, prove
+from .pipeline import CERTIFIED, decide
 from .vmf import lambda_for_smoothing, largest_quadrature_delta, quadrature_error_bound, smoothing_error_bound
 
 ROUTES = ("paper", "net")
@@ -140,7 +140,7 @@ def smallest_certified(route: str, target: Target, eps: float, L: float, start: 
             if progress:
                 progress(f"N = {N}: not built ({exc.message})")
             return False
-        p = prove(c.problem, max_cells=max_cells, time_limit=time_limit)
+        p = decide(c.problem, max_cells=max_cells, time_limit=time_limit).result
         trials.append({"prefix_length": N, "lambda": c.lam, "verdict": p.verdict, "lower": p.lower,
                        "upper": p.upper if math.isfinite(p.upper) else None, "cells": p.cells,
                        "seconds": p.seconds})

@@ -237,9 +237,8 @@ def _fmt(x) -> str:
 
 
 def cmd_prove(args) -> int:
-    from .certificate import build_certificate
+    from .pipeline import CERTIFIED, REFUTED, decide
     from .problem import load_problem, write_json_atomic
-    from .search import CERTIFIED, REFUTED, prove
 
     output = _check_output_path(args.output, "-o") if args.output else None
     if args.max_cells < 1:
@@ -260,13 +259,14 @@ def cmd_prove(args) -> int:
                   f"sup error in [{_fmt(info['lower'])}, {_fmt(info['upper'])}]  {info['seconds']:.1f} s",
                   end="", file=sys.stderr, flush=True)
 
-    r = prove(problem, max_cells=args.max_cells, time_limit=args.time_limit, accuracy=args.accuracy,
-              method=args.method, progress=progress)
+    d = decide(problem, max_cells=args.max_cells, time_limit=args.time_limit, accuracy=args.accuracy,
+               method=args.method, progress=progress)
+    r = d.result
     if show:
         print(file=sys.stderr)
     written = None
-    if output is not None and r.verdict in (CERTIFIED, REFUTED):
-        _write(write_json_atomic, output, build_certificate(problem, r), "-o")
+    if output is not None and d.certificate is not None:
+        _write(write_json_atomic, output, d.certificate, "-o")
         written = str(output)
     payload = {"problem": str(args.problem), "sha256": problem.sha256, "epsilon": problem.epsilon,
                "verdict": r.verdict, "lower": r.lower, "upper": _finite_or_none(r.upper),
@@ -274,14 +274,17 @@ def cmd_prove(args) -> int:
                                                           "lower": r.witness.lower,
                                                           "upper": _finite_or_none(r.witness.upper)},
                "method": r.method, "cells": r.cells, "leaves": r.leaf_count, "seconds": r.seconds,
-               "accuracy": args.accuracy, "reason": r.reason or None, "certificate": written}
+               "accuracy": args.accuracy, "reason": r.reason or None, "certificate": written,
+               "checked": d.report is not None and d.report.valid}
     lines = [f"{r.verdict}: sup_x max_i |H_i(x) - f_i(x)| <= {problem.epsilon:g}"
              + (" holds" if r.verdict == CERTIFIED else " is false" if r.verdict == REFUTED else " is undecided"),
              f"  rigorous enclosure of the sup error: [{_fmt(r.lower)}, {_fmt(r.upper)}]"]
     if r.witness is not None:
         lines.append(f"  witness x = y/|y|, y = {np.array2string(r.witness.point, precision=17, separator=', ')}"
                      f" (error in [{_fmt(r.witness.lower)}, {_fmt(r.witness.upper)}])")
-    lines.append(f"  {r.cells} cells bounded ({r.method}), {r.leaf_count} leaves, {r.seconds:.2f} s")
+    lines.append(f"  {r.cells} cells bounded ({r.method}), {r.leaf_count} leaves, {r.seconds:.2f} s"
+                 + (f"; certificate re-checked by the independent checker in {d.report.seconds:.2f} s"
+                    if d.report is not None else ""))
     if r.reason:
         lines.append(f"  stopped: {r.reason}")
     if written:
@@ -494,11 +497,10 @@ def cmd_construct_seq(args) -> int:
 
 
 def cmd_seq_elementwise(args) -> int:
-    from .certificate import build_certificate
     from .construct import construct_net, construct_vmf
     from .expr import parse_target
+    from .pipeline import CERTIFIED, REFUTED, decide
     from .problem import write_json_atomic
-    from .search import CERTIFIED, REFUTED, prove
     from .sequence import elementwise_problem
 
     output = _check_output_path(args.output, "-o")
@@ -525,17 +527,18 @@ def cmd_seq_elementwise(args) -> int:
              f"tokens (lambda = {c.lam:.6g}), every sequence of length 1..{args.max_length}"
              + (" (causal)" if args.causal else "")]
     code = EXIT_OK
-    r = None
+    d = None
     if not args.no_prove:
-        r = prove(problem, max_cells=args.max_cells, time_limit=args.time_limit)
+        d = decide(problem, max_cells=args.max_cells, time_limit=args.time_limit)
+        r = d.result
         payload.update(verdict=r.verdict, lower=r.lower, upper=_finite_or_none(r.upper), cells=r.cells,
                        seconds=r.seconds)
         lines.append(f"  {r.verdict}: every position within {args.epsilon:g} of the target "
                      f"(sup error in [{_fmt(r.lower)}, {_fmt(r.upper)}], {r.cells} cells, {r.seconds:.2f} s)")
         code = {CERTIFIED: EXIT_OK, REFUTED: EXIT_REFUTED}.get(r.verdict, EXIT_UNDECIDED)
     _write(write_json_atomic, output, problem.to_json(), "-o")
-    if cert_out is not None and r is not None and r.verdict in (CERTIFIED, REFUTED):
-        _write(write_json_atomic, cert_out, build_certificate(problem, r), "--certificate")
+    if cert_out is not None and d is not None and d.certificate is not None:
+        _write(write_json_atomic, cert_out, d.certificate, "--certificate")
         payload["certificate"] = str(cert_out)
         lines.append(f"  certificate: {cert_out} (check it with: certify check {cert_out})")
     _emit(args, payload, lines)

@@ -29,10 +29,8 @@ from .construct import construct_net, construct_vmf
 from .errors import EXIT_OK, InputError
 from .estimate import estimate_sup_error
 from .expr import parse_target
-from .certificate import build_certificate
-from .checker import check_document
+from .pipeline import decide
 from .problem import write_json_atomic
-from .search import prove
 
 DEMO_TARGET = "x0*x1"
 DEMO_SPHERE_DIM = 2
@@ -84,18 +82,18 @@ def run_demo(json_output: bool = False, out_dir: str | None = None) -> int:
         est = estimate_sup_error(c.problem, samples=DEMO_SAMPLES)
         if not json_output:
             print(f"  ... {name}: prove (at most {DEMO_MAX_CELLS} cells)", file=sys.stderr, flush=True)
-        proof = prove(c.problem, max_cells=DEMO_MAX_CELLS, time_limit=None)
+        decision = decide(c.problem, max_cells=DEMO_MAX_CELLS)
+        proof = decision.result
         row.update(verdict=proof.verdict, lower=proof.lower,
                    upper=proof.upper if proof.upper != float("inf") else None, cells=proof.cells,
                    prove_seconds=proof.seconds, reason=proof.reason or None)
-        if proof.verdict in ("CERTIFIED", "REFUTED"):
-            report = check_document(json.loads(json.dumps(build_certificate(c.problem, proof))))
-            row["certificate_valid"] = report.valid
-            row["check_seconds"] = report.seconds
+        if decision.report is not None:
+            row["certificate_valid"] = decision.report.valid
+            row["check_seconds"] = decision.report.seconds
             if out_dir:
                 cpath = Path(out_dir) / f"demo-{name}.cert.json"
                 cpath.parent.mkdir(parents=True, exist_ok=True)
-                write_json_atomic(cpath, build_certificate(c.problem, proof))
+                write_json_atomic(cpath, decision.certificate)
                 row["certificate_file"] = str(cpath)
         row.update(built=True, prefix_length=c.problem.prefix_length, **{"lambda": c.lam},
                    a_priori_bound=c.problem.meta.get("predicted_bound"),

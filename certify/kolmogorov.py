@@ -47,7 +47,6 @@ import numpy as np
 import sympy as sp
 
 from .budgets import DEFAULT_MAX_CELLS, DEFAULT_MAX_PAIRS
-from .certificate import build_certificate
 from .errors import InputError
 from .expr import (check_defined_on_sphere, compile_domain, coordinate_symbols, parse_expression_domain,
                    parse_target)
@@ -437,7 +436,7 @@ def construct(spec: SeqMap, progress=None, time_limit: float | None = None,
     not depend on the machine's load); ``time_limit`` (seconds per proof, default None) is an extra
     cap that makes it host-dependent."""
     from .construct import construct_net
-    from .search import prove
+    from .pipeline import decide
 
     t0 = time.monotonic()
     n, Q, eps = spec.length, spec.terms, spec.epsilon
@@ -476,21 +475,16 @@ def construct(spec: SeqMap, progress=None, time_limit: float | None = None,
     for p in range(n):
         prob, eta = inner_problem(spec, inner, p, e_inner)
         say(f"inner head, position {p + 1}/{n}: proving ({prob.prefix_length} prefix tokens)")
-        res = prove(prob, accuracy=0.25, max_cells=max_cells, time_limit=time_limit)
-        if res.verdict != "CERTIFIED" and math.isfinite(res.upper):
+        d = decide(prob, accuracy=0.25, max_cells=max_cells, time_limit=time_limit)
+        if d.verdict != "CERTIFIED" and math.isfinite(d.result.upper):
             # the design epsilon was missed, but the sup error is bounded: certify that bound
-            prob, eta = inner_problem(spec, inner, p, float(iv.up(res.upper)))
-            res = prove(prob, max_cells=max_cells, time_limit=time_limit)
+            prob, eta = inner_problem(spec, inner, p, float(iv.up(d.result.upper)))
+            d = decide(prob, max_cells=max_cells, time_limit=time_limit)
+        res = d.result
         slack = rounding_slack(np.asarray(inner["values"]), eta)
-        cert = build_certificate(prob, res) if res.verdict == "CERTIFIED" else None
-        err = math.inf
-        if cert is not None:
-            # the bound the checker recomputes from the certificate is the one that counts
-            from .checker import check_document
-
-            report = check_document(cert, problem=prob)
-            if report.valid:
-                err = float(iv.up(report.upper + slack))
+        cert = d.certificate if res.verdict == "CERTIFIED" else None
+        # the bound the checker recomputed from the certificate is the one that counts
+        err = float(iv.up(d.report.upper + slack)) if cert is not None else math.inf
         positions.append({"position": p + 1, "verdict": res.verdict, "upper": res.upper if math.isfinite(res.upper) else None,
                           "lower": res.lower, "bias_rounding": eta, "rounding_slack": slack,
                           "error": err if math.isfinite(err) else None, "cells": res.cells,

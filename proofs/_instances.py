@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from certify.construct import construct_net, construct_vmf
 from certify.expr import parse_target
-from certify.search import CERTIFIED, prove
+from certify.pipeline import CERTIFIED, decide as prove_and_check
 
 #: Cells each instance's ``certify prove`` may bound: a work budget, so the audit's verdicts do
 #: not depend on the host's speed or load. The largest instance (the net prefix for x0*x1 on S^2
@@ -65,6 +65,6 @@ def decide(inst: Instance, max_cells: int = INSTANCE_MAX_CELLS) -> Outcome:
         c = construct_net(target, inst.epsilon, inst.lipschitz, inst.lam, inst.prefix_length)
     else:
         c = construct_vmf(target, inst.epsilon, inst.lipschitz, inst.lam, inst.prefix_length, kind="softmax")
-    p = prove(c.problem, max_cells=max_cells, time_limit=None)
+    p = prove_and_check(c.problem, max_cells=max_cells).result
     return Outcome(inst, c.problem.prefix_length, c.lam, c.predicted_bound, p.verdict, p.lower, p.upper,
                    time.monotonic() - t, c)

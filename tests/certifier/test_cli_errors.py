@@ -324,3 +324,22 @@ def test_extreme_real_parameters_are_bad_input_naming_the_option(tmp_path, capsy
     code, _, err = run(capsys, *argv)
     assert code == 2 and _one_line(err).startswith(f"certify {argv[0]}") and field in err, err
     assert not (tmp_path / "q.json").exists()
+
+
+def test_a_verdict_the_checker_does_not_confirm_is_never_reported(files, capsys, monkeypatch):
+    """prove -> write -> check: if the checker rejected the search's certificate (a bug in
+    one of them), the answer is an internal error, not CERTIFIED, and nothing is written."""
+    import certify.pipeline
+    from certify.checker import CheckReport
+
+    def rejecting(doc, path="<document>", problem=None, strict=False):
+        return CheckReport(path=path, valid=False, reason="planted disagreement", where="partition")
+
+    monkeypatch.setattr(certify.checker, "check_document", rejecting)
+    code, out, err = run(capsys, "prove", files / "p.json", "-o", files / "new.cert.json")
+    assert code == EXIT_INTERNAL and "VerdictNotConfirmed" in _one_line(err) and out == ""
+    assert not (files / "new.cert.json").exists()
+    with pytest.raises(certify.pipeline.VerdictNotConfirmed):
+        from certify.problem import load_problem
+
+        certify.pipeline.decide(load_problem(files / "p.json"))

@@ -1,0 +1,55 @@
+"""prove -> write -> check: the one way a verdict about a problem file is reported.
+
+:func:`decide` runs the (untrusted) search, writes its certificate as it would go to disk
+(the JSON round trip included), and has the independent checker re-derive it. Only then is
+CERTIFIED or REFUTED reported: a verdict the checker does not confirm is never shown as one.
+Such a disagreement is a bug of the search or of the checker, not a property of the
+problem, so it raises :class:`VerdictNotConfirmed` (the command line turns it into exit 4,
+"internal error"). UNDECIDED has no certificate and needs no check.
+
+Every command, figure, proof module and benchmark that reports a verdict of ``certify prove``
+goes through here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from . import certificate, checker, search
+from .budgets import DEFAULT_MAX_CELLS
+from .checker import CheckReport
+from .search import CERTIFIED, REFUTED, UNDECIDED, SearchResult
+
+__all__ = ["CERTIFIED", "REFUTED", "UNDECIDED", "Decision", "VerdictNotConfirmed", "decide"]
+
+
+class VerdictNotConfirmed(RuntimeError):
+    """The checker rejected the certificate of a verdict the search reached (a bug)."""
+
+
+@dataclass
+class Decision:
+    result: SearchResult          # the search's answer, enclosure and statistics
+    certificate: dict | None      # the checked certificate (CERTIFIED or REFUTED), as JSON data
+    report: CheckReport | None    # the checker's report on it
+
+    @property
+    def verdict(self) -> str:
+        return self.result.verdict
+
+
+def decide(problem, *, max_cells: int = DEFAULT_MAX_CELLS, time_limit: float | None = None,
+           accuracy: float | None = None, method: str | None = None, progress=None) -> Decision:
+    """Prove ``problem`` within the budget, then check the certificate independently."""
+    # module attributes, not names bound at import: one place to substitute each stage
+    r = search.prove(problem, max_cells=max_cells, time_limit=time_limit, accuracy=accuracy,
+                     method=method, progress=progress)
+    if r.verdict == UNDECIDED:
+        return Decision(r, None, None)
+    doc = json.loads(json.dumps(certificate.build_certificate(problem, r)))
+    report = checker.check_document(doc, problem=problem)
+    if not report.valid:
+        raise VerdictNotConfirmed(f"the checker rejects the search's {r.verdict} certificate "
+                                  f"({report.where}: {report.reason})")
+    return Decision(r, doc, report)
