@@ -299,7 +299,7 @@ def _check_any(path, problem, strict):
     """A certify.certificate/1 file (checker) or a certify.seqmap-certificate/1 file; any
     other document is not a certificate (bad input, exit 2), never INVALID."""
     from .checker import CheckReport, check_document, is_certificate_format
-    from .kolmogorov import CERT_FORMAT, check_ka
+    from .seqmap import CERT_FORMAT, check_ka
     from .problem import FORMAT as PROBLEM_FORMAT, load_problem, read_json
 
     doc = read_json(path, what="certificate")

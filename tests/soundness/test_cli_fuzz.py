@@ -293,7 +293,7 @@ def _boom(*args, **kwargs):
     ("certify.search", "prove", ["prove", "{d}/problem.json", "-o", "{d}/new.json"]),
     ("certify.checker", "bound_cells", ["check", "{d}/certified.json"]),
     ("certify.checker", "error_enclosure_at", ["check", "{d}/refuted.json"]),
-    ("certify.kolmogorov", "check_line", ["check", "{d}/seqmap.json"]),
+    ("certify.seqmap", "check_line", ["check", "{d}/seqmap.json"]),
     ("certify.construct", "construct_net", ["construct", "--target", "x0", "--sphere-dim", "1", "--epsilon",
                                             "0.5", "-o", "{d}/new.json"]),
     ("certify.claims", "check_claim", ["claim", "forall x in [0, 1]: x <= 1"]),
