@@ -400,15 +400,15 @@ def load_problem(path: str | os.PathLike) -> Problem:
     return problem_from_dict(read_json(path, "problem file"))
 
 
-def write_json_atomic(path: str | os.PathLike, doc: Any) -> None:
-    """Write JSON to a temporary file beside ``path`` and rename it: no partial output."""
+def _write_atomic(path: str | os.PathLike, suffix: str, mode: str, write) -> None:
+    """``write(fh)`` into a temporary file beside ``path``, then rename it over ``path``: a
+    reader never sees partial output, and a failure leaves no temporary file behind."""
     path = Path(path)
-    text = json.dumps(doc, indent=1, allow_nan=False) + "\n"
     directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=directory)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, mode, **({"encoding": "utf-8"} if "b" not in mode else {})) as fh:
+            write(fh)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -416,23 +416,17 @@ def write_json_atomic(path: str | os.PathLike, doc: Any) -> None:
         except OSError:
             pass
         raise
+
+
+def write_json_atomic(path: str | os.PathLike, doc: Any) -> None:
+    """Write JSON to a temporary file beside ``path`` and rename it: no partial output."""
+    text = json.dumps(doc, indent=1, allow_nan=False) + "\n"  # serialised before anything is created
+    _write_atomic(path, ".tmp", "w", lambda fh: fh.write(text))
 
 
 def write_npy_atomic(path: str | os.PathLike, array: np.ndarray) -> None:
     """np.save through a temporary file and a rename."""
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.npy", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, array, allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    _write_atomic(path, ".tmp.npy", "wb", lambda fh: np.save(fh, array, allow_pickle=False))
 
 
 def make_problem(sphere_dim: int, kind: str, keys, values, target, epsilon: float,

@@ -174,10 +174,21 @@ def test_the_trusted_set_imports_only_itself():
     assert not outside, f"trusted modules import untrusted ones: {outside}"
 
 
-def test_checking_a_certificate_loads_nothing_outside_the_trusted_set(tmp_path):
-    import json
+def _run_loading_only_the_trusted_set(check_code: str) -> None:
+    """Run ``check_code`` in a fresh interpreter, then fail if it loaded any certify module
+    outside TRUSTED_SET."""
     import subprocess
     import sys
+
+    code = (check_code + "\nimport sys\n"
+            "loaded = sorted(m for m in sys.modules if m.startswith('certify'))\n"
+            f"bad = [m for m in loaded if m not in {sorted(TRUSTED_SET)!r}]\n"
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT.parent)
+
+
+def test_checking_a_certificate_loads_nothing_outside_the_trusted_set(tmp_path):
+    import json
 
     from certify.certificate import build_certificate
     from certify.search import prove
@@ -186,27 +197,18 @@ def test_checking_a_certificate_loads_nothing_outside_the_trusted_set(tmp_path):
     p = circle_problem(eps=0.06)
     path = tmp_path / "c.json"
     path.write_text(json.dumps(build_certificate(p, prove(p))))
-    code = ("import sys; from certify.checker import check_file; "
-            f"rep = check_file({str(path)!r}); assert rep.valid, rep; "
-            "loaded = sorted(m for m in sys.modules if m.startswith('certify'))\n"
-            f"bad = [m for m in loaded if m not in {sorted(TRUSTED_SET)!r}]\n"
-            "assert not bad, bad")
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT.parent)
+    _run_loading_only_the_trusted_set(
+        f"from certify.checker import check_file\nrep = check_file({str(path)!r})\nassert rep.valid, rep")
 
 
 def test_checking_a_sequence_map_certificate_loads_nothing_outside_the_trusted_set(tmp_path):
     import json
-    import subprocess
-    import sys
 
     from certify.kolmogorov import construct, example, parse_seqmap
 
     doc = construct(parse_seqmap(example("smooth-max", 2, 0.1))).doc
     path = tmp_path / "k.json"
     path.write_text(json.dumps(doc))
-    code = ("import json, sys; from certify.seqmap import check_ka; "
-            f"rep = check_ka(json.load(open({str(path)!r}))); assert rep.valid, (rep.where, rep.reason); "
-            "loaded = sorted(m for m in sys.modules if m.startswith('certify'))\n"
-            f"bad = [m for m in loaded if m not in {sorted(TRUSTED_SET)!r}]\n"
-            "assert not bad, bad")
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT.parent)
+    _run_loading_only_the_trusted_set(
+        f"import json\nfrom certify.seqmap import check_ka\nrep = check_ka(json.load(open({str(path)!r})))\n"
+        "assert rep.valid, (rep.where, rep.reason)")
