@@ -17,7 +17,7 @@ import statistics
 import tempfile
 import time
 
-from certify.audit import compare_reports, run_audit
+from certify.report.audit import compare_reports, run_audit
 
 LIMIT_S = 120.0
 

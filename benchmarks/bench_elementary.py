@@ -25,10 +25,10 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 from bench_prove import w1  # noqa: E402
 
-from certify.certificate import build_certificate  # noqa: E402
-from certify.checker import check_document  # noqa: E402
+from certify.certifier.writer import build_certificate
+from certify.checker.head import check_document  # noqa: E402
 from certify.kernel import elementary as el  # noqa: E402
-from certify.search import prove  # noqa: E402
+from certify.certifier.search import prove  # noqa: E402
 
 NUMPY = {"exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "tan": np.tan, "sinh": np.sinh,
          "cosh": np.cosh, "tanh": np.tanh, "arctan": np.arctan}

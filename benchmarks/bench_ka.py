@@ -18,7 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from certify.kolmogorov import construct, parse_seqmap, torus_bound
+from certify.constructions.kolmogorov_arnold import construct
+from certify.formats.seqmap import parse_seqmap
+from certify.certifier.torus import torus_bound
 
 ROOT = Path(__file__).resolve().parent.parent
 

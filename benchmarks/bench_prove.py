@@ -18,10 +18,10 @@ import time
 
 import numpy as np
 
-from certify.certificate import build_certificate
-from certify.checker import check_document
-from certify.problem import make_problem
-from certify.search import prove
+from certify.certifier.writer import build_certificate
+from certify.checker.head import check_document
+from certify.formats.problem import make_problem
+from certify.certifier.search import prove
 
 
 def fibonacci_sphere(n):

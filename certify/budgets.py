@@ -7,7 +7,7 @@ a verdict it cuts short depends on the host and says so. This module imports not
 command line can show these defaults without loading the kernel.
 """
 
-#: Cells ``certify prove`` bounds at most (``certify.search.prove``, ``--max-cells``; also each
+#: Cells ``certify prove`` bounds at most (``certify.certifier.search.prove``, ``--max-cells``; also each
 #: inner-head proof of ``construct-seq``): about 1-2 minutes on one core for a head of a few
 #: thousand keys on S^2 (about 2e4 cells/s) and about 100 MB of frontier and leaves. The largest
 #: problem the audit proves (the net prefix for x0*x1 on S^2 at eps = 0.25) uses 3.2e5 cells.
@@ -18,7 +18,7 @@ DEFAULT_MAX_CELLS = 2_000_000
 #: leaves a 25x margin and keeps an undecided trial to seconds (a bisection runs up to ~20).
 BISECTION_MAX_CELLS = 200_000
 
-#: Boxes ``certify claim`` splits at most per claim (``certify.claims.check_claim``,
+#: Boxes ``certify claim`` splits at most per claim (``certify.claims.search.check_claim``,
 #: ``--max-boxes``). The audit's claims use at most 5.0e3 boxes; claims with touching or
 #: exponentially small margins (Taylor-model suites) may need about 2e5.
 DEFAULT_MAX_BOXES = 200_000
@@ -28,7 +28,7 @@ DEFAULT_MAX_BOXES = 200_000
 DEFAULT_MAX_PAIRS = 400_000
 
 #: Largest cell budget a proof that writes a certificate may be given: the checker accepts
-#: trees of at most five times DEFAULT_MAX_CELLS nodes (``certify.certificate.MAX_NODES``), and a
+#: trees of at most five times DEFAULT_MAX_CELLS nodes (``certify.formats.certificate.MAX_NODES``), and a
 #: search of K bounded cells writes at most about K (1 + 2^-m) nodes (a cell split two levels
 #: at once adds 2^m unbounded middle nodes for 4^m bounded ones), so K <= 2.5 x DEFAULT fits.
 MAX_CERTIFIED_CELLS = 5 * DEFAULT_MAX_CELLS // 2

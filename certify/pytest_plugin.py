@@ -41,8 +41,8 @@ def assert_certificate(path, problem=None, verdict: str = "CERTIFIED", strict: b
                        root: Path | None = None):
     """Check ``path`` (and, if given, that it is about ``problem``); fail the test unless it
     is valid with ``verdict``. Relative paths are taken from ``root`` when given."""
-    from .checker import check_file
-    from .errors import InputError
+    from certify.checker import check_file
+    from certify.errors import InputError
 
     cert = _resolve(path, root)
     prob = _resolve(problem, root) if problem is not None else None

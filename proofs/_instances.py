@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from certify.construct import construct_net, construct_vmf
-from certify.expr import parse_target
-from certify.pipeline import CERTIFIED, decide as prove_and_check
+from certify.constructions.prefixes import construct_net, construct_vmf
+from certify.formats.expressions import parse_target
+from certify.certifier.pipeline import CERTIFIED, decide as prove_and_check
 
 #: Cells each instance's ``certify prove`` may bound: a work budget, so the audit's verdicts do
 #: not depend on the host's speed or load. The largest instance (the net prefix for x0*x1 on S^2
@@ -47,7 +47,7 @@ class Outcome:
     lower: float
     upper: float
     seconds: float
-    construction: object = None     # the certify.construct.Construction that was decided
+    construction: object = None     # the certify.constructions.prefixes.Construction that was decided
 
     @property
     def certified(self) -> bool:

@@ -18,8 +18,8 @@ prefix of the head of Lemma 3 maps every sequence (x_1..x_n) to (y_1..y_n) with
 import numpy as np
 import z3
 
-from certify.pipeline import decide as prove_and_check
-from certify.sequence import elementwise_problem, sequence_outputs
+from certify.certifier.pipeline import decide as prove_and_check
+from certify.constructions.elementwise import elementwise_problem, sequence_outputs
 
 from ._instances import INSTANCE_MAX_CELLS, Instance, decide
 from ._z3 import negation_unsat

@@ -1,5 +1,5 @@
 """Quadrature step [THEORY 3.1 step 2; the route is the paper's, the constants are ours
-(``certify.vmf.quadrature_error_bound``)].
+(``certify.constructions.vmf.quadrature_error_bound``)].
 
 For equal-area cells V_k with centres b_k and |y - b_k| <= delta on V_k:
 

@@ -2,13 +2,13 @@
 
 * The theorem [paper]: every continuous map on length-n sequences (compact domain) is
   approximated to any eps by prefixing a transformer of depth O(n) whose weights do not depend
-  on the target. CONSISTENT: the construction of THEORY 4.2 is built (``certify.kolmogorov``:
+  on the target. CONSISTENT: the construction of THEORY 4.2 is built (``certify.constructions.kolmogorov_arnold``:
   an element-wise inner head whose prefix tokens carry positional keys, a fixed summing head
   with exactly uniform attention, one outer head per Kolmogorov-Arnold term) and an instance,
   the product of two scalars on S^1 x S^1, is CERTIFIED end to end: every head's error is
   certified (the inner head per position by ``certify prove``, the outer heads on the line by
   :mod:`certify.kernel.linebound`) and propagated through the outer maps' enclosed Lipschitz
-  constants; the whole document is re-checked by ``check_ka``, and the torus branch-and-bound
+  constants; the whole document is re-checked by ``check_sequence_map``, and the torus branch-and-bound
   bounds the same network directly. Instances only: the theorem is about every f.
 * Depth of that construction [derived]: one inner head, one summing head and Q outer heads,
   one head per layer: 2 + Q layers, 2n + 3 for the theorem's Q = 2n + 1 terms. Read off the
@@ -19,7 +19,10 @@
 
 import sympy as sp
 
-from certify.kolmogorov import check_ka, construct, depth_table, example, parse_seqmap, torus_bound
+from certify.checker.sequence_map import check_sequence_map
+from certify.constructions.kolmogorov_arnold import construct, depth_table, example
+from certify.formats.seqmap import parse_seqmap
+from certify.certifier.torus import torus_bound
 
 from ._instances import INSTANCE_MAX_CELLS
 from .registry import CONSISTENT, NOT_CHECKED, PROVED, Result, Verdict
@@ -48,7 +51,7 @@ def _check_theorem():
     r = construct(spec, max_cells=INSTANCE_MAX_CELLS)  # each inner-head proof uses 7676 cells
     if r.verdict != "CERTIFIED":
         return Verdict(NOT_CHECKED, f"the product instance was {r.verdict} (bound {r.bound:.3g})")
-    c = check_ka(r.doc)
+    c = check_sequence_map(r.doc)
     if not c.valid:
         return Verdict(NOT_CHECKED, f"the certificate did not re-check: {c.where}: {c.reason}")
     t = torus_bound(spec, r.doc, max_pairs=TORUS_MAX_PAIRS, time_limit=None)

@@ -65,10 +65,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
-from . import elementary as el
-from . import interval as iv
-from .iexpr import compile_interval
-from .sphere import cell_caps
+from certify.kernel import elementary as el
+from certify.kernel import interval as iv
+from certify.kernel.interval_expressions import compile_interval
+from certify.kernel.sphere import cell_caps
 
 def _squared(x):
     """x * x by one correctly rounded product (``** 2`` may call a library pow)."""
@@ -218,7 +218,7 @@ class ModelSet:
 
 
 def prepare(problem, third: bool = True) -> CellModel | ModelSet:
-    """Build the :class:`CellModel` of a validated :class:`certify.problem.Problem` (a
+    """Build the :class:`CellModel` of a validated :class:`certify.formats.problem.Problem` (a
     :class:`ModelSet` for a sequence problem with two extreme token counts)."""
     counts = problem.zero_token_counts
     f, grad, hess, thirds = _target_part(problem, third)

@@ -21,7 +21,7 @@ the exact real result, under these assumptions and no others:
    by the sharper |fl(sum) - sum| <= (n - 1) u sum |t_i| (Rump 2012, Jeannerod and Rump
    2013), also valid for every order, since gamma_{n-1} (1 - gamma_{n-1}) >= (n - 1) u.
 4. Arguments are float64 arrays (the outward steps are binary64 ulps); the entry points
-   (:func:`point`, :mod:`certify.kernel.iexpr`) convert their inputs.
+   (:func:`point`, :mod:`certify.kernel.interval_expressions`) convert their inputs.
 
 Refusal: a NaN or infinite bound is never a number. Functions return (-inf, inf) or NaN
 where the result is unbounded or undefined (division by an interval containing 0, log or
@@ -36,8 +36,8 @@ import math
 
 import numpy as np
 
-from . import elementary as el
-from .elementary import down, up
+from certify.kernel import elementary as el
+from certify.kernel.elementary import down, up
 
 #: Unit roundoff of binary64.
 U = math.ldexp(1.0, -53)

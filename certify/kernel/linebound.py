@@ -18,7 +18,7 @@ form |E(u)| <= |E(c)| + r sup |E'| (c the float midpoint, r >= max(h - c, c - l)
   |Cov(a, v)| <= E|a - a0||v - v0| + E|a - a0| E|v - v0|, and every weight pi_k(u) on the
   segment is at most w_k^+ / Z^-: adding a0 (u - c) to every score changes no weight, after
   which s_k(u) lies in s_k(c) +- |a_k - a0| r (slope 0 tokens: +- |a0| r), enclosed.
-* g' is enclosed over the box [l, h] by :func:`certify.kernel.iexpr.compile_interval`.
+* g' is enclosed over the box [l, h] by :func:`certify.kernel.interval_expressions.compile_interval`.
 
 NaN or infinity anywhere gives U = inf ("not certified"). The assumptions are those of the
 interval module. :func:`enclose_at` gives rigorous enclosures of |H(u) - g(u)| at points.
@@ -31,9 +31,9 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from . import elementary as el
-from . import interval as iv
-from .iexpr import compile_interval
+from certify.kernel import elementary as el
+from certify.kernel import interval as iv
+from certify.kernel.interval_expressions import compile_interval
 
 def _exp_mid(x):
     """A float approximation of e^x (the midpoint of the kernel's enclosure)."""

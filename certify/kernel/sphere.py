@@ -21,7 +21,7 @@ import itertools
 
 import numpy as np
 
-from . import interval as iv
+from certify.kernel import interval as iv
 
 #: Deepest dyadic level: coordinates -1 + 2 i / 2^L stay exact in binary64.
 MAX_LEVEL = 50

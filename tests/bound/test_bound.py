@@ -8,14 +8,14 @@ import math
 
 import pytest
 
-from certify.bound import paper_exponent, route_bound, smallest_certified
-from certify.certificate import build_certificate
-from certify.checker import check_document
-from certify.cli import main
-from certify.construct import construct_net
-from certify.eqsp import equal_area_partition
-from certify.expr import parse_target
-from certify.search import CERTIFIED, prove
+from certify.constructions.prefix_length import paper_exponent, route_bound, smallest_certified
+from certify.certifier.writer import build_certificate
+from certify.checker.head import check_document
+from certify.cli.main import main
+from certify.constructions.prefixes import construct_net
+from certify.constructions.partitions import equal_area_partition
+from certify.formats.expressions import parse_target
+from certify.certifier.search import CERTIFIED, prove
 
 
 @pytest.mark.parametrize("m", [1, 2, 3])

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from certify.construct import construct_vmf
-from certify.expr import parse_target
-from certify.problem import problem_from_dict
+from certify.constructions.prefixes import construct_vmf
+from certify.formats.expressions import parse_target
+from certify.formats.problem import problem_from_dict
 
 
 def with_epsilon(problem, eps):
@@ -28,7 +28,7 @@ def sphere_problem(kind="softmax", lam=30.0, n=200, target=("x0*x1",), eps=0.1):
 @pytest.fixture(scope="session")
 def certified_pair():
     """(problem, result) for a CERTIFIED circle problem."""
-    from certify.search import prove
+    from certify.certifier.search import prove
 
     p = circle_problem(eps=0.06)
     r = prove(p)
@@ -38,7 +38,7 @@ def certified_pair():
 
 @pytest.fixture(scope="session")
 def refuted_pair():
-    from certify.search import prove
+    from certify.certifier.search import prove
 
     p = circle_problem(eps=0.02)
     r = prove(p)

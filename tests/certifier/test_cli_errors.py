@@ -11,12 +11,13 @@ import sys
 import numpy as np
 import pytest
 
-import certify.checker
-import certify.search
-from certify.certificate import MAX_NODES, build_certificate
-from certify.cli import main
+import certify.checker.head
+import certify.certifier.search
+from certify.formats.certificate import MAX_NODES
+from certify.certifier.writer import build_certificate
+from certify.cli.main import main
 from certify.errors import EXIT_INTERNAL
-from certify.problem import write_json_atomic
+from certify.formats.jsonio import write_json_atomic
 
 
 
@@ -56,7 +57,7 @@ def _boom(*args, **kwargs):
 
 
 def test_a_fault_in_the_search_is_exit_4_one_line_no_output(files, capsys, monkeypatch):
-    monkeypatch.setattr(certify.search, "prove", _boom)
+    monkeypatch.setattr(certify.certifier.search, "prove", _boom)
     code, out, err = run(capsys, "prove", files / "p.json", "-o", files / "new.cert.json")
     line = _one_line(err)
     assert code == EXIT_INTERNAL == 4, (code, err)
@@ -66,19 +67,19 @@ def test_a_fault_in_the_search_is_exit_4_one_line_no_output(files, capsys, monke
 
 
 def test_a_fault_in_the_checker_is_exit_4_never_invalid(files, capsys, monkeypatch):
-    monkeypatch.setattr(certify.checker, "bound_cells", _boom)
+    monkeypatch.setattr(certify.checker.head, "bound_cells", _boom)
     code, out, err = run(capsys, "check", files / "p.cert.json")
     assert code == 4 and "INVALID" not in out, (code, out, err)
     assert _one_line(err).startswith("certify check: internal error: RuntimeError")
 
 
 def test_a_fault_while_writing_leaves_no_file(files, capsys, monkeypatch):
-    import certify.problem
+    import certify.formats.jsonio
 
     def bad_dumps(*args, **kwargs):
         raise MemoryError("injected")
 
-    monkeypatch.setattr(certify.problem.json, "dumps", bad_dumps)
+    monkeypatch.setattr(certify.formats.jsonio.json, "dumps", bad_dumps)
     code, _, err = run(capsys, "construct", "--target", "x0", "--sphere-dim", "1", "--epsilon", "0.5",
                        "--lipschitz", "1", "-o", files / "c.json")
     assert code == 4 and "MemoryError" in _one_line(err)
@@ -86,9 +87,9 @@ def test_a_fault_while_writing_leaves_no_file(files, capsys, monkeypatch):
 
 
 def test_a_fault_after_a_first_output_removes_it(tmp_path, capsys, monkeypatch):
-    import certify.certificate
+    import certify.certifier.writer
 
-    monkeypatch.setattr(certify.certificate, "build_certificate", _boom)
+    monkeypatch.setattr(certify.certifier.writer, "build_certificate", _boom)
     code, _, err = run(capsys, "construct-seq", "elementwise", "--target", "x0", "--sphere-dim", "1",
                        "--epsilon", "0.2", "--lipschitz", "1", "--lam", "20", "--prefix-length", "40",
                        "--max-length", "4", "-o", tmp_path / "s.json", "--certificate", tmp_path / "s.cert.json")
@@ -98,7 +99,7 @@ def test_a_fault_after_a_first_output_removes_it(tmp_path, capsys, monkeypatch):
 
 @pytest.mark.parametrize("where", ["before", "after"])
 def test_debug_prints_the_traceback(files, capsys, monkeypatch, where):
-    monkeypatch.setattr(certify.search, "prove", _boom)
+    monkeypatch.setattr(certify.certifier.search, "prove", _boom)
     argv = ["--debug", "prove", files / "p.json"] if where == "before" else ["prove", files / "p.json", "--debug"]
     code, _, err = run(capsys, *argv)
     assert code == 4 and "Traceback" in err and "_boom" in err
@@ -106,7 +107,7 @@ def test_debug_prints_the_traceback(files, capsys, monkeypatch, where):
 
 
 def test_exit_4_is_documented():
-    from certify.cli import EPILOG, build_parser
+    from certify.cli.main import EPILOG, build_parser
 
     assert "\n  4  internal error" in EPILOG
     check_help = build_parser()._subparsers._group_actions[0].choices["check"].format_help()
@@ -123,7 +124,7 @@ def test_unknown_argument_gets_the_commands_usage(files, capsys):
 
 
 def test_a_closed_pipe_ends_quietly(files):
-    proc = subprocess.Popen([sys.executable, "-m", "certify.cli", "check", str(files / "p.cert.json"), "--json"],
+    proc = subprocess.Popen([sys.executable, "-m", "certify.cli.main", "check", str(files / "p.cert.json"), "--json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdout.close()  # the reader is gone before anything is written
     err = proc.stderr.read().decode()
@@ -170,18 +171,19 @@ def test_check_of_a_folder_checks_only_certificates(files, capsys):
     import certify
 
     (files / "schema.json").write_text((__import__("pathlib").Path(certify.__file__).parent
-                                        / "schemas" / "certificate.schema.json").read_text())
+                                        / "formats" / "schemas" / "certificate.schema.json").read_text())
     code, out, _ = run(capsys, "check", files)
     assert code == 0 and out.count("VALID ") == 1 and "skipped 2 JSON file(s)" in out, out
     code, out, _ = run(capsys, "check", files, "--json")
     assert code == 0 and len(json.loads(out)["skipped"]) == 2
-    code, _, err = run(capsys, "check", __import__("pathlib").Path(certify.__file__).parent / "schemas")
+    code, _, err = run(capsys, "check", __import__("pathlib").Path(certify.__file__).parent / "formats" / "schemas")
     assert code == 2 and "no certificate" in _one_line(err)
 
 
 @pytest.fixture(scope="module")
 def ka_doc(tmp_path_factory):
-    from certify.kolmogorov import construct, example, parse_seqmap
+    from certify.constructions.kolmogorov_arnold import construct, example
+    from certify.formats.seqmap import parse_seqmap
 
     return construct(parse_seqmap(example("product", 1, 0.1))).doc
 
@@ -270,18 +272,18 @@ def test_a_tree_over_the_budget_is_refused_before_decoding(tmp_path, capsys, doc
     cert["partition"]["trees"][0] = {"bits": bits, "data": base64.b64encode(
         zlib.compress(b"\xff" * (bits // 8), 9)).decode("ascii")}
     write_json_atomic(tmp_path / "c.json", cert)
-    import certify.certificate
+    import certify.formats.jsonio
 
     def no_decompression(*args, **kwargs):
         raise AssertionError("the tree was decompressed before its size was checked")
 
-    monkeypatch.setattr(certify.certificate.zlib, "decompressobj", no_decompression)
+    monkeypatch.setattr(certify.formats.jsonio.zlib, "decompressobj", no_decompression)
     code, out, _ = run(capsys, "check", tmp_path / "c.json")
     assert code == 1 and "partition.trees[0].bits" in out and str(MAX_NODES) in out, out
 
 
 def test_the_supported_sphere_dimension_is_stated():
-    from certify.problem import MAX_SPHERE_DIM, problem_schema
+    from certify.formats.problem import MAX_SPHERE_DIM, problem_schema
 
     assert problem_schema()["properties"]["sphere_dim"]["maximum"] == MAX_SPHERE_DIM == 8
 
@@ -329,17 +331,17 @@ def test_extreme_real_parameters_are_bad_input_naming_the_option(tmp_path, capsy
 def test_a_verdict_the_checker_does_not_confirm_is_never_reported(files, capsys, monkeypatch):
     """prove -> write -> check: if the checker rejected the search's certificate (a bug in
     one of them), the answer is an internal error, not CERTIFIED, and nothing is written."""
-    import certify.pipeline
-    from certify.checker import CheckReport
+    import certify.certifier.pipeline
+    from certify.checker.head import CheckReport
 
     def rejecting(doc, path="<document>", problem=None, strict=False):
         return CheckReport(path=path, valid=False, reason="planted disagreement", where="partition")
 
-    monkeypatch.setattr(certify.checker, "check_document", rejecting)
+    monkeypatch.setattr(certify.checker.head, "check_document", rejecting)
     code, out, err = run(capsys, "prove", files / "p.json", "-o", files / "new.cert.json")
     assert code == EXIT_INTERNAL and "VerdictNotConfirmed" in _one_line(err) and out == ""
     assert not (files / "new.cert.json").exists()
-    with pytest.raises(certify.pipeline.VerdictNotConfirmed):
-        from certify.problem import load_problem
+    with pytest.raises(certify.certifier.pipeline.VerdictNotConfirmed):
+        from certify.formats.problem import load_problem
 
-        certify.pipeline.decide(load_problem(files / "p.json"))
+        certify.certifier.pipeline.decide(load_problem(files / "p.json"))

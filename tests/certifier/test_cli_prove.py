@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from certify.cli import main
-from certify.problem import write_json_atomic
+from certify.cli.main import main
+from certify.formats.jsonio import write_json_atomic
 
 from .conftest import circle_problem
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from certify.cli import main
+from certify.cli.main import main
 
 
 def test_elementwise_cli_writes_a_checkable_certificate(tmp_path, capsys):

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from certify.budgets import BISECTION_MAX_CELLS, DEFAULT_MAX_CELLS, DEFAULT_MAX_PAIRS
-from certify.certificate import build_certificate
-from certify.search import CERTIFIED, REFUTED, UNDECIDED, _worst_first, prove
+from certify.certifier.writer import build_certificate
+from certify.certifier.search import CERTIFIED, REFUTED, UNDECIDED, _worst_first, prove
 
 from .conftest import circle_problem, sphere_problem
 
@@ -125,9 +125,10 @@ def test_ties_are_broken_by_position_not_by_the_sorting_algorithm():
 
 
 def test_every_verdict_path_defaults_to_a_work_budget():
-    from certify.bound import smallest_certified
-    from certify.cli import build_parser
-    from certify.kolmogorov import construct, torus_bound
+    from certify.constructions.prefix_length import smallest_certified
+    from certify.cli.main import build_parser
+    from certify.constructions.kolmogorov_arnold import construct
+    from certify.certifier.torus import torus_bound
     from proofs._instances import decide
 
     def default(fn, name):
@@ -155,7 +156,7 @@ def test_every_verdict_path_defaults_to_a_work_budget():
 
 @pytest.mark.slow
 def test_demo_decides_every_case_it_builds(capsys):
-    from certify.demo import DEMO_MAX_CELLS, run_demo
+    from certify.report.demo import DEMO_MAX_CELLS, run_demo
 
     assert run_demo(json_output=True) == 0
     rows = json.loads(capsys.readouterr().out)["rows"]

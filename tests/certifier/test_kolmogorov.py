@@ -11,9 +11,11 @@ import sympy as sp
 
 from certify.errors import InputError
 from certify.kernel.linebound import LineHead, LineTarget, bound_segments, check_line, enclose_at
-from certify.kolmogorov import (_pack_floats, _unpack_floats, architecture, check_ka, construct, depth_table,
-                                example, inner_problem, parse_seqmap, pretrained, torus_bound)
-from certify.search import prove
+from certify.formats.seqmap import pack_breakpoints, unpack_breakpoints, architecture, inner_problem, parse_seqmap
+from certify.checker.sequence_map import check_sequence_map
+from certify.constructions.kolmogorov_arnold import construct, depth_table, example, pretrained
+from certify.certifier.torus import torus_bound
+from certify.certifier.search import prove
 
 
 def _sequences(n, count, seed):
@@ -43,7 +45,7 @@ def test_the_per_head_problems_are_the_network_heads(product2):
     x = _sequences(2, 1, 3)[0]
     r.network(x, keep_trace=True)
     trace = r.network.trace
-    from certify.kolmogorov import Layout
+    from certify.formats.seqmap import Layout
     lay = Layout(2, spec.terms)
     for p in range(2):
         prob, _ = inner_problem(spec, r.doc["inner"], p, 1.0)
@@ -68,7 +70,7 @@ def test_weights_do_not_depend_on_the_target():
 
 def test_the_checker_accepts_and_tampering_is_rejected(product2):
     spec, r = product2
-    assert check_ka(r.doc).valid
+    assert check_sequence_map(r.doc).valid
     cases = {}
     d = copy.deepcopy(r.doc)
     d["bound"] = r.bound * 0.9
@@ -77,8 +79,8 @@ def test_the_checker_accepts_and_tampering_is_rejected(product2):
     d["spec"]["epsilon"] = r.bound * 0.5
     cases["verdict"] = d
     d = copy.deepcopy(r.doc)
-    bp = _unpack_floats(d["outer"][0]["breakpoints"])
-    d["outer"][0]["breakpoints"] = _pack_floats(bp[:-2])
+    bp = unpack_breakpoints(d["outer"][0]["breakpoints"])
+    d["outer"][0]["breakpoints"] = pack_breakpoints(bp[:-2])
     cases["outer[0].breakpoints"] = d
     d = copy.deepcopy(r.doc)
     d["outer"][1]["values"][len(d["outer"][1]["values"]) // 2] += 0.3
@@ -90,7 +92,7 @@ def test_the_checker_accepts_and_tampering_is_rejected(product2):
     d["architecture"]["layers"] = 3
     cases["architecture"] = d
     for where, doc in cases.items():
-        c = check_ka(doc)
+        c = check_sequence_map(doc)
         assert not c.valid and c.where == where, (where, c.where, c.reason)
 
 
@@ -108,7 +110,7 @@ def test_planted_defect_in_one_positions_prefix_is_refuted(product2):
     assert prove(good).verdict == "CERTIFIED"  # position 1 does not see position 2's tokens
     doc = copy.deepcopy(r.doc)
     doc["inner"] = {**inner, "positions": doc["inner"]["positions"]}
-    c = check_ka(doc)
+    c = check_sequence_map(doc)
     # every position's problem holds the whole prefix, so no inner certificate matches any more
     assert not c.valid and c.where.startswith("inner.positions[") and "SHA-256" in c.reason
 
@@ -174,4 +176,4 @@ def test_abs_in_inner_and_outer_maps_is_constructed_and_checked():
                          "terms": [{"inner": ["abs(x0)", "x1"], "outer": "abs(s - 1)/2"}]})
     r = construct(spec)
     assert r.verdict == "CERTIFIED"
-    assert check_ka(r.doc).valid
+    assert check_sequence_map(r.doc).valid

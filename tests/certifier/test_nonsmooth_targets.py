@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from certify.certificate import build_certificate
-from certify.checker import check_document
+from certify.certifier.writer import build_certificate
+from certify.checker.head import check_document
 from certify.kernel.cellbound import prepare
-from certify.search import prove
+from certify.certifier.search import prove
 
 from .conftest import circle_problem, sphere_problem
 

@@ -6,8 +6,8 @@ import subprocess
 import sys
 import textwrap
 
-from certify.certificate import build_certificate
-from certify.problem import write_json_atomic
+from certify.certifier.writer import build_certificate
+from certify.formats.jsonio import write_json_atomic
 
 INNER = textwrap.dedent('''
     import certify.checker as checker

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from certify.kernel.cellbound import error_enclosure_at, prepare, unit_point_enclosure
-from certify.problem import make_problem, problem_from_dict
-from certify.search import CERTIFIED, REFUTED, UNDECIDED, prove
+from certify.formats.problem import make_problem, problem_from_dict
+from certify.certifier.search import CERTIFIED, REFUTED, UNDECIDED, prove
 from certify.kernel.sphere import cell_boxes, embed_points
 
 from .conftest import circle_problem, sphere_problem, with_epsilon
@@ -69,7 +69,7 @@ def test_near_threshold_circle(kind, target):
 
 
 def test_near_threshold_sphere():
-    from certify.estimate import estimate_sup_error
+    from certify.certifier.estimate import estimate_sup_error
 
     p = sphere_problem()
     est = estimate_sup_error(p, samples=20000, starts=20)
@@ -83,8 +83,8 @@ def test_near_threshold_sphere():
 
 def planted(depth=0.3, sharp=1e6):
     """A head for x0*x1 on S^2 that is good except in a narrow cap around e."""
-    from certify.construct import construct_vmf
-    from certify.expr import parse_target
+    from certify.constructions.prefixes import construct_vmf
+    from certify.formats.expressions import parse_target
 
     base = construct_vmf(parse_target(["x0*x1"], 2), 0.1, 1.0, lam=30.0, prefix_length=200,
                          kind="softmax").problem
@@ -102,7 +102,7 @@ def test_planted_counterexample_is_never_certified():
     # elsewhere the error is about 0.05; in the cap it is about 0.3
     p = make_problem(2, "softmax", keys, values, ["x0*x1"], 0.2, biases=biases)
     # sampling misses the cap
-    from certify.estimate import random_sphere_points
+    from certify.certifier.estimate import random_sphere_points
 
     pts = random_sphere_points(2, 20000, np.random.default_rng(0))
     assert p.error(pts).max() < 0.2
@@ -143,11 +143,11 @@ def test_zero_slack_containment(certified_pair):
 
 @pytest.mark.parametrize("m", [1, 2, 3, 4])
 def test_every_dimension(m):
-    from certify.construct import construct_vmf
-    from certify.expr import parse_target
+    from certify.constructions.prefixes import construct_vmf
+    from certify.formats.expressions import parse_target
 
     t = parse_target(["x0"], m)
-    from certify.estimate import estimate_sup_error
+    from certify.certifier.estimate import estimate_sup_error
 
     p = construct_vmf(t, 0.5, 1.0, lam=1.5, prefix_length=10 * m, kind="softmax").problem
     est = estimate_sup_error(p, samples=4000).value
@@ -184,10 +184,11 @@ def test_cell_bounds_do_not_depend_on_the_batch():
     batch-dependent bound would make valid certificates fail to check."""
     import json
 
-    from certify.certificate import build_certificate, decode_tree
-    from certify.checker import check_document
-    from certify.construct import construct_net
-    from certify.expr import parse_target
+    from certify.certifier.writer import build_certificate
+    from certify.formats.certificate import decode_tree
+    from certify.checker.head import check_document
+    from certify.constructions.prefixes import construct_net
+    from certify.formats.expressions import parse_target
     from certify.kernel.cellbound import bound_cells
 
     # lambda ~ 1e6: a padded far key's e^{rho |A - c|} overflows (the bug this guards against)

@@ -7,14 +7,14 @@ import copy
 import numpy as np
 import pytest
 
-from certify.certificate import build_certificate
-from certify.checker import check_document
-from certify.construct import construct_net
+from certify.certifier.writer import build_certificate
+from certify.checker.head import check_document
+from certify.constructions.prefixes import construct_net
 from certify.errors import InputError
-from certify.expr import parse_target
-from certify.problem import make_problem, problem_from_dict
-from certify.search import prove
-from certify.sequence import elementwise_problem, sequence_outputs
+from certify.formats.expressions import parse_target
+from certify.formats.problem import make_problem, problem_from_dict
+from certify.certifier.search import prove
+from certify.constructions.elementwise import elementwise_problem, sequence_outputs
 
 
 def _circle(N):

@@ -9,8 +9,8 @@ from fractions import Fraction
 import mpmath
 import pytest
 
-from certify.claims import REFUTED, UNDECIDED, VERIFIED, check_claim, parse_claim, parse_claims_file
-from certify.cli import main
+from certify.claims.search import REFUTED, UNDECIDED, VERIFIED, check_claim, parse_claim, parse_claims_file
+from certify.cli.main import main
 from certify.errors import InputError
 
 mpmath.mp.dps = 50
@@ -123,7 +123,7 @@ def test_bessel_ratio_is_enclosed_by_monotonicity_and_contains_the_true_value():
     import flint
     import sympy as sp
 
-    from certify.claims import _ball, compile_arb
+    from certify.claims.search import _ball, compile_arb
     lam = sp.Symbol("lam")
     for nu in (0, sp.Rational(1, 2), 1, 3):
         f = compile_arb(sp.besseli(nu + 1, lam) / sp.besseli(nu, lam), [lam])
@@ -228,8 +228,8 @@ def test_the_exact_end_witness_is_rechecked_in_mpmath():
 def test_claim_budget_is_boxes_not_seconds():
     import inspect
 
-    from certify.claims import DEFAULT_MAX_BOXES
-    from certify.cli import build_parser
+    from certify.claims.search import DEFAULT_MAX_BOXES
+    from certify.cli.main import build_parser
 
     assert inspect.signature(check_claim).parameters["time_limit"].default is None
     assert inspect.signature(check_claim).parameters["max_boxes"].default == DEFAULT_MAX_BOXES

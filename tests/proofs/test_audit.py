@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from certify import audit
-from certify.cli import main
+from certify.report import audit
+from certify.cli.main import main
 
 #: A fresh audit run takes about 30 s: the whole module is in the slow tier (still run by the
 #: default ``python -m pytest`` and by CI; ``-m "not slow"`` skips it).

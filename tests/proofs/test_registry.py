@@ -83,7 +83,7 @@ def test_rates_and_their_perturbations():
 def test_lambda_limit_corrected_rate_and_the_stated_one_is_refuted_by_the_reference_head():
     import numpy as np
 
-    from certify.attention import SoftmaxHead
+    from certify.formats.heads import SoftmaxHead
     from proofs import lambda_limit
     assert lambda_limit.check_corrected().kind == PROVED
     assert lambda_limit.check_corrected(offset=2).kind != PROVED

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from certify.claims import REFUTED, VERIFIED, check_claim, parse_claim
-from certify.expr import (CLAIM_FUNCTIONS, TARGET_FUNCTIONS, compile_arb, compile_numpy, coordinate_symbols,
+from certify.claims.search import REFUTED, VERIFIED, check_claim, parse_claim
+from certify.formats.expressions import (CLAIM_FUNCTIONS, TARGET_FUNCTIONS, compile_arb, compile_numpy, coordinate_symbols,
                           parse_expression, parse_target)
 
 X = sp.Symbol("x", real=True)
@@ -81,7 +81,7 @@ def test_claims_with_abs_min_max_are_decided(text, verdict):
 
 
 def test_constructions_accept_abs_targets():
-    from certify.construct import construct_net, estimate_lipschitz
+    from certify.constructions.prefixes import construct_net, estimate_lipschitz
 
     t = parse_target(["abs(x0)", "abs(x0*x1) + x1"], 1)
     assert 1.0 <= estimate_lipschitz(t) <= 2.5
@@ -91,7 +91,7 @@ def test_constructions_accept_abs_targets():
 # ------------------------------------------------------------------------- kernel rules
 
 def _interval(expr, lo, hi):
-    from certify.kernel.iexpr import compile_interval
+    from certify.kernel.interval_expressions import compile_interval
 
     f = compile_interval(expr, [X])
     return f((np.array([lo], dtype=float), np.array([hi], dtype=float)))
@@ -108,8 +108,8 @@ def test_kernel_sign_rule_encloses_the_kink():
 def test_prove_and_check_decide_an_abs_target(tmp_path, capsys):
     """abs(x0) against a vMF head on S^1: prove decides it (the kernel bounds such targets to
     first order: their second derivatives hold DiracDelta) and check accepts the certificate."""
-    from certify.cli import main
-    from certify.problem import write_json_atomic
+    from certify.cli.main import main
+    from certify.formats.jsonio import write_json_atomic
     from tests.certifier.conftest import circle_problem
 
     p = circle_problem(target=("abs(x0)",), eps=0.3)

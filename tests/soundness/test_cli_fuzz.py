@@ -2,7 +2,7 @@
 
 Hypothesis generates argument lists, and problem, certificate and claim documents (valid ones
 mutated: fields dropped, types changed, numbers replaced by huge, NaN, negative values or
-strings, nested junk). Every run of ``certify.cli.main`` must end with exit 0, 1, 2 or 3 and at
+strings, nested junk). Every run of ``certify.cli.main.main`` must end with exit 0, 1, 2 or 3 and at
 most one line on stderr (exactly one, starting with ``certify``, for exit 2) -- never a
 traceback and never exit 4, which is reserved for faults injected on purpose (tested at the
 end: exit 4, one line, no output file). Runs are in-process and kept cheap (small problems,
@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from certify.certificate import build_certificate
-from certify.cli import main
-from certify.problem import write_json_atomic
+from certify.certifier.writer import build_certificate
+from certify.cli.main import main
+from certify.formats.jsonio import write_json_atomic
 from tests.certifier.conftest import circle_problem
 
 #: CERTIFY_FUZZ_EXAMPLES=1000 (and CERTIFY_FUZZ_RANDOM=1 for fresh seeds) runs a deeper search.
@@ -66,8 +66,9 @@ def assert_clean(code, err, argv):
 def world(tmp_path_factory):
     """Files of a CERTIFIED and a REFUTED problem on S^1, their certificates and a
     sequence-map certificate (n = 1), built once."""
-    from certify.kolmogorov import construct, example, parse_seqmap
-    from certify.search import prove
+    from certify.constructions.kolmogorov_arnold import construct, example
+    from certify.formats.seqmap import parse_seqmap
+    from certify.certifier.search import prove
 
     d = tmp_path_factory.mktemp("fuzz")
     good, bad = circle_problem(eps=0.06, n=20), circle_problem(eps=0.02, n=20)
@@ -290,14 +291,14 @@ def _boom(*args, **kwargs):
 
 
 @pytest.mark.parametrize("module,name,argv", [
-    ("certify.search", "prove", ["prove", "{d}/problem.json", "-o", "{d}/new.json"]),
-    ("certify.checker", "bound_cells", ["check", "{d}/certified.json"]),
-    ("certify.checker", "error_enclosure_at", ["check", "{d}/refuted.json"]),
-    ("certify.seqmap", "check_line", ["check", "{d}/seqmap.json"]),
-    ("certify.construct", "construct_net", ["construct", "--target", "x0", "--sphere-dim", "1", "--epsilon",
+    ("certify.certifier.search", "prove", ["prove", "{d}/problem.json", "-o", "{d}/new.json"]),
+    ("certify.checker.head", "bound_cells", ["check", "{d}/certified.json"]),
+    ("certify.checker.head", "error_enclosure_at", ["check", "{d}/refuted.json"]),
+    ("certify.checker.sequence_map", "check_line", ["check", "{d}/seqmap.json"]),
+    ("certify.constructions.prefixes", "construct_net", ["construct", "--target", "x0", "--sphere-dim", "1", "--epsilon",
                                             "0.5", "-o", "{d}/new.json"]),
-    ("certify.claims", "check_claim", ["claim", "forall x in [0, 1]: x <= 1"]),
-    ("certify.estimate", "estimate_sup_error", ["estimate", "{d}/problem.json"]),
+    ("certify.claims.search", "check_claim", ["claim", "forall x in [0, 1]: x <= 1"]),
+    ("certify.certifier.estimate", "estimate_sup_error", ["estimate", "{d}/problem.json"]),
 ])
 def test_injected_faults_are_exit_4(world, capsys, monkeypatch, module, name, argv):
     import importlib

@@ -16,11 +16,11 @@ import mpmath
 import pytest
 import sympy as sp
 
-from certify.claims import REFUTED, UNDECIDED, VERIFIED, check_claim, parse_claim
-from certify.cli import main
+from certify.claims.search import REFUTED, UNDECIDED, VERIFIED, check_claim, parse_claim
+from certify.cli.main import main
 from certify.errors import InputError
-from certify.expr import CLAIM_FUNCTIONS, parse_expression_domain, parse_target
-from certify.problem import write_json_atomic
+from certify.formats.expressions import CLAIM_FUNCTIONS, parse_expression_domain, parse_target
+from certify.formats.jsonio import write_json_atomic
 
 mpmath.mp.dps = 50
 

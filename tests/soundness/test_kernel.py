@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from certify.construct import construct_net, construct_vmf
-from certify.expr import coordinate_symbols, parse_expression, parse_target
+from certify.constructions.prefixes import construct_net, construct_vmf
+from certify.formats.expressions import coordinate_symbols, parse_expression, parse_target
 from certify.kernel import interval as iv
 from certify.kernel.cellbound import bound_cells, error_enclosure_at, prepare, unit_point_enclosure
-from certify.kernel.iexpr import compile_interval
-from certify.problem import make_problem
+from certify.kernel.interval_expressions import compile_interval
+from certify.formats.problem import make_problem
 from certify.kernel.sphere import cell_boxes, cell_caps, embed_points, root_cells, split_cells
 
 flint.ctx.prec = 128
@@ -261,7 +261,7 @@ def test_point_error_enclosure_overlaps_float_evaluation():
 
 
 def test_self_attention_heads_are_bounded_first_order_only(matrix_doc):
-    from certify.problem import problem_from_dict
+    from certify.formats.problem import problem_from_dict
     problem = problem_from_dict(matrix_doc)
     model = prepare(problem)
     assert not model.linear and model.default_method == "lipschitz"

@@ -11,10 +11,10 @@ import copy
 import numpy as np
 import pytest
 
-from certify.certificate import build_certificate
-from certify.checker import check_document
-from certify.problem import canonical_hash, make_problem, problem_from_dict
-from certify.search import prove
+from certify.certifier.writer import build_certificate
+from certify.checker.head import check_document
+from certify.formats.problem import canonical_hash, make_problem, problem_from_dict
+from certify.certifier.search import prove
 
 BUDGET = 5_000
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from certify.errors import InputError
-from certify.kolmogorov import example, parse_seqmap
+from certify.constructions.kolmogorov_arnold import example
+from certify.formats.seqmap import parse_seqmap
 
 
 def _spec(inner, outer, n=2):

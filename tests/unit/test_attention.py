@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from certify.attention import (CoreHead, SoftmaxHead, classical_head, reduce_full_head,
-                               scaled_dot_product_attention, universal_head, universal_prefix)
+from certify.formats.heads import CoreHead, SoftmaxHead, reduce_full_head
+from certify.heads.attention import classical_head, scaled_dot_product_attention, universal_head, universal_prefix
 from tests.conftest import unit_points
 
 

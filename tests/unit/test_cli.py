@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from certify.cli import main
+from certify.cli.main import main
 from tests.conftest import unit_points
 
 HOSTILE = "__import__('os').system('touch PWNED')"
@@ -127,11 +127,11 @@ def test_usage_errors_exit_2(capsys):
 
 
 def test_entry_point_runs_as_a_program(tmp_path):
-    res = subprocess.run([sys.executable, "-m", "certify.cli", "construct", "--target", "x0",
+    res = subprocess.run([sys.executable, "-m", "certify.cli.main", "construct", "--target", "x0",
                           "--sphere-dim", "1", "--epsilon", "0.1", "--lam", "-3", "-o", str(tmp_path / "o.json")],
                          capture_output=True, text=True)
     assert res.returncode == 2 and "--lam" in res.stderr
-    res = subprocess.run([sys.executable, "-m", "certify.cli", "--help"], capture_output=True, text=True)
+    res = subprocess.run([sys.executable, "-m", "certify.cli.main", "--help"], capture_output=True, text=True)
     assert res.returncode == 0 and "exit codes" in res.stdout and "example" in res.stdout
 
 

@@ -8,11 +8,11 @@ import math
 import numpy as np
 import pytest
 
-from certify.construct import construct_net, construct_vmf, estimate_lipschitz
+from certify.constructions.prefixes import construct_net, construct_vmf, estimate_lipschitz
 from certify.errors import InputError
-from certify.estimate import estimate_sup_error
-from certify.expr import parse_target
-from certify.vmf import (lambda_for_smoothing, log_vmf_constant, quadrature_error_bound,
+from certify.certifier.estimate import estimate_sup_error
+from certify.formats.expressions import parse_target
+from certify.constructions.vmf import (lambda_for_smoothing, log_vmf_constant, quadrature_error_bound,
                          smoothing_error_bound, vmf_coefficient)
 
 # (sphere dim, targets, chordal Lipschitz constant of every component, epsilon)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from certify.eqsp import cap_area, cap_colatitude, equal_area_partition, partition_for_delta, polar_to_cartesian
-from certify.vmf import sphere_area
+from certify.constructions.partitions import cap_area, cap_colatitude, equal_area_partition, partition_for_delta, polar_to_cartesian
+from certify.constructions.vmf import sphere_area
 from tests.conftest import unit_points
 
 

@@ -10,7 +10,7 @@ import pytest
 import sympy as sp
 
 from certify.errors import InputError
-from certify.expr import (CLAIM_FUNCTIONS, MAX_EXPONENT, compile_numpy, coordinate_symbols,
+from certify.formats.expressions import (CLAIM_FUNCTIONS, MAX_EXPONENT, compile_numpy, coordinate_symbols,
                           parse_expression, parse_target)
 from tests.conftest import unit_points
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from certify.errors import InputError
-from certify.problem import load_problem, problem_from_dict, problem_schema
+from certify.formats.problem import load_problem, problem_from_dict, problem_schema
 from tests.conftest import unit_points
 
 

@@ -7,8 +7,8 @@ import mpmath as mp
 import numpy as np
 import pytest
 
-from certify.attention import classical_head
-from certify.transformer import MLP, Block, Head, Transformer
+from certify.heads.attention import classical_head
+from certify.heads.transformer import MLP, Block, Head, Transformer
 
 
 def random_transformer(rng, d_in=3, d=6, n_max=5, o=2, blocks=2, heads=2, prefix=3, causal=False, mlp=True):

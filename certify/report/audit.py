@@ -22,14 +22,16 @@ times differ. :func:`compare_reports` says what differs between two runs (``cert
 from __future__ import annotations
 
 import html
-import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from certify import tool_versions
+
+#: The packages the audit uses beyond the core ones (recorded in the report).
+AUDIT_PACKAGES = ("scipy", "mpmath", "z3-solver", "matplotlib")
 
 REPORT = "paper-audit"
 #: Fields of a row that a rerun must reproduce exactly (times may differ; the evidence is
@@ -43,20 +45,6 @@ MAP_TARGET, MAP_LAM, MAP_N, MAP_EPS = "x0*x1", 30.0, 200, 0.1
 #: Cells for the error map's proof: it uses about 7e3; 1e5 is a wide margin (a work budget, so
 #: the figure's verdict and enclosure do not depend on the machine's load).
 MAP_MAX_CELLS = 100_000
-
-
-def tool_versions() -> dict:
-    import flint
-    import matplotlib
-    import mpmath
-    import scipy
-    import sympy
-    import z3
-
-    return {"certify": __version__, "python": platform.python_version(), "numpy": np.__version__,
-            "scipy": scipy.__version__, "sympy": sympy.__version__, "mpmath": mpmath.__version__,
-            "python-flint": flint.__version__, "z3-solver": z3.get_version_string(),
-            "matplotlib": matplotlib.__version__}
 
 
 def run_results(progress=None) -> list[dict]:
@@ -87,7 +75,7 @@ def _plt():
 
 
 def fig_vmf_kernel(path: Path) -> None:
-    from .vmf import vmf_density
+    from certify.constructions.vmf import vmf_density
 
     plt = _plt()
     u, v = np.meshgrid(np.linspace(0, np.pi, 60), np.linspace(0, 2 * np.pi, 120))
@@ -107,7 +95,7 @@ def fig_vmf_kernel(path: Path) -> None:
 
 
 def fig_bessel_ratios(path: Path) -> None:
-    from .vmf import vmf_coefficient
+    from certify.constructions.vmf import vmf_coefficient
 
     plt = _plt()
     lam = np.geomspace(0.1, 50, 300)
@@ -129,8 +117,8 @@ def fig_bessel_ratios(path: Path) -> None:
 
 
 def prefix_length_table(progress=None) -> list[dict]:
-    from .bound import BISECTION_MAX_CELLS, paper_exponent, route_bound, smallest_certified
-    from .expr import parse_target
+    from certify.constructions.prefix_length import BISECTION_MAX_CELLS, paper_exponent, route_bound, smallest_certified
+    from certify.formats.expressions import parse_target
 
     target = parse_target([LENGTH_TARGET], LENGTH_DIM)
     rows = []
@@ -169,9 +157,9 @@ def fig_prefix_length(path: Path, rows: list[dict]) -> None:
 
 
 def fig_error_map(path: Path) -> dict:
-    from .construct import construct_vmf
-    from .expr import parse_target
-    from .pipeline import decide
+    from certify.constructions.prefixes import construct_vmf
+    from certify.formats.expressions import parse_target
+    from certify.certifier.pipeline import decide
 
     plt = _plt()
     c = construct_vmf(parse_target([MAP_TARGET], 2), MAP_EPS, 1.0, MAP_LAM, MAP_N, kind="softmax")
@@ -270,7 +258,7 @@ def render_markdown(doc: dict) -> str:
     return "\n".join(out)
 
 
-DEPTH_NOTE = ("The construction of THEORY 4.2 as built by `certify construct-seq ka` (certify/kolmogorov.py): "
+DEPTH_NOTE = ("The construction of THEORY 4.2 as built by `certify construct-seq ka` (certify/constructions/kolmogorov_arnold.py): "
               "one inner head, one summing head with exactly uniform attention, and one outer head per "
               "Kolmogorov-Arnold term, one head per layer; Q = 2n + 1 terms. The weights depend only on "
               "(n, Q); the width is that of the residual stream.")
@@ -327,7 +315,7 @@ def render_html(doc: dict) -> str:
 
 def run_audit(out_dir: str | Path = "reports", progress=None) -> dict:
     """Run every check, draw the figures, write the report files; returns the JSON document."""
-    from .kolmogorov import depth_table
+    from certify.constructions.kolmogorov_arnold import depth_table
 
     t0 = time.monotonic()
     out = Path(out_dir)
@@ -341,10 +329,10 @@ def run_audit(out_dir: str | Path = "reports", progress=None) -> dict:
     fig_prefix_length(out / "fig-prefix-length.png", lengths)
     error_map = fig_error_map(out / "fig-error-map.png")
     doc = {"paper": "Petrov, Torr, Bibi, Prompting a Pretrained Transformer Can Be a Universal Approximator, "
-                    "ICML 2024", "tools": tool_versions(), "results": rows, "prefix_length": lengths,
+                    "ICML 2024", "tools": tool_versions(*AUDIT_PACKAGES), "results": rows, "prefix_length": lengths,
            "error_map": error_map, "depth": depth_table(range(1, 9)),
            "seconds": round(time.monotonic() - t0, 1)}
-    from .problem import write_json_atomic
+    from certify.formats.jsonio import write_json_atomic
 
     write_json_atomic(out / f"{REPORT}.json", doc)
     for suffix, text in (("md", render_markdown(doc)), ("html", render_html(doc))):

@@ -44,7 +44,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import sympy as sp
 
-from .errors import InputError
+from certify.errors import InputError
 
 #: Longest accepted expression string; longer strings are refused before parsing.
 MAX_LENGTH = 4000
@@ -477,7 +477,7 @@ def _bessel_ratios(factors, build):
 
 def compile_arb(expr: sp.Expr, symbols) -> callable:
     """``f(list of arb) -> arb`` enclosing ``expr`` at every point of the argument balls (the
-    soundness contract of :mod:`certify.claims`); NaN where an operation is not certainly
+    soundness contract of :mod:`certify.claims.search`); NaN where an operation is not certainly
     defined on its argument ball. Raises ValueError for a node it has no rule for."""
     flint = _flint()
     arb = flint.arb

@@ -21,8 +21,8 @@ from typing import Callable, Sequence
 import numpy as np
 import sympy as sp
 
-from . import elementary as el
-from . import interval as iv
+from certify.kernel import elementary as el
+from certify.kernel import interval as iv
 
 _NAN = (np.float64(np.nan), np.float64(np.nan))
 

@@ -1,6 +1,7 @@
-"""Certificate format ``certify.certificate/1`` (shared by the search and the checker).
+"""Certificate format ``certify.certificate/1`` and its reader (trusted; the writer is
+:mod:`certify.certifier.writer`).
 
-A certificate is a JSON object (schema: ``certify/schemas/certificate.schema.json``):
+A certificate is a JSON object (schema: ``certify/formats/schemas/certificate.schema.json``):
 
 * ``format``, ``checker_version``, ``tool`` (name, version, python, numpy, sympy, flint);
 * ``problem``: the problem's canonical form, embedded exactly, and ``problem_sha256``,
@@ -21,16 +22,12 @@ computed.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import platform
-import zlib
 
 import numpy as np
 
-from . import __version__
-from .budgets import DEFAULT_MAX_CELLS
-from .kernel.sphere import MAX_LEVEL, facet_count
+from certify.budgets import DEFAULT_MAX_CELLS
+from certify.formats.jsonio import unpack_array
+from certify.kernel.sphere import MAX_LEVEL, facet_count
 
 FORMAT = "certify.certificate/1"
 CHECKER_VERSION = "1"
@@ -51,80 +48,9 @@ class CertificateError(ValueError):
         self.message = message
 
 
-def tool_versions() -> dict:
-    import flint
-    import sympy
-
-    return {"name": "certify-prefix", "version": __version__, "python": platform.python_version(),
-            "numpy": np.__version__, "sympy": sympy.__version__, "flint": flint.__version__}
-
-
-def pack_bytes(data: np.ndarray) -> str:
-    return base64.b64encode(zlib.compress(np.asarray(data, dtype=np.uint8).tobytes(), 9)).decode("ascii")
-
-
 def unpack_bytes(text: str, limit: int, field: str) -> np.ndarray:
-    try:
-        raw = base64.b64decode(text.encode("ascii"), validate=True)
-        d = zlib.decompressobj()
-        out = d.decompress(raw, limit + 1)
-        if len(out) > limit or d.unconsumed_tail:
-            raise CertificateError(field, f"decompresses to more than {limit} bytes")
-        if not d.eof:
-            raise CertificateError(field, "truncated compressed data")
-    except CertificateError:
-        raise
-    except (binascii.Error, zlib.error, UnicodeError, ValueError) as exc:
-        raise CertificateError(field, f"not base64 zlib data ({exc})") from None
-    return np.frombuffer(out, dtype=np.uint8)
-
-
-def _morton_digits(sphere_dim, levels, coords, depth):
-    """Child index at each depth 1..depth (0 past a leaf's level): n x depth."""
-    n = levels.shape[0]
-    out = np.zeros((n, depth), dtype=np.int64)
-    for j in range(1, depth + 1):
-        shift = levels - j
-        ok = shift >= 0
-        digit = np.zeros(n, dtype=np.int64)
-        for a in range(sphere_dim):
-            bit = (coords[:, a] >> np.where(ok, shift, 0)) & 1
-            digit = digit * 2 + bit
-        out[:, j - 1] = np.where(ok, digit, 0)
-    return out
-
-
-def encode_tree(sphere_dim: int, facets, levels, coords):
-    """Preorder bits of each facet's tree from its leaves. Returns (list of (bit count,
-    packed text) per facet, the permutation putting leaves in preorder)."""
-    facets, levels, coords = np.asarray(facets), np.asarray(levels), np.asarray(coords)
-    depth = int(levels.max()) if levels.size else 0
-    digits = _morton_digits(sphere_dim, levels, coords, depth)
-    order = np.lexsort([digits[:, j] for j in range(depth - 1, -1, -1)] + [facets])
-    f, L, dg = facets[order], levels[order], digits[order]
-    trees = []
-    for face in range(facet_count(sphere_dim)):
-        sel = np.nonzero(f == face)[0]
-        if sel.size == 0:
-            raise ValueError(f"no leaves on facet {face}")
-        lv, dd = L[sel], dg[sel]
-        ones = lv.copy()
-        if sel.size > 1:
-            same = dd[1:] == dd[:-1]
-            # common prefix length, capped by both levels
-            lcp = np.argmin(np.concatenate([same, np.zeros((same.shape[0], 1), bool)], axis=1), axis=1)
-            lcp = np.minimum(lcp, np.minimum(lv[1:], lv[:-1]))
-            ones[1:] = lv[1:] - 1 - lcp
-        total = int(ones.sum() + sel.size)
-        bits = np.zeros(total, dtype=np.uint8)
-        ends = np.cumsum(ones + 1) - 1  # position of each leaf's 0
-        starts = ends - ones
-        mask = np.zeros(total + 1, dtype=np.int64)
-        np.add.at(mask, starts, 1)
-        np.add.at(mask, ends, -1)
-        bits[:] = (np.cumsum(mask)[:total] > 0)
-        trees.append({"bits": total, "data": pack_bytes(np.packbits(bits))})
-    return trees, order
+    """Packed bytes of a certificate (CertificateError naming ``field`` on any failure)."""
+    return unpack_array(text, "u1", limit, field, error=CertificateError)
 
 
 def decode_tree(sphere_dim: int, trees: list, max_nodes: int = MAX_NODES):
@@ -196,33 +122,3 @@ def decode_tree(sphere_dim: int, trees: list, max_nodes: int = MAX_NODES):
     return np.concatenate(F), np.concatenate(Ls), np.concatenate(Cs)
 
 
-def build_certificate(problem, result) -> dict:
-    """The certificate document of a CERTIFIED or REFUTED :class:`SearchResult`."""
-    if result.verdict not in ("CERTIFIED", "REFUTED"):
-        raise ValueError("only CERTIFIED and REFUTED answers have certificates")
-    doc = {
-        "format": FORMAT,
-        "checker_version": CHECKER_VERSION,
-        "tool": tool_versions(),
-        "problem": problem.canonical,
-        "problem_sha256": problem.sha256,
-        "epsilon": float(problem.epsilon),
-        "verdict": result.verdict,
-        "enclosure": {"lower": float(result.lower),
-                      "upper": float(result.upper) if np.isfinite(result.upper) else None},
-    }
-    if result.witness is not None:
-        w = result.witness
-        doc["witness"] = {"point": [float(v) for v in w.point], "lower": float(w.lower),
-                          "upper": float(w.upper) if np.isfinite(w.upper) else None}
-    if result.verdict == "CERTIFIED":
-        f, l, c, _ = result.leaves
-        trees, _ = encode_tree(problem.sphere_dim, f, l, c)
-        doc["partition"] = {
-            "kind": "cubed-sphere",
-            "trees": trees,
-            "leaves": int(f.shape[0]),
-            "methods": [result.method],
-            "leaf_methods": pack_bytes(np.zeros(f.shape[0], dtype=np.uint8)),
-        }
-    return doc

@@ -16,10 +16,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from . import certificate, checker, search
-from .budgets import DEFAULT_MAX_CELLS
-from .checker import CheckReport
-from .search import CERTIFIED, REFUTED, UNDECIDED, SearchResult
+from certify.certifier import search
+from certify.checker import head as checker
+from certify.certifier import writer
+from certify.budgets import DEFAULT_MAX_CELLS
+from certify.checker.head import CheckReport
+from certify.certifier.search import CERTIFIED, REFUTED, UNDECIDED, SearchResult
 
 __all__ = ["CERTIFIED", "REFUTED", "UNDECIDED", "Decision", "VerdictNotConfirmed", "decide"]
 
@@ -47,7 +49,7 @@ def decide(problem, *, max_cells: int = DEFAULT_MAX_CELLS, time_limit: float | N
                      method=method, progress=progress)
     if r.verdict == UNDECIDED:
         return Decision(r, None, None)
-    doc = json.loads(json.dumps(certificate.build_certificate(problem, r)))
+    doc = json.loads(json.dumps(writer.build_certificate(problem, r)))
     report = checker.check_document(doc, problem=problem)
     if not report.valid:
         raise VerdictNotConfirmed(f"the checker rejects the search's {r.verdict} certificate "

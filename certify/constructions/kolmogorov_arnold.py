@@ -41,26 +41,18 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
-import sympy as sp
 
-from .budgets import DEFAULT_MAX_CELLS, DEFAULT_MAX_PAIRS
-from .errors import InputError
-from .expr import coordinate_symbols, parse_target
-from .kernel import interval as iv
-from .kernel.iexpr import compile_interval
-from .kernel.linebound import LineHead, LineTarget, bound_segments, check_line, prove_line
-# the spec and the trusted checker live in certify.seqmap; re-exported here (see __all__)
-from .seqmap import (CERT_FORMAT, MAX_BREAKPOINTS, MAX_LENGTH, MAX_TERMS, S, SPEC_FORMAT, U_SYM,
-                     KACheck, Layout, SeqMap, _lipschitz, _mean_range, _pack_floats,
-                     _sum_up, _unpack_floats, architecture, check_ka, end_to_end_bound, inner_problem,
-                     outer_line, parse_seqmap, rounding_slack)
-from .transformer import Block, Head, Transformer
+from certify.budgets import DEFAULT_MAX_CELLS
+from certify.errors import InputError
+from certify.formats.expressions import parse_target
+from certify.kernel import interval as iv
+from certify.kernel.interval_expressions import compile_interval
+from certify.kernel.linebound import LineHead, LineTarget, check_line, prove_line
+from certify.checker.sequence_map import end_to_end_bound, rounding_slack
+from certify.formats.seqmap import (CERT_FORMAT, MAX_LENGTH, S, SPEC_FORMAT, U_SYM, Layout, SeqMap, architecture,
+                                    inner_problem, lipschitz_bound, mean_range, pack_breakpoints, sum_up)
+from certify.heads.transformer import Block, Head, Transformer
 
-__all__ = ["CERT_FORMAT", "EXAMPLES", "INNER_DESIGN_FACTOR", "KACheck", "KAResult", "Layout",
-           "MAX_BREAKPOINTS", "MAX_LENGTH", "MAX_TERMS", "S", "SPEC_FORMAT", "SeqMap", "U_SYM",
-           "architecture", "check_ka", "construct", "depth_table", "end_to_end_bound", "example",
-           "inner_problem", "outer_line", "parse_seqmap", "pretrained", "rounding_slack",
-           "torus_bound", "with_prefixes"]
 
 #: The inner heads are designed for this multiple of their share of epsilon (the design
 #: bound is pessimistic; only the certified errors enter the end-to-end bound).
@@ -168,7 +160,7 @@ def with_prefixes(net: Transformer, n: int, Q: int, inner: dict, outer: list[dic
 def _build_outer(g, lo: float, hi: float, eps: float, inert: int) -> dict:
     """Prefix of a line head for g on [lo, hi]: nodes spaced h = eps/L, scores
     -lambda (u - t)^2/2 + lambda u^2/2 + B = lambda t u + (B - lambda t^2/2)."""
-    L = max(_lipschitz(g, lo, hi), 1e-9)
+    L = max(lipschitz_bound(g, lo, hi), 1e-9)
     if not math.isfinite(L):
         raise InputError("terms", f"the outer map is not Lipschitz on [{lo:.4g}, {hi:.4g}]")
     h = eps / L
@@ -203,17 +195,17 @@ def construct(spec: SeqMap, progress=None, time_limit: float | None = None,
     Each inner-head proof bounds at most ``max_cells`` cells (a work budget: the result does
     not depend on the machine's load); ``time_limit`` (seconds per proof, default None) is an extra
     cap that makes it host-dependent."""
-    from .construct import construct_net
-    from .pipeline import decide
+    from certify.constructions.prefixes import construct_net
+    from certify.certifier.pipeline import decide
 
     t0 = time.monotonic()
     n, Q, eps = spec.length, spec.terms, spec.epsilon
     say = progress or (lambda msg: None)
     # ranges of the inner maps and of the means u_q (rigorous)
-    mean_rng = [_mean_range(spec, q) for q in range(Q)]
+    mean_rng = [mean_range(spec, q) for q in range(Q)]
     g = [spec.outer[q].subs(S, n * U_SYM) for q in range(Q)]
     pad = [0.05 * max(hi - lo, 1e-3) for lo, hi in mean_rng]
-    Ls = [_lipschitz(g[q], mean_rng[q][0] - pad[q], mean_rng[q][1] + pad[q]) for q in range(Q)]
+    Ls = [lipschitz_bound(g[q], mean_rng[q][0] - pad[q], mean_rng[q][1] + pad[q]) for q in range(Q)]
     if not all(math.isfinite(x) for x in Ls):
         raise InputError("terms", "an outer map is not Lipschitz on the reachable range")
     # error budget: half for the outer heads, half through the Lipschitz constants; the net
@@ -258,7 +250,7 @@ def construct(spec: SeqMap, progress=None, time_limit: float | None = None,
                           "error": err if math.isfinite(err) else None, "cells": res.cells,
                           "seconds": round(res.seconds, 3), "certificate": cert})
         e_p.append(err if res.verdict == "CERTIFIED" else math.inf)
-    e_bar = float(iv.up(_sum_up(e_p) / n)) if all(math.isfinite(x) for x in e_p) else math.inf
+    e_bar = float(iv.up(sum_up(e_p) / n)) if all(math.isfinite(x) for x in e_p) else math.inf
     # outer heads on the reachable intervals
     outer, outer_docs = [], []
     for q in range(Q):
@@ -273,12 +265,12 @@ def construct(spec: SeqMap, progress=None, time_limit: float | None = None,
         if res.verdict == "CERTIFIED":  # the recomputed bound, as the checker will see it
             _, _, worst = check_line(head, target, lo, hi, res.breakpoints, res.upper)
             res.upper = worst
-        L = _lipschitz(g[q], lo, hi)
+        L = lipschitz_bound(g[q], lo, hi)
         outer.append(o)
         outer_docs.append({"term": q + 1, "interval": [lo, hi], "verdict": res.verdict,
                            "upper": res.upper if math.isfinite(res.upper) else None, "lower": res.lower,
                            "lipschitz": L, "segments": int(res.breakpoints.size - 1),
-                           "breakpoints": _pack_floats(res.breakpoints),
+                           "breakpoints": pack_breakpoints(res.breakpoints),
                            "seconds": round(time.monotonic() - t1, 3)})
     bound = end_to_end_bound(e_bar, [d["upper"] for d in outer_docs], [d["lipschitz"] for d in outer_docs])
     verdict = "CERTIFIED" if bound <= eps else "UNDECIDED"
@@ -295,159 +287,3 @@ def construct(spec: SeqMap, progress=None, time_limit: float | None = None,
 def depth_table(ns=range(1, 9)) -> list[dict]:
     """Layers and heads for Q = 2n + 1 terms (the theorem's count)."""
     return [dict(n=n, **architecture(n, 2 * n + 1)) for n in ns]
-
-
-# ------------------------------------------------------------------------- checking
-
-
-# ------------------------------------------------------------------------- torus (n = 2)
-
-def _range_max_table(U: np.ndarray) -> list[np.ndarray]:
-    table = [U]
-    while 2 ** len(table) <= U.size:
-        prev, k = table[-1], 2 ** (len(table) - 1)
-        table.append(np.maximum(prev[:-k], prev[k:]))
-    return table
-
-
-def _range_max(table, i0: np.ndarray, i1: np.ndarray) -> np.ndarray:
-    """max U[i0..i1] (inclusive) per query, from the sparse table."""
-    length = i1 - i0 + 1
-    k = np.frexp(length.astype(np.float64))[1] - 1  # floor(log2 length), exact
-    out = np.empty(i0.size)
-    for level in np.unique(k):
-        sel = k == level
-        T = table[level]
-        out[sel] = np.maximum(T[i0[sel]], T[i1[sel] - 2 ** level + 1])
-    return out
-
-
-def _leaf_table(model, cert: dict, slack: float):
-    """The inner certificate's leaves on the circle as sorted intervals of t = facet + position
-    in [0, 4), with their rigorous bounds (recomputed) and a range-max table."""
-    from .certificate import decode_tree
-    from .kernel.cellbound import bound_cells
-
-    F, L, C = decode_tree(1, cert["partition"]["trees"])
-    U = np.empty(F.size)
-    for s0 in range(0, F.size, 4096):
-        sl = slice(s0, s0 + 4096)
-        U[sl] = bound_cells(model, 1, F[sl], L[sl], C[sl])[0]
-    U = iv.up(U + slack)
-    width = np.ldexp(1.0, -L.astype(np.int64))  # 2^-level, exact
-    starts = F + C[:, 0] * width
-    order = np.argsort(starts)
-    return starts[order], _range_max_table(np.where(np.isfinite(U[order]), U[order], np.inf))
-
-
-def torus_bound(spec: SeqMap, doc: dict, max_pairs: int = DEFAULT_MAX_PAIRS, time_limit: float | None = None,
-                start_level: int = 6, progress=None) -> dict:
-    """Branch-and-bound of |F - f| over the torus S^1 x S^1 (n = 2), cell pair by cell pair.
-
-    For cells C_1, C_2 of the cubed circle, U_p(C_p) is the largest bound of the inner
-    certificate's leaves that meet C_p (they tile the circle; bounds recomputed, plus the bias
-    rounding) and B_p a box around C_p: u_q lies in (1/2) sum_p psi_{p,q}(B_p), MEAN_q in that
-    widened by e = (1/2) sum_p U_p, and
-        |F - f| <= sum_q ( max of the outer head's segment bounds over the reachable means
-                          + sup |g_q'| over the reachable means * e ).
-    Every ingredient is rigorous, so the largest pair bound is a rigorous sup bound; pairs are
-    split (both cells) worst first until ``max_pairs`` pairs are bounded (a work budget: the
-    bound does not depend on the machine's load; ``time_limit``, default None, is an extra cap
-    that makes it host-dependent).
-    """
-    from .search import _worst_first
-
-    from .kernel.cellbound import prepare
-    from .kernel.sphere import cell_caps, root_cells, split_cells
-
-    if spec.length != 2:
-        raise InputError("--torus", "the torus branch-and-bound is for n = 2")
-    t0 = time.monotonic()
-    Q = spec.terms
-    inner = doc["inner"]
-    values = np.asarray(inner["values"], dtype=np.float64)
-    leaves = []
-    for p in range(2):
-        cert = inner["positions"][p]["certificate"]
-        prob, eta = inner_problem(spec, inner, p, cert["problem"]["epsilon"])
-        leaves.append(_leaf_table(prepare(prob), cert, rounding_slack(values, eta)))
-    xs = coordinate_symbols(1)
-    psi = [[compile_interval(spec.inner[q][p], xs) for p in range(2)] for q in range(Q)]
-    ranges = [_mean_range(spec, q) for q in range(Q)]
-    outer = []
-    for q, o in enumerate(doc["outer"]):
-        head, target = outer_line(spec, o, q)
-        bp = _unpack_floats(o["breakpoints"])
-        U, _ = bound_segments(head, target, bp[:-1], bp[1:])
-        outer.append((bp, _range_max_table(U), compile_interval(sp.diff(target.expr, U_SYM), [U_SYM])))
-
-    def cell_info(p, F, L, C):
-        starts, table = leaves[p]
-        width = np.ldexp(1.0, -L.astype(np.int64))  # 2^-level, exact
-        lo = F + C[:, 0] * width
-        hi = lo + width
-        i0 = np.clip(np.searchsorted(starts, lo, side="right") - 1, 0, starts.size - 1)
-        i1 = np.clip(np.searchsorted(starts, hi, side="left") - 1, 0, starts.size - 1)
-        Ub = _range_max(table, i0, np.maximum(i1, i0))
-        c, rho = cell_caps(1, F, L, C)
-        box = [(iv.down(c[:, j] - rho), iv.up(c[:, j] + rho)) for j in range(2)]
-        return Ub, [psi[q][p](*box) for q in range(Q)]
-
-    def pair_bounds(cells1, cells2):
-        U1, P1 = cell_info(0, *cells1)
-        U2, P2 = cell_info(1, *cells2)
-        e = iv.up(iv.up(U1 + U2) / 2)
-        total = np.zeros(U1.size)
-        for q in range(Q):
-            u = iv.add(P1[q], P2[q])
-            u = (iv.down(u[0] / 2), iv.up(u[1] / 2))
-            # both enclose u_q: intersect the box image with the global range
-            u = (np.maximum(u[0], ranges[q][0]), np.minimum(u[1], ranges[q][1]))
-            m = (iv.down(u[0] - e), iv.up(u[1] + e))
-            bp, table, dg = outer[q]
-            inside = (m[0] >= bp[0]) & (m[1] <= bp[-1])
-            i0 = np.clip(np.searchsorted(bp, m[0], side="right") - 1, 0, bp.size - 2)
-            i1 = np.clip(np.searchsorted(bp, m[1], side="left") - 1, 0, bp.size - 2)
-            i1 = np.maximum(i1, i0)
-            c = np.where(inside, _range_max(table, i0, i1), np.inf)
-            L = iv.mag(dg(m))
-            total = iv.up(total + iv.up(c + iv.up(L * e)))
-        return np.where(np.isfinite(total), total, np.inf)
-
-    F, L, C = root_cells(1)
-    for _ in range(start_level):
-        F, L, C = split_cells(1, F, L, C)
-    k = F.size
-    i, j = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
-    a = (F[i.ravel()], L[i.ravel()], C[i.ravel()])
-    b = (F[j.ravel()], L[j.ravel()], C[j.ravel()])
-    B = pair_bounds(a, b)
-    pairs, rounds = B.size, 0
-    while True:
-        if pairs >= max_pairs or (time_limit is not None and time.monotonic() - t0 > time_limit):
-            break
-        take = min(2048, B.size, (max_pairs - pairs) // 4)
-        if take < 1:
-            break
-        worst = _worst_first(B, take)  # ties broken by position: the same pairs on every build
-        if np.any(np.concatenate([a[1][worst], b[1][worst]]) >= 40):
-            break
-        keep = np.ones(B.size, dtype=bool)
-        keep[worst] = False
-        ca = split_cells(1, a[0][worst], a[1][worst], a[2][worst])
-        cb = split_cells(1, b[0][worst], b[1][worst], b[2][worst])
-        # children pairs: each of a's two children with each of b's two children
-        ia = np.repeat(np.arange(2 * take), 2)
-        ib = (np.arange(2 * take).reshape(take, 2)[np.repeat(np.arange(take), 2)]).ravel()
-        na = tuple(x[ia] for x in ca)
-        nb = tuple(x[ib] for x in cb)
-        nB = pair_bounds(na, nb)
-        a = tuple(np.concatenate([x[keep], y]) for x, y in zip(a, na))
-        b = tuple(np.concatenate([x[keep], y]) for x, y in zip(b, nb))
-        B = np.concatenate([B[keep], nB])
-        pairs += nB.size
-        rounds += 1
-        if progress and rounds % 20 == 0:
-            progress(f"torus: {pairs} pairs bounded, bound {float(np.max(B)):.4g}")
-    return {"bound": float(np.max(B)), "pairs": int(B.size), "pairs_bounded": int(pairs),
-            "seconds": round(time.monotonic() - t0, 3)}

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize
 
-from .eqsp import equal_area_partition
-from .problem import Problem
-from .vmf import sphere_area
+from certify.constructions.partitions import equal_area_partition
+from certify.formats.problem import Problem
+from certify.constructions.vmf import sphere_area
 
 
 @dataclass

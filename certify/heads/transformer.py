@@ -5,7 +5,7 @@
     h^l   = h^l + W_2 relu(W_1 h^l + b_1) + b_2            (optional ReLU MLP, residual)
     y_i   = R h^L_i + r                                   (read-out)
 
-Each head is :func:`certify.attention.classical_head` with its own prefix: every token attends to
+Each head is :func:`certify.heads.attention.classical_head` with its own prefix: every token attends to
 the head's prefix tokens and to the input tokens (j <= i when causal), itself included. Only the
 prefixes are meant to change between targets; every matrix is the pretrained part.
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .attention import classical_head
+from certify.heads.attention import classical_head
 
 
 @dataclass

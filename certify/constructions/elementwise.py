@@ -1,6 +1,6 @@
 """Element-wise sequence maps by one prefixed head (Corollary 2, THEORY 4.1).
 
-The head of Lemma 3 (:func:`certify.attention.universal_head`) sees its input tokens as inert:
+The head of Lemma 3 (:func:`certify.heads.attention.universal_head`) sees its input tokens as inert:
 their keys W_K E x and values W_V E x vanish, so the output at a position whose query sees c
 input tokens (itself included) is y = Z/(c + Z) H(x) with H the single-head output on the
 prefix. :func:`elementwise_problem` writes the sequence problem (``certify.problem/1`` with a
@@ -9,16 +9,16 @@ construction's prefix, for every sequence of length 1..max_length. ``certify pro
 it exactly, through the two extreme token counts (see ``Problem.zero_token_counts``).
 
 :func:`sequence_outputs` runs the same head on concrete sequences with the float reference
-(:func:`certify.attention.classical_head`), for tests and demonstrations; it is not rigorous.
+(:func:`certify.heads.attention.classical_head`), for tests and demonstrations; it is not rigorous.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .attention import classical_head, universal_head, universal_prefix
-from .errors import InputError
-from .problem import FORMAT, Problem, problem_from_dict
+from certify.heads.attention import classical_head, universal_head, universal_prefix
+from certify.errors import InputError
+from certify.formats.problem import FORMAT, Problem, problem_from_dict
 
 
 def elementwise_problem(problem: Problem, max_length: int, causal: bool = False,

@@ -2,7 +2,7 @@
 
 A problem is a prefixed attention head on S^m, a target f: S^m -> R^o and epsilon; the
 claim is sup_{x in S^m} max_i |H_i(x) - f_i(x)| <= epsilon. The JSON Schema is
-``certify/schemas/problem.schema.json``; this loader applies it and then the checks a
+``certify/formats/schemas/problem.schema.json``; this loader applies it and then the checks a
 schema cannot express (shapes that depend on m, N and o, finiteness, the target grammar).
 
 Every violation raises :class:`~certify.errors.InputError` whose field is a JSON path
@@ -28,21 +28,18 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 import os
-import sys
-import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .attention import CoreHead, SoftmaxHead, reduce_full_head
-from .errors import InputError
-from .expr import Target, parse_target
+from certify.errors import InputError
+from certify.formats.jsonio import check_finite, json_path, read_json, short_int, short_json
+from certify.formats.expressions import Target, parse_target
+from certify.formats.heads import CoreHead, SoftmaxHead, reduce_full_head
 
 FORMAT = "certify.problem/1"
 #: Largest sphere dimension m accepted. The cell bounds evaluate the 2^m corners of every
@@ -52,90 +49,23 @@ FORMAT = "certify.problem/1"
 MAX_SPHERE_DIM = 8
 #: Largest ``context_tokens`` (a sanity limit, like :data:`MAX_SEQUENCE_LENGTH`).
 MAX_CONTEXT_TOKENS = 10**9
-#: Largest magnitude of a JSON number: beyond it a number does not fit float64.
-MAX_NUMBER = sys.float_info.max
 
 
 @lru_cache(maxsize=1)
 def problem_schema() -> dict:
     """The JSON Schema of problem files."""
-    text = resources.files("certify").joinpath("schemas/problem.schema.json").read_text()
+    text = resources.files("certify.formats").joinpath("schemas/problem.schema.json").read_text()
     return json.loads(text)
-
-
-def json_path(parts) -> str:
-    """('head', 'keys', 3, 1) -> 'head.keys[3][1]'."""
-    out = ""
-    for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out or "(top level)"
-
-
-def _short(value: Any) -> str:
-    text = json.dumps(value, allow_nan=True) if not isinstance(value, str) else repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _short_int(value: int) -> str:
-    digits = len(str(abs(value)))
-    return f"{'-' if value < 0 else ''}{str(abs(value))[:3]}...({digits} digits)" if digits > 20 else str(value)
 
 
 def _integer(value: Any, field: str, lo: int, hi: int) -> int:
     """An integer field in lo..hi; JSON 1.0 and true are refused (the schema's ``integer``
     admits 1.0)."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InputError(field, f"expected an integer, got {_short(value)}")
+        raise InputError(field, f"expected an integer, got {short_json(value)}")
     if not lo <= value <= hi:
-        raise InputError(field, f"must be in {lo}..{hi}, got {_short_int(value)}")
+        raise InputError(field, f"must be in {lo}..{hi}, got {short_int(value)}")
     return value
-
-
-def _reject_duplicates(pairs):
-    seen = {}
-    for key, value in pairs:
-        if key in seen:
-            raise InputError(key, "duplicate key in a JSON object")
-        seen[key] = value
-    return seen
-
-
-def read_json(path: str | os.PathLike, what: str = "file") -> Any:
-    """Read a JSON file strictly: NaN/Infinity literals are kept as floats for the finiteness
-    walk to reject with a path; duplicate keys are refused."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(what, f"no such file: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(what, f"cannot read {path}: {exc}") from None
-    return parse_json_text(text, what)
-
-
-def parse_json_text(text: str, what: str = "file") -> Any:
-    try:
-        return json.loads(text, object_pairs_hook=_reject_duplicates,
-                          parse_constant=lambda name: float(name.replace("Infinity", "inf")))
-    except json.JSONDecodeError as exc:
-        raise InputError(what, f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
-    except RecursionError:
-        raise InputError(what, "JSON nested too deeply") from None
-
-
-def _check_finite(value: Any, path: list) -> None:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise InputError(json_path(path), f"{value} is not a finite number (NaN, Infinity and "
-                                          "numbers beyond float64 are refused)")
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_NUMBER:
-        # compared exactly (int against float): 10**400 would overflow float() later
-        raise InputError(json_path(path), f"the integer {_short_int(value)} is beyond float64 (numbers "
-                                          f"larger than {MAX_NUMBER:.6g} in magnitude are refused)")
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _check_finite(v, path + [k])
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            _check_finite(v, path + [i])
 
 
 def _schema_error_message(err) -> str:
@@ -146,16 +76,16 @@ def _schema_error_message(err) -> str:
         extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
         return f"unknown field(s) {', '.join(map(repr, extra))}"
     if kind == "type":
-        return f"expected {err.validator_value}, got {_short(err.instance)}"
+        return f"expected {err.validator_value}, got {short_json(err.instance)}"
     if kind in ("const", "enum"):
         allowed = err.validator_value if kind == "enum" else [err.validator_value]
-        return f"expected one of {', '.join(map(repr, allowed))}, got {_short(err.instance)}"
+        return f"expected one of {', '.join(map(repr, allowed))}, got {short_json(err.instance)}"
     if kind in ("minimum", "exclusiveMinimum"):
         op = ">=" if kind == "minimum" else ">"
-        return f"must be {op} {err.validator_value}, got {_short(err.instance)}"
+        return f"must be {op} {err.validator_value}, got {short_json(err.instance)}"
     if kind in ("maximum", "exclusiveMaximum"):
         op = "<=" if kind == "maximum" else "<"
-        return f"must be {op} {err.validator_value}, got {_short(err.instance)}"
+        return f"must be {op} {err.validator_value}, got {short_json(err.instance)}"
     if kind == "minItems":
         return f"expected at least {err.validator_value} item(s), got {len(err.instance)}"
     if kind in ("minLength", "maxLength"):
@@ -175,12 +105,12 @@ def _check_numbers(value: Any, path: list, depth: int) -> None:
     """Type-check a vector (depth 1) or matrix (depth 2) of numbers in one fast pass."""
     if not isinstance(value, list):
         kind = "an array of numbers" if depth == 1 else "an array of arrays of numbers"
-        raise InputError(json_path(path), f"expected {kind}, got {_short(value)}")
+        raise InputError(json_path(path), f"expected {kind}, got {short_json(value)}")
     for i, item in enumerate(value):
         if depth == 2:
             _check_numbers(item, path + [i], 1)
         elif not _is_number(item):
-            raise InputError(json_path(path + [i]), f"expected a number, got {_short(item)}")
+            raise InputError(json_path(path + [i]), f"expected a number, got {short_json(item)}")
 
 
 def _skeleton(doc: Any) -> Any:
@@ -320,7 +250,7 @@ def problem_from_dict(doc: Any) -> Problem:
     """Validate a parsed JSON document and build the :class:`Problem`."""
     if not isinstance(doc, dict):
         raise InputError("(top level)", f"expected a JSON object, got {type(doc).__name__}")
-    _check_finite(doc, [])
+    check_finite(doc, [])
     validate_schema(doc)
     m = _integer(doc["sphere_dim"], "sphere_dim", 1, MAX_SPHERE_DIM)
     o = len(doc["target"])
@@ -398,35 +328,6 @@ def _sequence(seq: dict, h: dict) -> dict:
 def load_problem(path: str | os.PathLike) -> Problem:
     """Read and validate a problem file (InputError naming the field on any violation)."""
     return problem_from_dict(read_json(path, "problem file"))
-
-
-def _write_atomic(path: str | os.PathLike, suffix: str, mode: str, write) -> None:
-    """``write(fh)`` into a temporary file beside ``path``, then rename it over ``path``: a
-    reader never sees partial output, and a failure leaves no temporary file behind."""
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=directory)
-    try:
-        with os.fdopen(fd, mode, **({"encoding": "utf-8"} if "b" not in mode else {})) as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def write_json_atomic(path: str | os.PathLike, doc: Any) -> None:
-    """Write JSON to a temporary file beside ``path`` and rename it: no partial output."""
-    text = json.dumps(doc, indent=1, allow_nan=False) + "\n"  # serialised before anything is created
-    _write_atomic(path, ".tmp", "w", lambda fh: fh.write(text))
-
-
-def write_npy_atomic(path: str | os.PathLike, array: np.ndarray) -> None:
-    """np.save through a temporary file and a rename."""
-    _write_atomic(path, ".tmp.npy", "wb", lambda fh: np.save(fh, array, allow_pickle=False))
 
 
 def make_problem(sphere_dim: int, kind: str, keys, values, target, epsilon: float,

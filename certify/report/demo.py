@@ -25,12 +25,12 @@ import sys
 import time
 from pathlib import Path
 
-from .construct import construct_net, construct_vmf
-from .errors import EXIT_OK, InputError
-from .estimate import estimate_sup_error
-from .expr import parse_target
-from .pipeline import decide
-from .problem import write_json_atomic
+from certify.constructions.prefixes import construct_net, construct_vmf
+from certify.errors import EXIT_OK, InputError
+from certify.certifier.estimate import estimate_sup_error
+from certify.formats.expressions import parse_target
+from certify.certifier.pipeline import decide
+from certify.formats.jsonio import write_json_atomic
 
 DEMO_TARGET = "x0*x1"
 DEMO_SPHERE_DIM = 2

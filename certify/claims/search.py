@@ -4,7 +4,7 @@ A claim is one line::
 
     forall lam in [1, 1000], t in [0, 0.5]: LHS <= RHS        (also >=, <, >)
 
-Each side is a whitelisted expression (:mod:`certify.expr`, with the claim functions
+Each side is a whitelisted expression (:mod:`certify.formats.expressions`, with the claim functions
 ``besseli(nu, x)``, ``coth``, ``gamma``, ``min``, ``max`` added) over the quantified
 variables; box ends are numeric constants (``1``, ``0.5``, ``1e-3``, ``pi/2``), read
 exactly. Nothing in a claim is ever passed to ``eval``.
@@ -17,7 +17,7 @@ SOUNDNESS CONTRACT
   or above 0 is clipped to its non-negative part, so that ``sqrt(t)`` on [0, a] is defined.
 * The sides are evaluated in sympy's simplified form, which can be defined where the
   claim as written is not (``x/x`` is 1, ``exp(log(x))`` is x). The domain conditions of
-  the sides as written (:class:`certify.expr.DomainCondition`: denominators != 0, log
+  the sides as written (:class:`certify.formats.expressions.DomainCondition`: denominators != 0, log
   arguments > 0, sqrt arguments >= 0, ...) are therefore evaluated in Arb on every box and
   at every witness: a box counts only where every condition certainly holds (there the
   simplified margin and its derivatives are the claim's), and a witness only where every
@@ -72,9 +72,9 @@ from fractions import Fraction
 import numpy as np
 import sympy as sp
 
-from .budgets import DEFAULT_MAX_BOXES
-from .errors import InputError
-from .expr import (CLAIM_FUNCTIONS, DomainCondition, arb_precision, compile_arb,
+from certify.budgets import DEFAULT_MAX_BOXES
+from certify.errors import InputError
+from certify.formats.expressions import (CLAIM_FUNCTIONS, DomainCondition, arb_precision, compile_arb,
                    compile_domain, compile_numpy, parse_expression_domain)
 
 #: Bits of working precision of the Arb evaluation.

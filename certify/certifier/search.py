@@ -22,7 +22,7 @@ optional extra cap; when it is given and ends the search, the answer depends on 
 speed and load, and the reason says so.
 
 Nothing in this module is trusted: the certificate it writes is re-checked from scratch
-by :mod:`certify.checker`, which never imports it.
+by :mod:`certify.checker.head`, which never imports it.
 """
 
 from __future__ import annotations
@@ -32,11 +32,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .budgets import DEFAULT_MAX_CELLS
-from .kernel import interval as iv
-from .kernel.cellbound import (bound_cells, error_enclosure_at, prepare,
+from certify.budgets import DEFAULT_MAX_CELLS
+from certify.kernel import interval as iv
+from certify.kernel.cellbound import (bound_cells, error_enclosure_at, prepare,
                                unit_point_enclosure)
-from .kernel.sphere import MAX_LEVEL, root_cells, split_cells
+from certify.kernel.sphere import MAX_LEVEL, root_cells, split_cells
 
 CERTIFIED, REFUTED, UNDECIDED = "CERTIFIED", "REFUTED", "UNDECIDED"
 #: Cells evaluated together (vectorisation width; not a soundness matter).
@@ -160,7 +160,7 @@ def prove(problem, max_cells: int = DEFAULT_MAX_CELLS, time_limit: float | None 
         # witness candidates: the worst centres, the best one polished
         top = np.argsort(-np.nan_to_num(est, nan=-1.0), kind="stable")[:WITNESS_CANDIDATES]
         if consider(centres[top]):
-            from .estimate import polish
+            from certify.certifier.estimate import polish
 
             scale = float(2.0 ** -(int(l[top[0]]) + 2))
             _, y = polish(problem, best.point, scale, maxfev=200)

@@ -1,6 +1,6 @@
 """Independent checker of ``certify.certificate/1`` files.
 
-It never imports the search (:mod:`certify.search`; a test enforces this). It trusts only
+It never imports the search (:mod:`certify.certifier.search`; a test enforces this). It trusts only
 the problem loader, the cubed-sphere cells (:mod:`certify.kernel.sphere`) and the interval kernel
 (:mod:`certify.kernel`), and accepts only on certain predicates:
 
@@ -20,22 +20,20 @@ Anything else is INVALID, with the field (and leaf) that failed.
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from .certificate import CHECKER_VERSION, FORMAT, CertificateError, decode_tree, unpack_bytes
-from .errors import InputError
-from .kernel import interval as iv
-from .kernel.cellbound import METHODS, bound_cells, error_enclosure_at, prepare, unit_point_enclosure
-from .problem import canonical_hash, json_path, load_problem, problem_from_dict, read_json
+from certify.formats.certificate import CHECKER_VERSION, FORMAT, CertificateError, decode_tree, unpack_bytes
+from certify.errors import InputError
+from certify.kernel import interval as iv
+from certify.kernel.cellbound import METHODS, bound_cells, error_enclosure_at, prepare, unit_point_enclosure
+from certify.formats.problem import canonical_hash, problem_from_dict
+from certify.formats.jsonio import json_path
 
 #: Leaves bounded together (vectorisation width; not a soundness matter).
 LEAF_BATCH = 4096
-
 
 
 @dataclass
@@ -69,7 +67,7 @@ class CheckReport:
 def _schema():
     from importlib import resources
 
-    return json.loads(resources.files("certify").joinpath("schemas/certificate.schema.json").read_text())
+    return json.loads(resources.files("certify.formats").joinpath("schemas/certificate.schema.json").read_text())
 
 
 def _finite(value, path):
@@ -198,45 +196,3 @@ def _check(doc, report: CheckReport, expected_problem, strict: bool) -> None:
     report.upper = upper
 
 
-def check_file(path: str | os.PathLike, problem_path: str | os.PathLike | None = None,
-               strict: bool = False) -> CheckReport:
-    """Check one certificate file. Unreadable files (missing, not JSON) raise InputError."""
-    doc = read_json(path, what="certificate")
-    problem = load_problem(problem_path) if problem_path is not None else None
-    return check_document(doc, str(path), problem, strict)
-
-
-#: The ``format`` prefixes of certificates: a head's (:data:`FORMAT`) and a sequence map's
-#: (``certify.seqmap-certificate/1``, checked by :mod:`certify.kolmogorov`); other versions of
-#: either are certificates too, which the checker then answers INVALID (unsupported format).
-CERTIFICATE_FORMATS = ("certify.certificate/", "certify.seqmap-certificate/")
-
-
-def is_certificate_format(fmt) -> bool:
-    """Whether a document's top-level ``format`` value names a certificate format."""
-    return isinstance(fmt, str) and fmt.startswith(CERTIFICATE_FORMATS)
-
-
-def scan_certificates(root: str | os.PathLike) -> tuple[list[Path], list[Path]]:
-    """(certificates, skipped) among the ``*.json`` files under ``root``: a file is a
-    certificate when its top-level ``format`` field is a certificate format. A file that is
-    not JSON but names a certificate format in its first bytes is kept (it is a damaged
-    certificate, which reading it will report); every other file is skipped."""
-    found, skipped = [], []
-    for p in sorted(Path(root).rglob("*.json")):
-        if not p.is_file():
-            skipped.append(p)
-            continue
-        try:
-            doc = read_json(p, what="certificate")
-        except InputError:
-            try:
-                with open(p, "rb") as fh:
-                    head = fh.read(4096).decode("utf-8", "replace")
-            except OSError:
-                head = ""
-            (found if any(f in head for f in CERTIFICATE_FORMATS) else skipped).append(p)
-            continue
-        fmt = doc.get("format") if isinstance(doc, dict) else None
-        (found if is_certificate_format(fmt) else skipped).append(p)
-    return found, skipped

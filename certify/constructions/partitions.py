@@ -29,7 +29,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import special
 
-from .vmf import sphere_area
+from certify.constructions.vmf import sphere_area
 
 
 def cap_area(dim: int, colatitude: float) -> float:

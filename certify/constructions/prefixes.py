@@ -1,6 +1,6 @@
 """Prefix constructions for a target f: S^m -> R^o (THEORY 3.1 and 3.3).
 
-Both start from Leopardi's equal-area partition (``certify.eqsp``) with centres b_k and a
+Both start from Leopardi's equal-area partition (``certify.constructions.partitions``) with centres b_k and a
 chordal covering radius delta: every x in S^m lies within delta of its region's centre.
 
 * ``vmf`` (the paper's route, THEORY 3.1): f * K_lambda is discretised on the partition.
@@ -26,12 +26,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .eqsp import EqualAreaPartition, equal_area_partition, partition_for_delta
-from .errors import InputError
-from .estimate import random_sphere_points
-from .expr import Target, compile_numpy
-from .problem import MAX_SPHERE_DIM, Problem, make_problem
-from .vmf import (lambda_for_smoothing, largest_quadrature_delta, log_vmf_constant,
+from certify.constructions.partitions import EqualAreaPartition, equal_area_partition, partition_for_delta
+from certify.errors import InputError
+from certify.certifier.estimate import random_sphere_points
+from certify.formats.expressions import Target, compile_numpy
+from certify.formats.problem import MAX_SPHERE_DIM, Problem, make_problem
+from certify.constructions.vmf import (lambda_for_smoothing, largest_quadrature_delta, log_vmf_constant,
                   quadrature_error_bound, smoothing_error_bound, sphere_area)
 
 #: Default largest prefix length the derived routes may ask for.

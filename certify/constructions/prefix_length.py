@@ -5,7 +5,7 @@ on |f|_inf, so osc(f) <= 2F) it gives, for each route, the parameters its explic
 ask for:
 
 * ``paper``: the vMF quadrature route of the paper (THEORY 3.1) with OUR derived constants
-  (:func:`certify.vmf.smoothing_error_bound`, :func:`certify.vmf.quadrature_error_bound`):
+  (:func:`certify.constructions.vmf.smoothing_error_bound`, :func:`certify.constructions.vmf.quadrature_error_bound`):
   lambda from smoothing <= eps/2, then the largest covering radius delta with quadrature
   <= eps/2, then N;
 * ``net``: the delta-net of THEORY 3.3 (ours): r = eps/(2L), delta = r/sqrt 2, N, then
@@ -30,13 +30,13 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 
-from .budgets import BISECTION_MAX_CELLS
-from .construct import DEFAULT_MAX_PREFIX, construct_net, construct_vmf
-from .eqsp import equal_area_partition, partition_for_delta
-from .errors import InputError
-from .expr import Target
-from .pipeline import CERTIFIED, decide
-from .vmf import lambda_for_smoothing, largest_quadrature_delta, quadrature_error_bound, smoothing_error_bound
+from certify.budgets import BISECTION_MAX_CELLS
+from certify.constructions.prefixes import DEFAULT_MAX_PREFIX, construct_net, construct_vmf
+from certify.constructions.partitions import equal_area_partition, partition_for_delta
+from certify.errors import InputError
+from certify.formats.expressions import Target
+from certify.certifier.pipeline import CERTIFIED, decide
+from certify.constructions.vmf import lambda_for_smoothing, largest_quadrature_delta, quadrature_error_bound, smoothing_error_bound
 
 ROUTES = ("paper", "net")
 #: Partition size whose covering radius anchors the extrapolation N ~ delta^-m.

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from .budgets import (BISECTION_MAX_CELLS, DEFAULT_MAX_BOXES, DEFAULT_MAX_CELLS, DEFAULT_MAX_PAIRS,
+from certify import __version__
+from certify.budgets import (BISECTION_MAX_CELLS, DEFAULT_MAX_BOXES, DEFAULT_MAX_CELLS, DEFAULT_MAX_PAIRS,
                       MAX_CERTIFIED_CELLS)
-from .errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, EXIT_REFUTED, EXIT_UNDECIDED, InputError
+from certify.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, EXIT_REFUTED, EXIT_UNDECIDED, InputError
 
 #: Largest distance from the unit sphere accepted for evaluation points.
 UNIT_TOLERANCE = 1e-9
@@ -127,9 +127,9 @@ def _write(writer, path: Path, data, field: str) -> None:
 # ---------------------------------------------------------------------------------- commands
 
 def cmd_construct(args) -> int:
-    from .construct import construct_net, construct_vmf
-    from .expr import parse_target
-    from .problem import write_json_atomic
+    from certify.constructions.prefixes import construct_net, construct_vmf
+    from certify.formats.expressions import parse_target
+    from certify.formats.jsonio import write_json_atomic
 
     output = _check_output_path(args.output, "-o")
     if args.sphere_dim < 1:
@@ -184,7 +184,8 @@ def _load_points(path: str, sphere_dim: int) -> np.ndarray:
 
 
 def cmd_eval(args) -> int:
-    from .problem import load_problem, write_npy_atomic
+    from certify.formats.problem import load_problem
+    from certify.formats.jsonio import write_npy_atomic
 
     out = _check_output_path(args.out, "--out")
     problem = load_problem(args.problem)
@@ -208,8 +209,8 @@ def cmd_eval(args) -> int:
 
 
 def cmd_estimate(args) -> int:
-    from .estimate import estimate_sup_error
-    from .problem import load_problem
+    from certify.certifier.estimate import estimate_sup_error
+    from certify.formats.problem import load_problem
 
     if args.samples < 1:
         raise InputError("--samples", f"must be >= 1, got {args.samples}")
@@ -237,8 +238,9 @@ def _fmt(x) -> str:
 
 
 def cmd_prove(args) -> int:
-    from .pipeline import CERTIFIED, REFUTED, decide
-    from .problem import load_problem, write_json_atomic
+    from certify.certifier.pipeline import CERTIFIED, REFUTED, decide
+    from certify.formats.problem import load_problem
+    from certify.formats.jsonio import write_json_atomic
 
     output = _check_output_path(args.output, "-o") if args.output else None
     if args.max_cells < 1:
@@ -295,38 +297,8 @@ def cmd_prove(args) -> int:
     return {CERTIFIED: EXIT_OK, REFUTED: EXIT_REFUTED}.get(r.verdict, EXIT_UNDECIDED)
 
 
-def _check_any(path, problem, strict):
-    """A certify.certificate/1 file (checker) or a certify.seqmap-certificate/1 file; any
-    other document is not a certificate (bad input, exit 2), never INVALID."""
-    from .checker import CheckReport, check_document, is_certificate_format
-    from .seqmap import CERT_FORMAT, check_ka
-    from .problem import FORMAT as PROBLEM_FORMAT, load_problem, read_json
-
-    doc = read_json(path, what="certificate")
-    fmt = doc.get("format") if isinstance(doc, dict) else None
-    if not is_certificate_format(fmt):
-        if fmt == PROBLEM_FORMAT:
-            raise InputError("CERT", f"{path} is a problem file ({PROBLEM_FORMAT}), not a certificate; "
-                                     f"certify prove {path} -o CERT.json writes one")
-        what = f"its format is {fmt!r}" if isinstance(fmt, str) else "it has no format field"
-        raise InputError("CERT", f"{path} is not a certificate ({what}; expected certify.certificate/1 "
-                                 f"or {CERT_FORMAT})")
-    if not fmt.startswith("certify.seqmap-certificate/"):
-        expected = load_problem(problem) if problem is not None else None
-        return check_document(doc, str(path), expected, strict=strict)
-    if problem:
-        raise InputError("--problem", "a sequence-map certificate carries its own problems; drop --problem")
-    c = check_ka(doc, strict)
-    report = CheckReport(str(path), c.valid, doc.get("verdict"), c.reason, c.where, upper=c.bound,
-                         seconds=c.seconds, kind="seqmap")
-    if c.valid and isinstance(doc.get("torus"), dict):
-        # VALID covers the end-to-end bound only: the checker does not rerun the torus search
-        report.not_checked.append("torus")
-    return report
-
-
 def cmd_check(args) -> int:
-    from .checker import scan_certificates
+    from certify.checker import check_file, scan_certificates
 
     target = Path(args.certificate)
     skipped = []
@@ -342,7 +314,7 @@ def cmd_check(args) -> int:
         paths = [target]
     reports = []
     for path in paths:
-        reports.append(_check_any(path, args.problem, args.strict))
+        reports.append(check_file(path, args.problem, args.strict))
     ok = all(r.valid for r in reports)
     lines = []
     for r in reports:
@@ -365,7 +337,7 @@ def cmd_check(args) -> int:
 
 
 def cmd_claim(args) -> int:
-    from .claims import REFUTED as C_REFUTED, VERIFIED, check_claim, parse_claim, parse_claims_file
+    from certify.claims.search import REFUTED as C_REFUTED, VERIFIED, check_claim, parse_claim, parse_claims_file
 
     if (args.claim is None) == (args.file is None):
         raise InputError("CLAIM", "give one claim string or --file FILE (not both)")
@@ -420,9 +392,9 @@ def _power_text(base: float, exponent: int) -> str:
 
 
 def cmd_bound(args) -> int:
-    from .bound import ROUTES, paper_exponent, route_bound, smallest_certified
-    from .construct import EPSILON_RANGE, LIPSCHITZ_RANGE, _range_bounds, check_in_range
-    from .expr import parse_target
+    from certify.constructions.prefix_length import ROUTES, paper_exponent, route_bound, smallest_certified
+    from certify.constructions.prefixes import EPSILON_RANGE, LIPSCHITZ_RANGE, _range_bounds, check_in_range
+    from certify.formats.expressions import parse_target
 
     routes = [args.route] if args.route else list(ROUTES)
     if args.sphere_dim < 1:
@@ -497,11 +469,11 @@ def cmd_construct_seq(args) -> int:
 
 
 def cmd_seq_elementwise(args) -> int:
-    from .construct import construct_net, construct_vmf
-    from .expr import parse_target
-    from .pipeline import CERTIFIED, REFUTED, decide
-    from .problem import write_json_atomic
-    from .sequence import elementwise_problem
+    from certify.constructions.prefixes import construct_net, construct_vmf
+    from certify.formats.expressions import parse_target
+    from certify.certifier.pipeline import CERTIFIED, REFUTED, decide
+    from certify.formats.jsonio import write_json_atomic
+    from certify.constructions.elementwise import elementwise_problem
 
     output = _check_output_path(args.output, "-o")
     cert_out = _check_output_path(args.certificate, "--certificate") if args.certificate else None
@@ -546,8 +518,10 @@ def cmd_seq_elementwise(args) -> int:
 
 
 def cmd_seq_ka(args) -> int:
-    from .kolmogorov import EXAMPLES, construct, example, parse_seqmap, torus_bound
-    from .problem import read_json, write_json_atomic
+    from certify.constructions.kolmogorov_arnold import EXAMPLES, construct, example
+    from certify.formats.seqmap import parse_seqmap
+    from certify.certifier.torus import torus_bound
+    from certify.formats.jsonio import read_json, write_json_atomic
 
     output = _check_output_path(args.output, "-o")
     if (args.example is None) == (args.spec is None):
@@ -600,8 +574,8 @@ def cmd_seq_ka(args) -> int:
 def cmd_audit(args) -> int:
     import tempfile
 
-    from .audit import REPORT, compare_reports, print_summary, run_audit
-    from .problem import read_json
+    from certify.report.audit import REPORT, compare_reports, print_summary, run_audit
+    from certify.formats.jsonio import read_json
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -640,7 +614,7 @@ def cmd_audit(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from .demo import run_demo
+    from certify.report.demo import run_demo
 
     code = run_demo(json_output=args.json, out_dir=args.out_dir)
     if args.no_audit or code != EXIT_OK:
@@ -648,7 +622,7 @@ def cmd_demo(args) -> int:
     if not args.json:
         print(f"\ncertify audit (the paper's claims; report in {args.audit_out}/):", flush=True)
     if args.json:
-        from .audit import run_audit
+        from certify.report.audit import run_audit
 
         run_audit(args.audit_out)  # the demo's JSON stays one object; the audit goes to its files
         return EXIT_OK
