@@ -145,3 +145,76 @@ def test_demo_runs_without_arguments(capsys, tmp_path):
     assert all(r["estimated_error"] <= r["epsilon"] for r in built)
     assert all((tmp_path / f"demo-{r['case']}.json").exists() for r in built)
     assert (tmp_path / "audit" / "paper-audit.json").exists()  # never the repository's reports/
+
+
+# ------------------------------------------------------------------ option types
+
+@pytest.mark.parametrize("argv,line", [
+    (["estimate", "p.json", "--samples", "0"], "certify estimate: error: --samples: must be >= 1, got 0"),
+    (["prove", "p.json", "--time-limit", "nan"], "certify prove: error: --time-limit: must be > 0, got nan"),
+    (["prove", "p.json", "--accuracy", "inf"], "certify prove: error: --accuracy: must be a positive number, got inf"),
+    (["prove", "p.json", "--output", "nodir/c.json"], "certify prove: error: -o: folder nodir does not exist"),
+    (["bound", "--sphere-dim", "1", "--epsilon", "0", "--lipschitz", "1"],
+     "certify bound: error: --epsilon: must be a finite number in [1e-09, 1e+06], got 0.0"),
+    (["bound", "--sphere-dim", "1", "--epsilon", "0.1", "--lipschitz", "1", "--time-limit", "inf"],
+     "certify bound: error: --time-limit: must be a finite number > 0, got inf"),
+    (["construct-seq", "ka", "--example", "product", "--max-pairs", "0", "-o", "k.json"],
+     "certify construct-seq ka: error: --max-pairs: must be >= 1, got 0"),
+    (["audit", "--out", "p.json"], "certify audit: error: --out: p.json exists and is not a folder"),
+    (["demo", "--audit-out", "p.json"], "certify demo: error: --audit-out: p.json exists and is not a folder"),
+])
+def test_an_option_out_of_range_is_one_line_naming_it(tmp_path, capsys, monkeypatch, argv, line):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "p.json").write_text("{}")
+    code, out, err = run(capsys, *argv)  # returned, not a usage error (no SystemExit)
+    assert code == 2 and out == "" and err == line + "\n", err
+
+
+def test_an_option_that_is_not_a_number_stays_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["prove", "p.json", "--max-cells", "1e3"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "usage: certify prove" in err
+    assert err.strip().splitlines()[-1] == "certify prove: error: argument --max-cells: invalid int value: '1e3'"
+
+
+def test_option_types():
+    import argparse
+
+    from certify.cli import options
+
+    assert options.positive_int("3") == 3 and options.positive_float("inf") == float("inf")
+    for parse, text in [(options.positive_int, "0"), (options.positive_float, "nan"),
+                        (options.positive_finite_float, "inf"), (options.positive_number, "-1"),
+                        (options.epsilon_value, "1e-300"), (options.lipschitz_value, "1e300"),
+                        (options.output_file, "."), (options.output_file, "no/such/folder/x.json")]:
+        with pytest.raises(options.OptionValueError):
+            parse(text)
+    with pytest.raises(argparse.ArgumentTypeError, match="invalid float value: 'x'"):
+        options.epsilon_value("x")
+    assert options.output_file("./p.json") == "./p.json"  # kept as given, not normalised
+
+
+def test_every_command_is_a_module_with_add_parser_and_run():
+    from certify.cli.options import subcommands
+    from certify.cli.parser import COMMANDS, build_parser
+
+    names = list(subcommands(build_parser()))
+    assert names == ["construct", "construct-seq", "eval", "estimate", "prove", "check", "claim", "bound",
+                     "demo", "audit"]
+    assert all(callable(m.add_parser) and callable(m.run) for m in COMMANDS)
+
+
+def test_help_loads_no_numerics():
+    code = ("import sys\nfrom certify.cli.main import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "for name in ['bound', 'claim', 'construct-seq']:\n    try:\n        main([name, '--help'])\n"
+            "    except SystemExit:\n        pass\n"
+            "heavy = [m for m in ('numpy', 'sympy', 'scipy', 'flint') if m in sys.modules]\n"
+            "assert not heavy, heavy\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+
+
+def test_the_package_runs_as_a_program():
+    res = subprocess.run([sys.executable, "-m", "certify.cli", "--version"], capture_output=True, text=True)
+    assert res.returncode == 0 and res.stdout.startswith("certify ")

@@ -1,0 +1,82 @@
+"""``certify claim``: check an inequality over a box (VERIFIED ON RANGE, REFUTED, UNDECIDED)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from certify.budgets import DEFAULT_MAX_BOXES
+from certify.cli.options import add_json_option, positive_float, positive_int
+from certify.cli.output import emit
+from certify.errors import EXIT_OK, EXIT_REFUTED, EXIT_UNDECIDED, InputError
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "claim", help="check an inequality over a box: VERIFIED ON RANGE, REFUTED, or UNDECIDED",
+        description="Check 'forall v in [a, b], ...: LHS op RHS' (op one of <=, >=, <, >) by Arb ball "
+                    "branch-and-bound over the box (python-flint). Sides use numbers, the quantified "
+                    "variables, pi, + - * / **, and exp log sqrt sin cos tan sinh cosh tanh atan abs "
+                    "coth gamma besseli(nu, x) min max. VERIFIED ON RANGE (exit 0): every sub-box was "
+                    "certainly fine; REFUTED (exit 1): an exact rational witness where the claim is "
+                    "certainly false; UNDECIDED (exit 3): the budget ran out, or the claim is tight "
+                    "(equality somewhere) in a way intervals cannot settle. With --file, one claim per "
+                    "line ('#' starts a comment); the exit code is the worst verdict.",
+        epilog="examples:\n"
+               "  certify claim \"forall lam in [0.1, 50]: besseli(1, lam)/besseli(0, lam) >= "
+               "lam/(1/2 + sqrt(lam**2 + 9/4))\"\n"
+               "  certify claim \"forall lam in [0.5, 1000]: besseli(1, lam)/besseli(0, lam) >= 1 - 1/(2*lam)\"\n"
+               "  certify claim --file claims.txt --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("claim", nargs="?", metavar="CLAIM", help="the claim, quoted")
+    p.add_argument("--file", metavar="FILE", help="read claims from FILE, one per line")
+    p.add_argument("--max-boxes", type=positive_int, default=DEFAULT_MAX_BOXES, metavar="K",
+                   help=f"boxes per claim at most before UNDECIDED (default {DEFAULT_MAX_BOXES})")
+    p.add_argument("--time-limit", type=positive_float, default=None, metavar="S",
+                   help="seconds per claim: an extra wall-clock cap (default none); the verdict "
+                        "depends only on the claim and --max-boxes unless this cuts it short")
+    add_json_option(p)
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args) -> int:
+    from certify.claims.search import REFUTED, VERIFIED, check_claim, parse_claim, parse_claims_file
+
+    if (args.claim is None) == (args.file is None):
+        raise InputError("CLAIM", "give one claim string or --file FILE (not both)")
+    if args.file is not None:
+        try:
+            text = Path(args.file).read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError("--file", f"cannot read {args.file}: {exc}") from None
+        claims = parse_claims_file(text, f"--file {args.file}")
+    else:
+        claims = [parse_claim(args.claim, "CLAIM")]
+    show = sys.stderr.isatty() and not args.json
+    results, lines = [], []
+    for c in claims:
+        def progress(info, c=c):
+            if show:
+                print(f"\r  {info['boxes']:>8} boxes, {info['open']:>7} open, {info['seconds']:.1f} s",
+                      end="", file=sys.stderr, flush=True)
+        r = check_claim(c, max_boxes=args.max_boxes, time_limit=args.time_limit, progress=progress)
+        if show:
+            print("\r" + " " * 50 + "\r", end="", file=sys.stderr)
+        results.append(r)
+        lines.append(f"{r.verdict}: {c.text}")
+        if r.verdict == VERIFIED:
+            lines.append(f"  on the box {c.box_text()} ({r.boxes} boxes, {r.seconds:.2f} s)")
+        elif r.verdict == REFUTED:
+            where = ", ".join(f"{n} = {q}" for n, q in r.witness.items())
+            lines.append(f"  witness {where}: the margin (the side that should be larger minus the "
+                         f"other) lies in [{r.witness_margin[0]:.6g}, {r.witness_margin[1]:.6g}]")
+        else:
+            lines.append(f"  {r.reason} ({r.boxes} boxes, {r.seconds:.2f} s)")
+    verdicts = [r.verdict for r in results]
+    payload = {"claims": [r.to_json() for r in results]}
+    emit(args, payload, lines)
+    if REFUTED in verdicts:
+        return EXIT_REFUTED
+    return EXIT_OK if all(v == VERIFIED for v in verdicts) else EXIT_UNDECIDED
