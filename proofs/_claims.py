@@ -2,7 +2,8 @@
 
 from fractions import Fraction
 
-from certify.claims.search import REFUTED as C_REFUTED, VERIFIED as C_VERIFIED, check_claim, parse_claim
+from certify.claims.search import REFUTED as C_REFUTED, VERIFIED as C_VERIFIED, check_claim
+from certify.claims.grammar import parse_claim
 
 from .registry import NOT_CHECKED, REFUTED, VERIFIED, Verdict
 

@@ -27,22 +27,22 @@ KINDS = (PROVED, VERIFIED, REFUTED, CONSISTENT, NOT_CHECKED)
 
 #: The result modules, in the order of the paper (THEORY.md sections in brackets).
 MODULES = (
-    "definitions",                       # Definitions 2.1-2.8 [5]
-    "density_transitive",                # Lemma 2.1 [5]
-    "rates_compose",                     # Lemma 2.2 [5]
-    "prefix_scores_linear_of_embedding",  # Eq. (1) and the core head [1.1-1.2]
-    "universal_head_of_lemma3",          # Lemma 3 [1.4]
-    "vmf_normalised",                    # vMF normalising constant [2]
-    "bessel_ratio_closed_forms",         # a_k^m identity, m = 2 closed forms [2.1]
-    "bessel_ratio_lower_bounds",         # lower bounds on a_k^m and the false one [2.2]
-    "smoothing_error_bound",             # smoothing bound [3.1 step 1]
-    "quadrature_bound",                  # quadrature bound [3.1 step 2]
-    "density_theorem",                   # the density theorem [3.1]
-    "jackson_rates",                     # Theorem 4 and the vMF route's rate [3.2]
-    "net_rate",                          # the net rate (ours) [3.3]
-    "lambda_limit",                      # lambda -> infinity (ours) [3.4]
-    "corollary2",                        # element-wise maps [4.1]
-    "sequence_theorem",                  # depth-linear sequence maps [4.2]
+    "definitions",                          # Definitions 2.1-2.8 [5]
+    "density_is_transitive",                # Lemma 2.1 [5]
+    "jackson_rates_compose",                # Lemma 2.2 [5]
+    "prefix_scores_linear_of_embedding",    # Eq. (1) and the core head [1.1-1.2]
+    "pretrained_head_scales_core_head",     # Lemma 3 [1.4]
+    "vmf_kernel_integrates_to_one",         # vMF normalising constant [2]
+    "bessel_ratio_closed_forms",            # a_k^m identity, m = 2 closed forms [2.1]
+    "bessel_ratio_lower_bounds",            # lower bounds on a_k^m and the false one [2.2]
+    "smoothing_error_bounded",              # smoothing bound [3.1 step 1]
+    "quadrature_error_bounded",             # quadrature bound [3.1 step 2]
+    "prefixed_heads_dense",                 # the density theorem [3.1]
+    "prefix_length_jackson_rates",          # Theorem 4 and the vMF route's rate [3.2]
+    "net_prefix_length_rate",               # the net rate (ours) [3.3]
+    "head_tends_to_nearest_key_average",    # lambda -> infinity (ours) [3.4]
+    "elementwise_maps_by_one_prefix",       # element-wise maps [4.1]
+    "sequence_maps_depth_linear",           # depth-linear sequence maps [4.2]
 )
 
 

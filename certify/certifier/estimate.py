@@ -19,6 +19,7 @@ from scipy import optimize
 from certify.constructions.partitions import equal_area_partition
 from certify.formats.problem import Problem
 from certify.constructions.vmf import sphere_area
+from certify.heads.attention import problem_error
 
 
 @dataclass
@@ -60,7 +61,7 @@ def estimate_sup_error(problem: Problem, samples: int = 20000, starts: int = 12,
             key_dirs = key_dirs[rng.choice(key_dirs.shape[0], samples, replace=False)]
     grid = equal_area_partition(m, max(1, samples // 2)).centres
     pts = np.concatenate([grid, key_dirs, random_sphere_points(m, samples - samples // 2, rng)])
-    err = problem.error(pts)
+    err = problem_error(problem, pts)
     if progress:
         progress(f"sampled {pts.shape[0]} points")
     used = pts.shape[0]
@@ -94,7 +95,7 @@ def polish(problem: Problem, x0: np.ndarray, scale: float, counter: dict | None 
         y = x0 + T @ u
         y = y / np.linalg.norm(y)
         counter["n"] = counter.get("n", 0) + 1
-        e = problem.error(y[None, :])[0]
+        e = problem_error(problem, y[None, :])[0]
         return -e if np.isfinite(e) else 0.0
 
     simplex = np.vstack([np.zeros(m), scale * np.eye(m)])

@@ -21,6 +21,13 @@ from certify.kernel import interval as iv
 from certify.kernel.interval_expressions import compile_interval
 from certify.kernel.linebound import bound_segments
 
+#: Pairs split per round (the worst first): large enough to amortise the vectorised bound,
+#: small enough that the budget is spent where the bound is.
+PAIRS_PER_ROUND = 2048
+#: Deepest cell level split (cells of width 2^-40 of a facet: far below any useful bound,
+#: and below :data:`certify.kernel.sphere.MAX_LEVEL`, where cell boxes stop being exact).
+TORUS_MAX_LEVEL = 40
+
 
 def _range_max_table(U: np.ndarray) -> list[np.ndarray]:
     table = [U]
@@ -146,11 +153,11 @@ def torus_bound(spec: SeqMap, doc: dict, max_pairs: int = DEFAULT_MAX_PAIRS, tim
     while True:
         if pairs >= max_pairs or (time_limit is not None and time.monotonic() - t0 > time_limit):
             break
-        take = min(2048, B.size, (max_pairs - pairs) // 4)
+        take = min(PAIRS_PER_ROUND, B.size, (max_pairs - pairs) // 4)
         if take < 1:
             break
         worst = _worst_first(B, take)  # ties broken by position: the same pairs on every build
-        if np.any(np.concatenate([a[1][worst], b[1][worst]]) >= 40):
+        if np.any(np.concatenate([a[1][worst], b[1][worst]]) >= TORUS_MAX_LEVEL):
             break
         keep = np.ones(B.size, dtype=bool)
         keep[worst] = False

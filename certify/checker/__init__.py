@@ -13,11 +13,14 @@ import os
 from pathlib import Path
 
 from certify.checker.head import CheckReport, check_document
-from certify.checker.sequence_map import check_sequence_map
 from certify.errors import InputError
+from certify.formats.certificate import FORMAT as HEAD_FORMAT
 from certify.formats.jsonio import read_json
 from certify.formats.problem import FORMAT as PROBLEM_FORMAT, load_problem
-from certify.formats.seqmap import CERT_FORMAT
+
+#: The current sequence-map certificate format (its checker is loaded only for such files, so
+#: a head certificate's answer rests on the head checker's part of the trusted base alone).
+SEQMAP_FORMAT = "certify.seqmap-certificate/1"
 
 
 #: The ``format`` prefixes of certificates: a head's (:data:`FORMAT`) and a sequence map's
@@ -68,13 +71,15 @@ def check_file(path: str | os.PathLike, problem: str | os.PathLike | None = None
             raise InputError("CERT", f"{path} is a problem file ({PROBLEM_FORMAT}), not a certificate; "
                                      f"certify prove {path} -o CERT.json writes one")
         what = f"its format is {fmt!r}" if isinstance(fmt, str) else "it has no format field"
-        raise InputError("CERT", f"{path} is not a certificate ({what}; expected certify.certificate/1 "
-                                 f"or {CERT_FORMAT})")
+        raise InputError("CERT", f"{path} is not a certificate ({what}; expected {HEAD_FORMAT} "
+                                 f"or {SEQMAP_FORMAT})")
     if not fmt.startswith("certify.seqmap-certificate/"):
         expected = load_problem(problem) if problem is not None else None
         return check_document(doc, str(path), expected, strict=strict)
     if problem:
         raise InputError("--problem", "a sequence-map certificate carries its own problems; drop --problem")
+    from certify.checker.sequence_map import check_sequence_map
+
     c = check_sequence_map(doc, strict)
     report = CheckReport(str(path), c.valid, doc.get("verdict"), c.reason, c.where, upper=c.bound,
                          seconds=c.seconds, kind="seqmap")

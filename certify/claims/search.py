@@ -1,13 +1,5 @@
-"""Claims over boxes, decided by Arb branch-and-bound (``certify claim``).
-
-A claim is one line::
-
-    forall lam in [1, 1000], t in [0, 0.5]: LHS <= RHS        (also >=, <, >)
-
-Each side is a whitelisted expression (:mod:`certify.formats.expressions`, with the claim functions
-``besseli(nu, x)``, ``coth``, ``gamma``, ``min``, ``max`` added) over the quantified
-variables; box ends are numeric constants (``1``, ``0.5``, ``1e-3``, ``pi/2``), read
-exactly. Nothing in a claim is ever passed to ``eval``.
+"""Claims over boxes (:mod:`certify.claims.grammar`), decided by Arb branch-and-bound
+(``certify claim``).
 
 SOUNDNESS CONTRACT
 ------------------
@@ -61,10 +53,8 @@ wide Bessel balls.
 
 from __future__ import annotations
 
-import ast
 import heapq
 import math
-import re
 import time
 from dataclasses import dataclass
 from fractions import Fraction
@@ -74,13 +64,10 @@ import sympy as sp
 
 from certify.budgets import DEFAULT_MAX_BOXES
 from certify.errors import InputError
-from certify.formats.expressions import (CLAIM_FUNCTIONS, DomainCondition, arb_precision, compile_arb,
-                   compile_domain, compile_numpy, parse_expression_domain)
+from certify.heads.numeric import compile_numpy
+from certify.claims.grammar import PRECISION, Claim, corners, end_bounds, flint_module, undefined_message
+from certify.kernel.arb_expressions import arb_precision, compile_arb, compile_domain
 
-#: Bits of working precision of the Arb evaluation.
-PRECISION = 128
-#: Most quantified variables in one claim (the box search is exponential in it).
-MAX_VARIABLES = 8
 #: Boxes narrower than this fraction of the initial width are not split further.
 MIN_RELATIVE_WIDTH = 2.0 ** -60
 #: Highest derivative order the monotone-corner test may use.
@@ -90,43 +77,8 @@ MAX_DERIVATIVE = 4
 PRECISION_LADDER = (512, 2048, 8192)
 #: Random float samples used to look for a counterexample before the box search.
 SAMPLES = 4000
-#: Largest |box end|: box widths (up to twice this) and float samples stay finite floats.
-MAX_BOX_END = 2 ** 1000
 
 VERIFIED, REFUTED, UNDECIDED = "VERIFIED ON RANGE", "REFUTED", "UNDECIDED"
-
-_RESERVED = set(CLAIM_FUNCTIONS) | {"pi", "forall", "in"}
-_OPS = {ast.LtE: "<=", ast.GtE: ">=", ast.Lt: "<", ast.Gt: ">"}
-_VAR = re.compile(r"\s*([A-Za-z_][A-Za-z_0-9]*)\s+in\s+\[([^\[\]]*)\]\s*(,|$)")
-
-
-@dataclass
-class Claim:
-    """A parsed claim: forall variables in box: lhs op rhs. ``domain`` holds the domain
-    conditions of both sides as written (sympy's simplified ``lhs``/``rhs`` may be defined
-    where the sides are not: ``x/x`` is 1); ``field`` names the claim in messages."""
-
-    text: str
-    names: tuple[str, ...]
-    symbols: tuple[sp.Symbol, ...]
-    box: tuple[tuple[sp.Expr, sp.Expr], ...]   # exact ends
-    lhs: sp.Expr
-    op: str
-    rhs: sp.Expr
-    domain: tuple[DomainCondition, ...] = ()
-    field: str = "claim"
-
-    @property
-    def strict(self) -> bool:
-        return self.op in ("<", ">")
-
-    @property
-    def margin(self) -> sp.Expr:
-        """The expression that must be >= 0 (> 0 when strict) everywhere on the box."""
-        return self.rhs - self.lhs if self.op in ("<=", "<") else self.lhs - self.rhs
-
-    def box_text(self) -> str:
-        return ", ".join(f"{n} in [{sp.sstr(a)}, {sp.sstr(b)}]" for n, (a, b) in zip(self.names, self.box))
 
 
 @dataclass
@@ -149,145 +101,12 @@ class ClaimResult:
 
 # ------------------------------------------------------------------------- parsing
 
-def _constant(text: str, fieldname: str) -> sp.Expr:
-    e, _ = parse_expression_domain(text, [], fieldname=fieldname, functions=CLAIM_FUNCTIONS)
-    if e.free_symbols or not e.is_real or not e.is_finite:
-        raise InputError(fieldname, f"box end {text!r} must be a finite real constant")
-    lo, hi = _end_bounds(e)
-    if max(abs(lo), abs(hi)) > MAX_BOX_END:
-        raise InputError(fieldname, f"box end {text.strip()!r} is larger than 2**{MAX_BOX_END.bit_length() - 1} "
-                                    "in absolute value (box widths and samples must stay finite floats)")
-    return e
-
-
-def _undefined_message(names, point, condition: DomainCondition) -> str:
-    where = ", ".join(f"{n} = {q}" for n, q in zip(names, point))
-    return f"the claim is undefined at {where}: {condition.explain()}"
-
-
-def _probe_domain(names, symbols, box, domain, fieldname) -> None:
-    """Refuse a claim undefined at an exact corner or the centre of its box (ends rounded
-    inwards when irrational)."""
-    if not domain:
-        return
-    flint = _arb()
-    with arb_precision(PRECISION):
-        inner = [(a[1], b[0]) for a, b in ((_end_bounds(lo), _end_bounds(hi)) for lo, hi in box)]
-        status = compile_domain(domain, symbols)
-        for pt in _corners(inner) + [[(lo + hi) / 2 for lo, hi in inner]]:
-            verdict, c = status([flint.arb(flint.fmpq(q.numerator, q.denominator)) for q in pt])
-            if verdict is False:
-                raise InputError(fieldname, _undefined_message(names, pt, c))
-
-
-def _corners(box, limit: int = 256) -> list[list[Fraction]]:
-    """The exact corners of a box (at most ``limit``; the box has at most 8 variables)."""
-    n = len(box)
-    return [[box[i][1] if (k >> i) & 1 else box[i][0] for i in range(n)] for k in range(min(1 << n, limit))]
-
-
-def parse_claim(text: str, fieldname: str = "claim") -> Claim:
-    """Parse ``forall v in [a, b], ...: LHS op RHS`` (see module docstring)."""
-    if not isinstance(text, str) or not text.strip():
-        raise InputError(fieldname, "empty claim")
-    body = text.strip()
-    m = re.match(r"forall\s+(.*?):(.*)$", body, re.S)
-    if not m:
-        raise InputError(fieldname, "a claim reads 'forall x in [a, b], y in [c, d]: LHS <= RHS'")
-    spec, relation = m.group(1), m.group(2)
-    names, box, pos = [], [], 0
-    while pos < len(spec):
-        vm = _VAR.match(spec, pos)
-        if not vm:
-            raise InputError(fieldname, f"cannot read the variable list at {spec[pos:]!r} "
-                                        "(expected 'name in [a, b]')")
-        name = vm.group(1)
-        if name in _RESERVED:
-            raise InputError(fieldname, f"{name!r} cannot be a variable name (reserved)")
-        if name in names:
-            raise InputError(fieldname, f"variable {name!r} is quantified twice")
-        parts = vm.group(2).split(",")
-        if len(parts) != 2:
-            raise InputError(fieldname, f"the range of {name!r} must be '[a, b]'")
-        lo = _constant(parts[0], f"{fieldname}: range of {name}")
-        hi = _constant(parts[1], f"{fieldname}: range of {name}")
-        if bool(lo > hi):
-            raise InputError(fieldname, f"empty range for {name!r}: {parts[0].strip()} > {parts[1].strip()}")
-        names.append(name)
-        box.append((lo, hi))
-        pos = vm.end()
-        if vm.group(3) == "":
-            break
-    if not names:
-        raise InputError(fieldname, "no quantified variable")
-    if len(names) > MAX_VARIABLES:
-        raise InputError(fieldname, f"{len(names)} variables (at most {MAX_VARIABLES})")
-    relation = relation.strip()
-    try:
-        tree = ast.parse(relation, mode="eval")
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        raise InputError(fieldname, f"cannot parse the inequality {relation!r}") from None
-    node = tree.body
-    if not isinstance(node, ast.Compare) or len(node.ops) != 1 or type(node.ops[0]) not in _OPS:
-        raise InputError(fieldname, "the claim must be one inequality LHS op RHS with op one of "
-                                    "<=, >=, <, > (no chains, no ==)")
-    op = _OPS[type(node.ops[0])]
-    left = ast.get_source_segment(relation, node.left)
-    right = ast.get_source_segment(relation, node.comparators[0])
-    symbols = tuple(sp.Symbol(n, real=True) for n in names)
-    lhs, dl = parse_expression_domain(left, symbols, fieldname=f"{fieldname}: left side",
-                                      functions=CLAIM_FUNCTIONS)
-    rhs, dr = parse_expression_domain(right, symbols, fieldname=f"{fieldname}: right side",
-                                      functions=CLAIM_FUNCTIONS)
-    _probe_domain(names, symbols, box, dl + dr, fieldname)
-    claim = Claim(body, tuple(names), symbols, tuple(box), lhs, op, rhs, dl + dr, fieldname)
-    try:
-        compile_arb(claim.margin, symbols)
-    except (ValueError, TypeError) as exc:
-        raise InputError(fieldname, f"the claim cannot be evaluated in Arb: {exc}") from None
-    return claim
-
-
-def parse_claims_file(text: str, fieldname: str = "claims file") -> list[Claim]:
-    """One claim per line; blank lines and lines starting with '#' are skipped."""
-    claims = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if line.strip() and not line.lstrip().startswith("#"):
-            claims.append(parse_claim(line, f"{fieldname} line {n}"))
-    if not claims:
-        raise InputError(fieldname, "no claim found")
-    return claims
-
 
 # ------------------------------------------------------------------------- Arb evaluation
 
-def _arb():
-    import flint
-
-    return flint
-
-
-
-
-def _end_bounds(e: sp.Expr):
-    """Exact rational ends (lo <= e <= hi) of a box end: itself if rational, else an
-    outward enclosure from Arb."""
-    if e.is_Rational:
-        q = Fraction(int(e.p), int(e.q))
-        return q, q
-    ball = compile_arb(e, ())([])
-    return _arf_fraction(ball.lower()), _arf_fraction(ball.upper())
-
-
-def _arf_fraction(x) -> Fraction:
-    """Exact value of an arb with zero radius (an endpoint) as a Fraction."""
-    m, e = x.mid().man_exp()
-    m, e = int(m), int(e)
-    return Fraction(m) * (Fraction(2) ** e)
-
 
 def _ball(lo: Fraction, hi: Fraction, clip: bool):
-    flint = _arb()
+    flint = flint_module()
     mid = (lo + hi) / 2
     rad = (hi - lo) / 2
     if lo == hi:
@@ -394,7 +213,7 @@ def check_claim(claim: Claim, max_boxes: int = DEFAULT_MAX_BOXES, time_limit: fl
                         return True, w
             if grads is not None:
                 # mean-value form: g(box) in g(mid) + sum_j g_j'(box) [-r_j, r_j]
-                flint = _arb()
+                flint = flint_module()
                 mids = [(lo + hi) / 2 for lo, hi in b]
                 slopes = [dg(balls) for dg in grads]
                 mv = g([_ball(q, q, False) for q in mids])
@@ -423,7 +242,7 @@ def check_claim(claim: Claim, max_boxes: int = DEFAULT_MAX_BOXES, time_limit: fl
                     if not w.is_finite() or w.rad() > abs(w.mid()) * 2.0 ** -64 + 2.0 ** -100:
                         break
             return False, v
-        ends = [(_end_bounds(lo), _end_bounds(hi)) for lo, hi in claim.box]
+        ends = [(end_bounds(lo), end_bounds(hi)) for lo, hi in claim.box]
         box = [(a[0], b[1]) for a, b in ends]     # covers the stated box
         inner = [(a[1], b[0]) for a, b in ends]   # inside the stated box (witnesses)
         widths = [(b - a) or Fraction(1) for a, b in box]
@@ -440,7 +259,7 @@ def check_claim(claim: Claim, max_boxes: int = DEFAULT_MAX_BOXES, time_limit: fl
         doubt = []  # the last box whose domain Arb could not show, and the condition
 
         def undefined(pt, cond):
-            raise InputError(claim.field, _undefined_message(claim.names, pt, cond))
+            raise InputError(claim.field, undefined_message(claim.names, pt, cond))
 
         def refuting(pt, ladder=False):
             """The margin's ball at the exact point pt when it certainly refutes the claim
@@ -477,7 +296,7 @@ def check_claim(claim: Claim, max_boxes: int = DEFAULT_MAX_BOXES, time_limit: fl
                     return witness_result(pt, v, 0, "counterexample found by sampling, confirmed in Arb")
         # the exact corners of the box (float samples only come near an end such as 1e-12,
         # which no double equals; claims are often tightest, or false, right at an end)
-        for pt in _corners(inner):
+        for pt in corners(inner):
             v = refuting(pt, ladder=True)
             if v is not None:
                 return witness_result(pt, v, 0, "counterexample at an exact corner of the box")
@@ -507,7 +326,7 @@ def check_claim(claim: Claim, max_boxes: int = DEFAULT_MAX_BOXES, time_limit: fl
             rel = [float((hi - lo) / w) for (lo, hi), w in zip(b, widths)]
             j = int(np.argmax(rel))
             if rel[j] < MIN_RELATIVE_WIDTH:
-                for pt in _corners(b):
+                for pt in corners(b):
                     if in_box(pt):
                         pv = refuting(pt, ladder=True)
                         if pv is not None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from certify.cli.options import add_json_option, output_folder
 from certify.cli.output import emit, json_default, progress_printer
-from certify.errors import EXIT_OK, EXIT_REFUTED, InputError
+from certify.errors import EXIT_OK, EXIT_REFUTED
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -52,30 +52,18 @@ def run(args) -> int:
 
 
 def _check(args, out: Path, show) -> int:
-    """--check: rerun the audit into a temporary folder and compare with DIR/paper-audit.json."""
-    import tempfile
+    """--check: a fresh run compared with DIR/paper-audit.json (:func:`certify.report.audit.check_report`)."""
+    from certify.report.audit import check_report
 
-    from certify.formats.jsonio import read_json
-    from certify.report.audit import REPORT, compare_reports, run_audit
-
-    committed = out / f"{REPORT}.json"
-    if not committed.is_file():
-        raise InputError("--out", f"no {committed} to check against; run certify audit first")
-    old = read_json(committed, what="audit")
-    if not (isinstance(old, dict) and isinstance(old.get("results"), list)
-            and all(isinstance(r, dict) and {"key", "label", "verdict"} <= set(r) for r in old["results"])):
-        raise InputError("--out", f"{committed} is not an audit report (no results with key, label, verdict)")
-    with tempfile.TemporaryDirectory() as tmp:
-        doc = run_audit(tmp, show)
-    diff = compare_reports(old, doc)
-    changed = diff["changed"]
-    payload = {"up_to_date": not changed, "changed": changed, "differences": diff["differences"],
-               "evidence_differences": diff["evidence"], "seconds": doc["seconds"]}
-    lines = [f"{committed}: " + ("up to date (every verdict, statement and table reproduced)" if not changed
-                                 else "OUT OF DATE: " + ", ".join(changed))]
-    lines += [f"  {line}" for line in diff["differences"]]
-    if diff["evidence"]:
+    r = check_report(out, show)
+    changed = r["changed"]
+    payload = {"up_to_date": not changed, "changed": changed, "differences": r["differences"],
+               "evidence_differences": r["evidence"], "seconds": r["seconds"]}
+    lines = [f"{r['committed']}: " + ("up to date (every verdict, statement and table reproduced)" if not changed
+                                      else "OUT OF DATE: " + ", ".join(changed))]
+    lines += [f"  {line}" for line in r["differences"]]
+    if r["evidence"]:
         lines.append("  evidence that differs with the same verdict (not a change of verdict):")
-        lines += [f"    {line}" for line in diff["evidence"]]
+        lines += [f"    {line}" for line in r["evidence"]]
     emit(args, payload, lines)
     return EXIT_OK if not changed else EXIT_REFUTED

@@ -42,7 +42,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
-    from certify.claims.search import REFUTED, VERIFIED, check_claim, parse_claim, parse_claims_file
+    from certify.claims.grammar import parse_claim, parse_claims_file
+    from certify.claims.search import REFUTED, VERIFIED, check_claim
 
     if (args.claim is None) == (args.file is None):
         raise InputError("CLAIM", "give one claim string or --file FILE (not both)")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from certify.cli.options import add_json_option, output_file, positive_int
 from certify.cli.output import emit, write
-from certify.errors import EXIT_OK, InputError
+from certify.errors import EXIT_OK
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -43,20 +43,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
-    from certify.constructions.prefixes import construct_net, construct_vmf
+    from certify.constructions.prefixes import construct
     from certify.formats.expressions import parse_target
     from certify.formats.jsonio import write_json_atomic
 
     target = parse_target(args.target, args.sphere_dim, fieldname="--target")
     start = time.perf_counter()
-    if args.method == "net":
-        if args.head != "softmax" and args.head is not None:
-            raise InputError("--head", "the net construction builds softmax heads only")
-        c = construct_net(target, args.epsilon, args.lipschitz, args.lam, args.prefix_length,
-                          args.max_prefix_length)
-    else:
-        c = construct_vmf(target, args.epsilon, args.lipschitz, args.lam, args.prefix_length,
-                          args.head or "core", args.max_prefix_length)
+    c = construct(args.method, target, args.epsilon, args.lipschitz, args.lam, args.prefix_length,
+                  args.head, args.max_prefix_length)
     elapsed = time.perf_counter() - start
     write(write_json_atomic, Path(args.output), c.problem.to_json(), "-o")
     meta = c.problem.meta

@@ -99,19 +99,15 @@ def run(args) -> int:
 def run_elementwise(args) -> int:
     from certify.certifier.pipeline import CERTIFIED, REFUTED, decide
     from certify.constructions.elementwise import elementwise_problem
-    from certify.constructions.prefixes import construct_net, construct_vmf
+    from certify.constructions.prefixes import construct
     from certify.formats.expressions import parse_target
     from certify.formats.jsonio import write_json_atomic
 
     output = Path(args.output)
     cert_out = Path(args.certificate) if args.certificate is not None else None
     target = parse_target(args.target, args.sphere_dim, fieldname="--target")
-    if args.method == "net":
-        c = construct_net(target, args.epsilon, args.lipschitz, args.lam, args.prefix_length,
-                          args.max_prefix_length)
-    else:
-        c = construct_vmf(target, args.epsilon, args.lipschitz, args.lam, args.prefix_length, "softmax",
-                          args.max_prefix_length)
+    c = construct(args.method, target, args.epsilon, args.lipschitz, args.lam, args.prefix_length,
+                  "softmax", args.max_prefix_length)
     problem = elementwise_problem(c.problem, args.max_length, args.causal)
     payload = {"output": str(output), "sha256": problem.sha256, "prefix_length": c.problem.prefix_length,
                "lambda": c.lam, "max_length": args.max_length, "causal": args.causal, "verdict": None}

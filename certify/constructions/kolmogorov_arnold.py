@@ -47,7 +47,8 @@ from certify.errors import InputError
 from certify.formats.expressions import parse_target
 from certify.kernel import interval as iv
 from certify.kernel.interval_expressions import compile_interval
-from certify.kernel.linebound import LineHead, LineTarget, check_line, prove_line
+from certify.certifier.line_search import prove_line
+from certify.kernel.linebound import LineHead, LineTarget, check_line
 from certify.checker.sequence_map import end_to_end_bound, rounding_slack
 from certify.formats.seqmap import (CERT_FORMAT, MAX_LENGTH, S, SPEC_FORMAT, U_SYM, Layout, SeqMap, architecture,
                                     inner_problem, lipschitz_bound, mean_range, pack_breakpoints, sum_up)
@@ -57,6 +58,24 @@ from certify.heads.transformer import Block, Head, Transformer
 #: The inner heads are designed for this multiple of their share of epsilon (the design
 #: bound is pessimistic; only the certified errors enter the end-to-end bound).
 INNER_DESIGN_FACTOR = 2.0
+#: The outer heads are built on the means' ranges widened on each side by this share of
+#: the range's width (at least :data:`MIN_RANGE_WIDTH`): room for the inner heads' error
+#: before it is known, which also caps the inner heads' design error.
+RANGE_PAD = 0.05
+#: Width assumed for a range that is a single point (a constant inner map), so the pad is
+#: never 0.
+MIN_RANGE_WIDTH = 1e-3
+#: Floor of a Lipschitz constant used as a divisor in the design (a constant outer map has
+#: L = 0); the certified bound uses the constants as they are.
+MIN_LIPSCHITZ = 1e-9
+#: Floor of an oscillation used in a logarithm of the design (constant values).
+MIN_OSCILLATION = 1e-12
+#: The heads' proofs stop refining once the certified upper bound is within this relative
+#: distance of the witnessed lower bound (a design choice: tighter costs cells, not soundness).
+PROOF_ACCURACY = 0.25
+#: Design margin of the biases: the tokens of other positions (and the inert ones) together
+#: get at most 1/MARGIN of epsilon.
+BIAS_MARGIN = 10
 
 
 # ------------------------------------------------------------------------- the map
@@ -160,7 +179,7 @@ def with_prefixes(net: Transformer, n: int, Q: int, inner: dict, outer: list[dic
 def _build_outer(g, lo: float, hi: float, eps: float, inert: int) -> dict:
     """Prefix of a line head for g on [lo, hi]: nodes spaced h = eps/L, scores
     -lambda (u - t)^2/2 + lambda u^2/2 + B = lambda t u + (B - lambda t^2/2)."""
-    L = max(lipschitz_bound(g, lo, hi), 1e-9)
+    L = max(lipschitz_bound(g, lo, hi), MIN_LIPSCHITZ)
     if not math.isfinite(L):
         raise InputError("terms", f"the outer map is not Lipschitz on [{lo:.4g}, {hi:.4g}]")
     h = eps / L
@@ -170,10 +189,10 @@ def _build_outer(g, lo: float, hi: float, eps: float, inert: int) -> dict:
     fn = compile_interval(g, [U_SYM])
     vlo, vhi = fn(iv.point(t))
     v = (vlo + vhi) / 2
-    osc = float(np.max(v) - np.min(v)) + 1e-12
+    osc = float(np.max(v) - np.min(v)) + MIN_OSCILLATION
     r, delta = h, h / 2
     lam = 2 * math.log(max(2 * count * osc / eps, 2.0)) / (r * r - delta * delta)
-    B = lam * h * h / 8 + math.log(max(10 * inert * (np.max(np.abs(v)) + 1) / eps, 2.0))
+    B = lam * h * h / 8 + math.log(max(BIAS_MARGIN * inert * (np.max(np.abs(v)) + 1) / eps, 2.0))
     return {"slopes": (lam * t).tolist(), "offsets": (B - lam * t * t / 2).tolist(), "values": v.tolist(),
             "lambda": lam, "nodes": int(count)}
 
@@ -204,13 +223,13 @@ def construct(spec: SeqMap, progress=None, time_limit: float | None = None,
     # ranges of the inner maps and of the means u_q (rigorous)
     mean_rng = [mean_range(spec, q) for q in range(Q)]
     g = [spec.outer[q].subs(S, n * U_SYM) for q in range(Q)]
-    pad = [0.05 * max(hi - lo, 1e-3) for lo, hi in mean_rng]
+    pad = [RANGE_PAD * max(hi - lo, MIN_RANGE_WIDTH) for lo, hi in mean_rng]
     Ls = [lipschitz_bound(g[q], mean_rng[q][0] - pad[q], mean_rng[q][1] + pad[q]) for q in range(Q)]
     if not all(math.isfinite(x) for x in Ls):
         raise InputError("terms", "an outer map is not Lipschitz on the reachable range")
     # error budget: half for the outer heads, half through the Lipschitz constants; the net
     # construction's certified error is typically a third of its design value, hence the 2
-    e_inner = min(INNER_DESIGN_FACTOR * eps / (2 * max(sum(Ls), 1e-9)), min(pad) if min(pad) > 0 else eps)
+    e_inner = min(INNER_DESIGN_FACTOR * eps / (2 * max(sum(Ls), MIN_LIPSCHITZ)), min(pad) if min(pad) > 0 else eps)
     e_outer = eps / (2 * Q)
     # inner head: one net construction for all n Q inner maps, copied per position with mu e_p
     texts = [spec.inner_text(q, p) for p in range(n) for q in range(Q)]
@@ -223,8 +242,8 @@ def construct(spec: SeqMap, progress=None, time_limit: float | None = None,
     E = lay.positions()
     mu = 0.0
     if n > 1:
-        osc = float(np.ptp(vals)) + 1e-12
-        mu = (c.lam * c.partition.delta ** 2 / 2 + math.log(max(10 * (n - 1) * N * osc / e_inner, 2.0))) \
+        osc = float(np.ptp(vals)) + MIN_OSCILLATION
+        mu = (c.lam * c.partition.delta ** 2 / 2 + math.log(max(BIAS_MARGIN * (n - 1) * N * osc / e_inner, 2.0))) \
             / (1 - math.cos(2 * math.pi / n))
     inner = {"keys": np.tile(keys, (n, 1)).tolist(),
              "position_keys": np.repeat(mu * E, N, axis=0).tolist(),
@@ -235,7 +254,7 @@ def construct(spec: SeqMap, progress=None, time_limit: float | None = None,
     for p in range(n):
         prob, eta = inner_problem(spec, inner, p, e_inner)
         say(f"inner head, position {p + 1}/{n}: proving ({prob.prefix_length} prefix tokens)")
-        d = decide(prob, accuracy=0.25, max_cells=max_cells, time_limit=time_limit)
+        d = decide(prob, accuracy=PROOF_ACCURACY, max_cells=max_cells, time_limit=time_limit)
         if d.verdict != "CERTIFIED" and math.isfinite(d.result.upper):
             # the design epsilon was missed, but the sup error is bounded: certify that bound
             prob, eta = inner_problem(spec, inner, p, float(iv.up(d.result.upper)))
@@ -261,7 +280,7 @@ def construct(spec: SeqMap, progress=None, time_limit: float | None = None,
             LineTarget(g[q], U_SYM)
         say(f"outer head {q + 1}/{Q}: proving on [{lo:.4g}, {hi:.4g}] ({o['nodes']} prefix tokens)")
         t1 = time.monotonic()
-        res = prove_line(head, target, lo, hi, e_outer, accuracy=0.25)
+        res = prove_line(head, target, lo, hi, e_outer, accuracy=PROOF_ACCURACY)
         if res.verdict == "CERTIFIED":  # the recomputed bound, as the checker will see it
             _, _, worst = check_line(head, target, lo, hi, res.breakpoints, res.upper)
             res.upper = worst

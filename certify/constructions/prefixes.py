@@ -29,7 +29,8 @@ import numpy as np
 from certify.constructions.partitions import EqualAreaPartition, equal_area_partition, partition_for_delta
 from certify.errors import InputError
 from certify.certifier.estimate import random_sphere_points
-from certify.formats.expressions import Target, compile_numpy
+from certify.formats.expressions import Target
+from certify.heads.numeric import compile_numpy, target_values
 from certify.formats.problem import MAX_SPHERE_DIM, Problem, make_problem
 from certify.constructions.vmf import (lambda_for_smoothing, largest_quadrature_delta, log_vmf_constant,
                   quadrature_error_bound, smoothing_error_bound, sphere_area)
@@ -91,7 +92,7 @@ def estimate_lipschitz(target: Target, samples: int = 20000, seed: int = 0) -> f
 def _range_bounds(target: Target, lipschitz: float) -> tuple[float, float]:
     """(|f|_inf bound, osc(f) bound) over components: sampled extremes plus L * delta."""
     probe = equal_area_partition(target.sphere_dim, _PROBE_SIZE)
-    vals = target(probe.centres)
+    vals = target_values(target, probe.centres)
     if not np.all(np.isfinite(vals)):
         raise InputError("target", "the target is not finite everywhere on the sphere")
     pad = lipschitz * probe.delta
@@ -114,7 +115,7 @@ def _finite_or_none(x: float) -> float | None:
 
 
 def _values(target: Target, centres: np.ndarray) -> np.ndarray:
-    vals = target(centres)
+    vals = target_values(target, centres)
     if not np.all(np.isfinite(vals)):
         raise InputError("target", "the target is not finite at some prefix centre")
     return vals
@@ -250,3 +251,21 @@ def construct_vmf(target: Target, epsilon: float, lipschitz: float | None = None
     problem = make_problem(m, kind, lam * part.centres, values, list(target.texts), epsilon,
                            biases=biases, meta=meta)
     return Construction(problem, part, lam, bound)
+
+
+#: The constructions by name, as ``certify construct --method`` names them.
+METHODS = ("net", "vmf")
+
+
+def construct(method: str, target: Target, epsilon: float, lipschitz: float | None = None,
+              lam: float | None = None, prefix_length: int | None = None, kind: str | None = None,
+              max_prefix: int = DEFAULT_MAX_PREFIX) -> Construction:
+    """The ``net`` or ``vmf`` construction. ``kind`` is the head: the net construction builds
+    softmax heads only; the vMF one builds a core head unless told ``softmax``."""
+    if method == "net":
+        if kind not in (None, "softmax"):
+            raise InputError("--head", "the net construction builds softmax heads only")
+        return construct_net(target, epsilon, lipschitz, lam, prefix_length, max_prefix)
+    if method == "vmf":
+        return construct_vmf(target, epsilon, lipschitz, lam, prefix_length, kind or "core", max_prefix)
+    raise InputError("--method", f"unknown construction {method!r} (expected one of {', '.join(METHODS)})")

@@ -1,4 +1,4 @@
-"""Whitelisted expressions: user strings -> sympy -> vectorised numpy.
+"""Whitelisted expressions: user strings -> sympy, with the domain of the string as written.
 
 A user's expression string is never handed to ``eval``, ``sympify`` or ``parse_expr``
 (all of which execute Python). It is parsed by :func:`ast.parse` (a parser, which runs
@@ -41,10 +41,11 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Callable, Mapping, Sequence
 
-import numpy as np
 import sympy as sp
 
 from certify.errors import InputError
+from certify.kernel.arb_expressions import ARB_PRECISIONS, _flint, arb_precision, arb_value, compile_domain, holds
+from certify.kernel.interval_expressions import compile_interval
 
 #: Longest accepted expression string; longer strings are refused before parsing.
 MAX_LENGTH = 4000
@@ -58,11 +59,12 @@ MAX_EXPONENT = 64
 
 @dataclass(frozen=True)
 class FunctionSpec:
-    """A callable name of the grammar: its sympy constructor, arity, numpy evaluator."""
+    """A callable name of the grammar: its sympy constructor and arity (the backends that
+    evaluate the sympy forms: :mod:`certify.kernel.interval_expressions`,
+    :mod:`certify.kernel.arb_expressions`, :mod:`certify.heads.numeric`)."""
 
     sympy: Callable
     arity: int | None  # None: any number >= 2 (min, max)
-    numpy: Callable
 
 
 @dataclass(frozen=True)
@@ -83,43 +85,28 @@ class DomainCondition:
 _RELATION = {"pos": "> 0", "nonneg": ">= 0", "nonzero": "nonzero", "gamma": "off 0, -1, -2, ..."}
 
 
-def _coth(x):
-    return 1.0 / np.tanh(x)
-
-
-def _heaviside(x, h0=0.5):
-    return np.heaviside(x, h0)
-
-
-def _dirac(x, k=0):
-    # only derivatives of abs/min/max produce it; off its support it is exactly 0
-    return np.where(x == 0, np.nan, 0.0)
-
-
 TARGET_FUNCTIONS: dict[str, FunctionSpec] = {
-    "exp": FunctionSpec(sp.exp, 1, np.exp),
-    "log": FunctionSpec(sp.log, 1, np.log),
-    "sqrt": FunctionSpec(sp.sqrt, 1, np.sqrt),
-    "sin": FunctionSpec(sp.sin, 1, np.sin),
-    "cos": FunctionSpec(sp.cos, 1, np.cos),
-    "tan": FunctionSpec(sp.tan, 1, np.tan),
-    "sinh": FunctionSpec(sp.sinh, 1, np.sinh),
-    "cosh": FunctionSpec(sp.cosh, 1, np.cosh),
-    "tanh": FunctionSpec(sp.tanh, 1, np.tanh),
-    "atan": FunctionSpec(sp.atan, 1, np.arctan),
-    "abs": FunctionSpec(sp.Abs, 1, np.abs),
+    "exp": FunctionSpec(sp.exp, 1),
+    "log": FunctionSpec(sp.log, 1),
+    "sqrt": FunctionSpec(sp.sqrt, 1),
+    "sin": FunctionSpec(sp.sin, 1),
+    "cos": FunctionSpec(sp.cos, 1),
+    "tan": FunctionSpec(sp.tan, 1),
+    "sinh": FunctionSpec(sp.sinh, 1),
+    "cosh": FunctionSpec(sp.cosh, 1),
+    "tanh": FunctionSpec(sp.tanh, 1),
+    "atan": FunctionSpec(sp.atan, 1),
+    "abs": FunctionSpec(sp.Abs, 1),
 }
 
 
 def _claim_functions() -> dict[str, FunctionSpec]:
-    import scipy.special as sc
-
     extra = {
-        "besseli": FunctionSpec(sp.besseli, 2, sc.iv),
-        "coth": FunctionSpec(sp.coth, 1, _coth),
-        "gamma": FunctionSpec(sp.gamma, 1, sc.gamma),
-        "min": FunctionSpec(sp.Min, None, lambda *a: np.minimum.reduce(np.broadcast_arrays(*a))),
-        "max": FunctionSpec(sp.Max, None, lambda *a: np.maximum.reduce(np.broadcast_arrays(*a))),
+        "besseli": FunctionSpec(sp.besseli, 2),
+        "coth": FunctionSpec(sp.coth, 1),
+        "gamma": FunctionSpec(sp.gamma, 1),
+        "min": FunctionSpec(sp.Min, None),
+        "max": FunctionSpec(sp.Max, None),
     }
     return {**TARGET_FUNCTIONS, **extra}
 
@@ -357,7 +344,7 @@ def _decide_constant_conditions(conditions, text, fieldname) -> tuple[DomainCond
         verdict = None
         for bits in ARB_PRECISIONS:
             with arb_precision(bits):
-                verdict = _holds(c.kind, _arb_value(c.expr, ()))
+                verdict = holds(c.kind, arb_value(c.expr, ()))
             if verdict is not None:
                 break
         if verdict is False:
@@ -366,382 +353,6 @@ def _decide_constant_conditions(conditions, text, fieldname) -> tuple[DomainCond
             raise InputError(fieldname, f"cannot decide whether {text!r} is defined: {c.explain()} "
                                         "is not certain in Arb")
     return tuple(kept)
-
-
-
-# ---------------------------------------------------------------------------------------
-# Arb evaluation (python-flint balls): claims, domain conditions
-
-#: Bits of working precision of Arb evaluations, and the ladder tried when a constant
-#: condition is not decided at the first (an exponentially small quantity needs more bits).
-ARB_PRECISIONS = (128, 512, 2048)
-
-
-def _flint():
-    import flint
-
-    return flint
-
-
-class arb_precision:
-    """Scoped Arb working precision (restored on exit): ``with arb_precision(256): ...``."""
-
-    def __init__(self, bits: int):
-        self.bits = bits
-
-    def __enter__(self):
-        flint = _flint()
-        self.old = flint.ctx.prec
-        flint.ctx.prec = self.bits
-
-    def __exit__(self, *exc):
-        _flint().ctx.prec = self.old
-
-
-def _arb_pow_int(x, k: int):
-    """x**k (k >= 0) from the exact ends of x when x is not certainly positive: Arb's own
-    power of a ball that contains 0 is NaN or loses the sign of even powers."""
-    if k == 0:
-        return x ** 0
-    if not x.is_finite() or x > 0 or x.is_exact():
-        return x ** k
-    ends = x.lower() ** k, x.upper() ** k
-    hull = ends[0].union(ends[1])
-    if k % 2:
-        return hull  # increasing: between the powers of the ends
-    if x.contains(0):
-        hull = hull.union(_flint().arb(0))
-    return hull.nonnegative_part()
-
-
-def arb_mul(x, y):
-    """Enclosure of {a b : a in x, b in y}: the ball product, intersected for wide balls with
-    the hull of the four endpoint products (ball products lose signs: [0, 2] [1, 3] is
-    [-2, 6] as balls, [0, 6] as intervals)."""
-    p = x * y
-    if not p.is_finite() or p.rad() <= abs(p.mid()) * 2.0 ** -40:
-        return p
-    xs, ys = (x.lower(), x.upper()), (y.lower(), y.upper())
-    corners = [xe * ye for xe in xs for ye in ys]
-    hull = corners[0]
-    for c in corners[1:]:
-        hull = hull.union(c)
-    if not hull.is_finite():
-        return p
-    hull = hull.intersection(p)
-    # a ball's mid/radius rounding can reach past 0: clip when the sign is certain
-    if all(c >= 0 for c in corners):
-        return hull.nonnegative_part()
-    if all(c <= 0 for c in corners):
-        return -((-hull).nonnegative_part())
-    return hull
-
-
-def _bessel_ratios(factors, build):
-    """Pull pairs I_{nu+1}(x) * I_nu(x)^-1 (constant nu >= 0) out of a product and evaluate
-    each as one ratio R(x) = I_{nu+1}(x)/I_nu(x). R is increasing in x > 0 for nu >= 0
-    (Amos 1974; Laforgia and Natalini 2010), so on a ball of x >= 0 it lies between its values
-    at the two exact ends: far tighter than dividing two wide Bessel balls, whose widths
-    both grow with e^x and cancel in the true ratio."""
-    flint = _flint()
-    ratios = []
-    rest = list(factors)
-    for den in list(rest):
-        if not (den.is_Pow and den.exp == -1 and den.base.func is sp.besseli):
-            continue
-        nu, x = den.base.args
-        if not (nu.is_Rational and nu >= 0):
-            continue
-        num = next((f for f in rest if f.func is sp.besseli and f.args == (nu + 1, x)), None)
-        if num is None or den not in rest:
-            continue
-        rest.remove(den)
-        rest.remove(num)
-        arg = build(x)
-        order = flint.fmpq(int(nu.p), int(nu.q))
-
-        def ratio(a, arg=arg, order=order):
-            y = arg(a)
-            if not (y.is_finite() and y >= 0):
-                return flint.arb("nan")
-            ends = []
-            for end in (y.lower(), y.upper()):
-                if end.is_zero():
-                    ends.append(flint.arb(0))
-                else:
-                    ends.append(end.bessel_i(order + 1) / end.bessel_i(order))
-            return ends[0].union(ends[1])
-        ratios.append(ratio)
-    return ratios, rest
-
-
-def compile_arb(expr: sp.Expr, symbols) -> callable:
-    """``f(list of arb) -> arb`` enclosing ``expr`` at every point of the argument balls (the
-    soundness contract of :mod:`certify.claims.search`); NaN where an operation is not certainly
-    defined on its argument ball. Raises ValueError for a node it has no rule for."""
-    flint = _flint()
-    arb = flint.arb
-    index = {s: i for i, s in enumerate(symbols)}
-    nan = lambda: arb("nan")
-
-    def const(e):
-        if e.is_Integer:
-            return lambda a: arb(int(e))
-        if e.is_Rational:
-            q = flint.fmpq(int(e.p), int(e.q))
-            return lambda a: arb(q)
-        if e is sp.pi:
-            return lambda a: arb.pi()
-        if e is sp.E:
-            return lambda a: arb(1).exp()
-        if e is sp.EulerGamma:
-            return lambda a: arb.const_euler()
-        raise ValueError(f"no Arb evaluator for the constant {e}")
-
-    def positive(f, fn):
-        def g(a):
-            x = f(a)
-            return fn(x) if x > 0 else nan()
-        return g
-
-    def build(e):
-        if e in index:
-            i = index[e]
-            return lambda a: a[i]
-        if e.is_Number or e.is_NumberSymbol:
-            return const(e)
-        if e.is_Add or e.is_Mul:
-            factors = list(e.args)
-            parts = []
-            if e.is_Mul:
-                parts, factors = _bessel_ratios(factors, build)
-            parts = parts + [build(t) for t in factors]
-            add = e.is_Add
-
-            def fold(a, parts=parts, add=add):
-                total = parts[0](a)
-                for p in parts[1:]:
-                    total = total + p(a) if add else arb_mul(total, p(a))
-                return total
-            return fold
-        if e.is_Pow:
-            base = build(e.base)
-            ex = e.exp
-            if ex.is_Integer:
-                k = int(ex)
-                if k >= 0:
-                    return lambda a: _arb_pow_int(base(a), k)
-                return lambda a: (1 / base(a)) ** (-k) if not base(a).contains(0) else nan()
-            if ex == sp.Rational(1, 2):
-                def sq(a):
-                    x = base(a)
-                    return x.sqrt() if x >= 0 else nan()
-                return sq
-            if ex.is_Rational:
-                q = flint.fmpq(int(ex.p), int(ex.q))
-                return positive(base, lambda x: (x.log() * arb(q)).exp())
-            raise ValueError(f"no Arb evaluator for the power {e}")
-        f = e.func
-        args = [build(t) for t in e.args]
-        one = args[0] if args else None
-        simple = {sp.exp: "exp", sp.sin: "sin", sp.cos: "cos", sp.tan: "tan", sp.sinh: "sinh",
-                  sp.cosh: "cosh", sp.tanh: "tanh", sp.atan: "atan", sp.gamma: "gamma"}
-        if f in simple:
-            name = simple[f]
-            if f is sp.gamma:
-                # Gamma has poles at 0, -1, ...: only evaluate on certainly positive balls
-                return positive(one, lambda x: x.gamma())
-            return lambda a: getattr(one(a), name)()
-        if f is sp.log:
-            return positive(one, lambda x: x.log())
-        if f is sp.Abs:
-            # Arb's |ball| keeps the ball's radius, so [-1, 1] stays [-1, 1]; |x| >= 0 always
-            return lambda a: abs(one(a)).nonnegative_part()
-        if f in (sp.sign, sp.Heaviside, sp.DiracDelta):
-            # only derivatives of abs, min and max produce these; where the argument may be 0
-            # they are enclosed by the hull of their one-sided values (sign: [-1, 1],
-            # Heaviside: [0, 1]), and DiracDelta, unbounded there, is NaN
-            step = {sp.sign: (-1, 1), sp.Heaviside: (0, 1), sp.DiracDelta: (0, 0)}[f]
-
-            def jump(a, step=step, delta=f is sp.DiracDelta):
-                x = one(a)
-                if not x.is_finite():
-                    return nan()
-                if x > 0:
-                    return arb(step[1])
-                if x < 0:
-                    return arb(step[0])
-                if delta:
-                    return nan()
-                return arb(step[0]).union(arb(step[1]))
-            return jump
-        if f is sp.coth:
-            def coth(a):
-                x = one(a)
-                return x.coth() if not x.contains(0) else nan()
-            return coth
-        if f is sp.besseli:
-            nu, x = args
-
-            def bessel(a):
-                n, y = nu(a), x(a)
-                if n >= 0 and y >= 0:
-                    # I_nu(y) is increasing in y >= 0 and decreasing in nu >= 0 (for y > 0,
-                    # and I_nu(0) = 0 for nu > 0): evaluate at the exact ball ends, which is
-                    # far faster and tighter than Arb's wide-ball Bessel evaluation
-                    lo = y.lower().bessel_i(n.upper())
-                    hi = y.upper().bessel_i(n.lower())
-                    return lo.union(hi)
-                return y.bessel_i(n)
-            return bessel
-        if f in (sp.Min, sp.Max):
-            pick = "min" if f is sp.Min else "max"
-
-            def mm(a):
-                vals = [p(a) for p in args]
-                out = vals[0]
-                for v in vals[1:]:
-                    out = getattr(out, pick)(v)
-                return out
-            return mm
-        raise ValueError(f"no Arb evaluator for {f}")
-
-    return build(expr)
-
-
-
-def _arb_value(expr: sp.Expr, symbols, balls=()):
-    """``expr`` enclosed in Arb at ``balls`` (None when no Arb evaluator exists)."""
-    try:
-        return compile_arb(expr, symbols)(list(balls))
-    except (ValueError, TypeError, ZeroDivisionError):
-        return None
-
-
-def _holds(kind: str, v) -> bool | None:
-    """True / False when the condition ``kind`` certainly holds / fails on the ball v,
-    None when v does not decide it (or is NaN)."""
-    if v is None or not v.is_finite():
-        return None
-    if kind == "pos":
-        return True if v > 0 else (False if v <= 0 else None)
-    if kind == "nonneg":
-        return True if v >= 0 else (False if v < 0 else None)
-    if kind == "nonzero":
-        return True if not v.contains(0) else (False if v.is_zero() else None)
-    if kind == "gamma":
-        if v > 0 or (v < 0 and not v.contains_integer()):
-            return True
-        if v.is_exact() and v.is_integer() and v <= 0:
-            return False
-        return None
-    raise ValueError(f"unknown domain condition {kind!r}")
-
-
-def compile_domain(conditions: Sequence[DomainCondition], symbols) -> Callable:
-    """``status(balls) -> (verdict, condition)``: (True, None) when every condition certainly
-    holds at every point of the balls; (False, c) when c certainly fails at every point (the
-    expression is undefined there: either c's own operation is, or one inside it); (None, c)
-    when c is not decided. A condition with no Arb evaluator is never decided."""
-    checks = []
-    for c in conditions:
-        try:
-            checks.append((c, compile_arb(c.expr, symbols)))
-        except (ValueError, TypeError):
-            checks.append((c, None))
-
-    def status(balls):
-        unknown = None
-        for c, fn in checks:
-            verdict = _holds(c.kind, fn(list(balls)) if fn is not None else None)
-            if verdict is False:
-                return False, c
-            if verdict is None and unknown is None:
-                unknown = c
-        return (True, None) if unknown is None else (None, unknown)
-
-    return status
-
-
-# ---------------------------------------------------------------------------------------
-# numpy evaluation of sympy expressions (no code generation, no eval: a closure tree)
-
-def _sympy_numpy_table(functions: Mapping[str, FunctionSpec]) -> dict[type, Callable]:
-    table: dict[type, Callable] = {}
-    for spec in functions.values():
-        cls = spec.sympy if isinstance(spec.sympy, type) else None
-        if cls is not None:
-            table[cls] = spec.numpy
-    # constructors that are functions rather than classes in sympy
-    table[sp.exp] = np.exp
-    table[sp.Abs] = np.abs
-    table[sp.coth] = _coth
-    # functions that sympy's derivatives of whitelisted ones produce (abs -> sign ->
-    # DiracDelta, min/max -> Heaviside, gamma -> polygamma); gradients, Hessians and
-    # estimates evaluate them
-    import scipy.special as sc
-
-    table[sp.sign] = np.sign
-    table[sp.Heaviside] = _heaviside
-    table[sp.DiracDelta] = _dirac
-    table[sp.polygamma] = lambda n, x: sc.polygamma(np.asarray(n).astype(int), x)
-    return table
-
-
-_NUMPY_TABLE = _sympy_numpy_table(CLAIM_FUNCTIONS)
-
-
-def compile_numpy(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> Callable[..., np.ndarray]:
-    """Compile ``expr`` into ``f(*columns) -> ndarray`` evaluated in float64 with numpy.
-
-    The result broadcasts against the argument arrays (a constant expression returns
-    an array of the broadcast shape too).
-    """
-    index = {v: i for i, v in enumerate(variables)}
-
-    def build(e: sp.Basic) -> Callable:
-        if e in index:
-            i = index[e]
-            return lambda args: args[i]
-        if e.is_Number or e.is_NumberSymbol:
-            c = float(e)
-            return lambda args: np.float64(c)
-        if e.is_Add or e.is_Mul:
-            combine = np.add if e.is_Add else np.multiply
-            parts = [build(a) for a in e.args]
-            def fold(args, parts=parts, combine=combine):
-                total = parts[0](args)
-                for p in parts[1:]:
-                    total = combine(total, p(args))
-                return total
-            return fold
-        if e.is_Pow:
-            base = build(e.base)
-            if e.exp == sp.Rational(1, 2):
-                return lambda args: np.sqrt(base(args))
-            if e.exp == -1:
-                return lambda args: 1.0 / base(args)
-            if e.exp.is_Integer:
-                k = int(e.exp)
-                return lambda args: np.power(base(args), float(k))
-            expo = build(e.exp)
-            return lambda args: np.power(base(args), expo(args))
-        fn = _NUMPY_TABLE.get(e.func)
-        if fn is None:
-            raise ValueError(f"no numpy evaluator for {e.func}")
-        parts = [build(a) for a in e.args]
-        return lambda args: fn(*[p(args) for p in parts])
-
-    root = build(expr)
-
-    def evaluate(*columns):
-        arrays = [np.asarray(c, dtype=np.float64) for c in columns]
-        shape = np.broadcast_shapes(*[a.shape for a in arrays]) if arrays else ()
-        with np.errstate(all="ignore"):
-            out = root(arrays)
-        return np.broadcast_to(np.asarray(out, dtype=np.float64), shape).copy()
-
-    return evaluate
 
 
 @dataclass
@@ -758,18 +369,9 @@ class Target:
     symbols: tuple[sp.Symbol, ...] = field(repr=False)
     domain: tuple[tuple[DomainCondition, ...], ...] = field(default=(), repr=False)
 
-    def __post_init__(self):
-        self._fns = [compile_numpy(e, self.symbols) for e in self.exprs]
-
     @property
     def out_dim(self) -> int:
         return len(self.exprs)
-
-    def __call__(self, points: np.ndarray) -> np.ndarray:
-        """Values at points (B x (m+1)) as a B x o float64 array."""
-        pts = np.asarray(points, dtype=np.float64)
-        cols = [pts[:, i] for i in range(self.sphere_dim + 1)]
-        return np.stack([fn(*cols) for fn in self._fns], axis=1)
 
     def gradient_exprs(self) -> list[list[sp.Expr]]:
         """Exact partial derivatives d f_i / d x_j (sympy)."""
@@ -792,7 +394,7 @@ def parse_target(texts: Sequence[str] | str, sphere_dim: int, *, fieldname: str 
         e, conditions = parse_expression_domain(t, symbols, fieldname=where)
         check_defined_on_sphere(t, conditions, symbols, fieldname=where)
         try:
-            compile_numpy(e, symbols)
+            compile_interval(e, symbols)
         except ValueError as exc:
             raise InputError(where, f"{t!r} cannot be evaluated: {exc}") from None
         exprs.append(e)

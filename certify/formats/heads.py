@@ -9,9 +9,9 @@ reading of a problem: the checker bounds exactly these heads).
 * :func:`reduce_full_head`: the reduction of a full-matrix head to that form, in float64;
   the problem *is* the reduced head this computes.
 
-Calling a head evaluates it in float64 (a carried log-scale keeps lambda ~ 1e3 from
-overflowing): that is reference code for estimates and witnesses' polishing, never used by
-the checker, which bounds the head by :mod:`certify.kernel.cellbound`.
+The float64 evaluation of these heads is :func:`certify.heads.attention.head_values` (reference
+code for estimates and the polishing of witnesses); the checker bounds them by
+:mod:`certify.kernel.cellbound`.
 """
 
 from __future__ import annotations
@@ -19,16 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-
-#: Points x B keys evaluated per block; bounds the temporary score matrix (~32 MB).
-BLOCK_ENTRIES = 4_000_000
-
-
-def _blocks(batch: int, keys: int):
-    step = max(1, BLOCK_ENTRIES // max(1, keys))
-    for start in range(0, batch, step):
-        yield slice(start, min(batch, start + step))
 
 
 @dataclass
@@ -41,26 +31,6 @@ class CoreHead:
     keys: np.ndarray    # N x (m+1)
     values: np.ndarray  # N x o
     biases: np.ndarray  # N
-
-    def log_scaled(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(M, S) with H(x) = exp(M) * S, M the largest score: neither part overflows."""
-        points = np.asarray(points, dtype=np.float64)
-        B = points.shape[0]
-        M = np.empty(B)
-        S = np.empty((B, self.values.shape[1]))
-        for blk in _blocks(B, self.keys.shape[0]):
-            scores = points[blk] @ self.keys.T + self.biases
-            top = scores.max(axis=1)
-            M[blk] = top
-            S[blk] = np.exp(scores - top[:, None]) @ self.values
-        return M, S
-
-    def __call__(self, points: np.ndarray) -> np.ndarray:
-        M, S = self.log_scaled(points)
-        with np.errstate(over="ignore", divide="ignore"):
-            # exp(M + log|S|) avoids forming exp(M) alone, which may overflow while H is small
-            return np.sign(S) * np.exp(M[:, None] + np.log(np.abs(S)))
-
 
 @dataclass
 class SoftmaxHead:
@@ -82,32 +52,6 @@ class SoftmaxHead:
     @property
     def out_dim(self) -> int:
         return self.values.shape[1]
-
-    def __call__(self, points: np.ndarray) -> np.ndarray:
-        points = np.asarray(points, dtype=np.float64)
-        B = points.shape[0]
-        out = np.empty((B, self.out_dim))
-        for blk in _blocks(B, self.keys.shape[0] + 1):
-            x = points[blk]
-            scores = x @ self.keys.T + self.biases
-            extra = [np.zeros(x.shape[0])] if self.context_count else []
-            if self.self_quadratic is not None:
-                extra.append(np.einsum("bi,ij,bj->b", x, self.self_quadratic, x))
-            top = scores.max(axis=1) if scores.shape[1] else np.full(x.shape[0], -np.inf)
-            for e in extra:
-                top = np.maximum(top, e)
-            w = np.exp(scores - top[:, None])
-            num = w @ self.values
-            den = w.sum(axis=1)
-            if self.context_count:
-                den = den + self.context_count * np.exp(-top)
-            if self.self_quadratic is not None:
-                ws = np.exp(extra[-1] - top)
-                num = num + ws[:, None] * (x @ self.self_value.T)
-                den = den + ws
-            out[blk] = num / den[:, None]
-        return out
-
 
 def reduce_full_head(E: np.ndarray, W_Q: np.ndarray, W_K: np.ndarray, W_V: np.ndarray,
                      prefix: np.ndarray, self_attention: bool = True,

@@ -227,12 +227,15 @@ class Problem:
     def sha256(self) -> str:
         return canonical_hash(self.canonical)
 
-    def error(self, points: np.ndarray) -> np.ndarray:
-        """max_i |H_i(x) - f_i(x)| at each point (float64, non-rigorous)."""
-        with np.errstate(all="ignore"):
-            f = self.target(points)
-            diff = np.max([np.abs(h(points) - f).max(axis=1) for h in self.heads], axis=0)
-        return diff
+    def head_for_tokens(self, tokens: int, field: str = "tokens") -> CoreHead | SoftmaxHead:
+        """The head a query of a sequence problem sees in a sequence of ``tokens`` tokens (its
+        own included): the other ``tokens - 1`` inert tokens join the context count."""
+        if self.sequence is None:
+            raise InputError(field, "only sequence problems have input tokens")
+        n = self.sequence["max_length"]
+        if isinstance(tokens, bool) or not isinstance(tokens, int) or not 1 <= tokens <= n:
+            raise InputError(field, f"must be in 1..{n} (the problem's max_length), got {tokens}")
+        return dataclasses.replace(self.head, context_count=self.head.context_count + tokens - 1)
 
     def to_json(self) -> dict:
         doc = dict(self.canonical)

@@ -18,8 +18,9 @@ import sympy as sp
 
 from certify.errors import InputError
 from certify.formats.jsonio import pack_array, unpack_array
-from certify.formats.expressions import check_defined_on_sphere, compile_domain, coordinate_symbols, parse_expression_domain
+from certify.formats.expressions import check_defined_on_sphere, coordinate_symbols, parse_expression_domain
 from certify.kernel import interval as iv
+from certify.kernel.arb_expressions import compile_domain
 from certify.kernel.interval_expressions import compile_interval
 from certify.kernel.linebound import LineHead, LineTarget
 from certify.formats.problem import make_problem
@@ -63,19 +64,6 @@ class SeqMap:
         sympy printout would depend on sympy's version)."""
         terms = self.texts.get("terms")
         return terms[q]["inner"][p] if terms else str(self.inner[q][p])
-
-    def __call__(self, X: np.ndarray) -> np.ndarray:
-        """f at B sequences X (B x n x 2), float (not rigorous)."""
-        from certify.formats.expressions import compile_numpy
-
-        X = np.asarray(X, dtype=np.float64)
-        xs = coordinate_symbols(1)
-        total = np.zeros(X.shape[0])
-        for q in range(self.terms):
-            s = sum(compile_numpy(self.inner[q][p], xs)(X[:, p, 0], X[:, p, 1]) * np.ones(X.shape[0])
-                    for p in range(self.length))
-            total = total + compile_numpy(self.outer[q], [S])(s) * np.ones(X.shape[0])
-        return total
 
 
 def parse_seqmap(doc) -> SeqMap:

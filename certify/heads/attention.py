@@ -4,8 +4,9 @@
   softmax(Q K^T / sqrt(d_k) + mask) V, evaluated with the row maximum subtracted.
 * :func:`classical_head`: THEORY 1.1, a head with frozen W_Q, W_K, W_V over a token
   sequence, with an optional prefix every token attends to and an optional causal mask.
-* the reduced heads a problem names (:class:`CoreHead`, :class:`SoftmaxHead`,
-  :func:`reduce_full_head`) live in :mod:`certify.formats.heads`;
+* :func:`head_values`: the float64 outputs of the reduced heads a problem names
+  (:class:`~certify.formats.heads.CoreHead`, :class:`~certify.formats.heads.SoftmaxHead`),
+  and :func:`problem_error`, a problem's pointwise error;
 * :func:`universal_head` / :func:`universal_prefix`: the pretrained head of Lemma 3
   (THEORY 1.4), whose weights depend only on (m, o).
 
@@ -17,6 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from certify.formats.heads import CoreHead, SoftmaxHead
+from certify.heads.numeric import target_values
 
 
 
@@ -64,6 +68,78 @@ def classical_head(tokens: np.ndarray, W_Q: np.ndarray, W_K: np.ndarray, W_V: np
         visible = np.tril(np.ones((n, n), dtype=bool))
         mask = np.concatenate([np.ones((n, prefix.shape[0]), dtype=bool), visible], axis=1)
     return scaled_dot_product_attention(q, k, v, mask)
+
+
+#: Points x B keys evaluated per block; bounds the temporary score matrix (~32 MB).
+BLOCK_ENTRIES = 4_000_000
+
+
+def _blocks(batch: int, keys: int):
+    step = max(1, BLOCK_ENTRIES // max(1, keys))
+    for start in range(0, batch, step):
+        yield slice(start, min(batch, start + step))
+
+
+def core_log_scaled(head: CoreHead, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(M, S) with H(x) = exp(M) * S, M the largest score: neither part overflows."""
+    points = np.asarray(points, dtype=np.float64)
+    B = points.shape[0]
+    M = np.empty(B)
+    S = np.empty((B, head.values.shape[1]))
+    for blk in _blocks(B, head.keys.shape[0]):
+        scores = points[blk] @ head.keys.T + head.biases
+        top = scores.max(axis=1)
+        M[blk] = top
+        S[blk] = np.exp(scores - top[:, None]) @ head.values
+    return M, S
+
+
+def _core_values(head: CoreHead, points: np.ndarray) -> np.ndarray:
+    M, S = core_log_scaled(head, points)
+    with np.errstate(over="ignore", divide="ignore"):
+        # exp(M + log|S|) avoids forming exp(M) alone, which may overflow while H is small
+        return np.sign(S) * np.exp(M[:, None] + np.log(np.abs(S)))
+
+
+def _softmax_values(head: SoftmaxHead, points: np.ndarray) -> np.ndarray:
+    points = np.asarray(points, dtype=np.float64)
+    B = points.shape[0]
+    out = np.empty((B, head.out_dim))
+    for blk in _blocks(B, head.keys.shape[0] + 1):
+        x = points[blk]
+        scores = x @ head.keys.T + head.biases
+        extra = [np.zeros(x.shape[0])] if head.context_count else []
+        if head.self_quadratic is not None:
+            extra.append(np.einsum("bi,ij,bj->b", x, head.self_quadratic, x))
+        top = scores.max(axis=1) if scores.shape[1] else np.full(x.shape[0], -np.inf)
+        for e in extra:
+            top = np.maximum(top, e)
+        w = np.exp(scores - top[:, None])
+        num = w @ head.values
+        den = w.sum(axis=1)
+        if head.context_count:
+            den = den + head.context_count * np.exp(-top)
+        if head.self_quadratic is not None:
+            ws = np.exp(extra[-1] - top)
+            num = num + ws[:, None] * (x @ head.self_value.T)
+            den = den + ws
+        out[blk] = num / den[:, None]
+    return out
+
+
+def head_values(head: CoreHead | SoftmaxHead, points: np.ndarray) -> np.ndarray:
+    """The head's outputs at points (B x (m+1)) as a B x o float64 array: for a core head
+    with a carried log-scale (lambda ~ 1e3 neither overflows nor underflows), for a softmax
+    head with the largest score subtracted."""
+    return _core_values(head, points) if isinstance(head, CoreHead) else _softmax_values(head, points)
+
+
+def problem_error(problem, points: np.ndarray) -> np.ndarray:
+    """max_i |H_i(x) - f_i(x)| at each point, the worst over the problem's heads (float64,
+    non-rigorous)."""
+    with np.errstate(all="ignore"):
+        f = target_values(problem.target, points)
+        return np.max([np.abs(head_values(h, points) - f).max(axis=1) for h in problem.heads], axis=0)
 
 
 @dataclass

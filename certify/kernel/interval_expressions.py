@@ -23,6 +23,7 @@ import sympy as sp
 
 from certify.kernel import elementary as el
 from certify.kernel import interval as iv
+from certify.kernel.expression_tree import Rules, compile_tree, fold
 
 _NAN = (np.float64(np.nan), np.float64(np.nan))
 
@@ -72,56 +73,59 @@ _TABLE = {sp.exp: iv.exp, sp.log: iv.log, sp.sin: iv.sin, sp.cos: iv.cos, sp.tan
           sp.Abs: iv.absval, sp.sign: iv.sign}
 
 
-def compile_interval(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> Callable:
-    index = {v: i for i, v in enumerate(variables)}
+class IntervalRules(Rules):
+    """The kernel's interval rules; every node but a variable is guarded (see the contract)."""
 
-    def guarded(fn):
+    def variable(self, i):
+        return lambda env: env.args[i]
+
+    def is_constant(self, e):
+        return bool(e.is_Number or e.is_NumberSymbol or e.has(sp.I) and not e.free_symbols)
+
+    def constant(self, e, build):
+        c = _constant(e)
+        return lambda env: c
+
+    def add(self, e, build):
+        return fold([build(a) for a in e.args], iv.add)
+
+    def mul(self, e, build):
+        return fold([build(a) for a in e.args], iv.mul)
+
+    def power(self, e, build):
+        base, ex = build(e.base), e.exp
+        if ex.is_Integer:
+            n = int(ex)
+            return lambda env: iv.pow_int(base(env), n)
+        if ex == sp.Rational(1, 2):
+            return lambda env: iv.sqrt(base(env))
+        if ex.is_Rational:
+            P, positive = _constant(ex), bool(ex > 0)
+            return lambda env: iv.pow_rational(base(env), P, positive)
+        raise ValueError(f"no interval rule for the non-constant exponent in {e}")
+
+    def function(self, e, build):
+        fn = _TABLE.get(e.func)
+        if fn is None:
+            raise ValueError(f"no interval rule for {e.func}")
+        (arg,) = [build(a) for a in e.args]
+        return lambda env: fn(arg(env))
+
+    def wrap(self, fn):
         """Record where this node's result is not a finite interval."""
-        def node(env, fn=fn):
+        def node(env):
             lo, hi = fn(env)
             env.bad = env.bad | ~(np.isfinite(lo) & np.isfinite(hi))
             return lo, hi
         return node
 
-    def build(e: sp.Basic) -> Callable:
-        if e in index:
-            i = index[e]
-            return lambda env: env.args[i]
-        if e.is_Number or e.is_NumberSymbol or e.has(sp.I) and not e.free_symbols:
-            c = _constant(e)
-            return guarded(lambda env: c)
-        if e.is_Add or e.is_Mul:
-            op = iv.add if e.is_Add else iv.mul
-            parts = [build(a) for a in e.args]
-            def fold(env, parts=parts, op=op):
-                total = parts[0](env)
-                for p in parts[1:]:
-                    total = op(total, p(env))
-                return total
-            return guarded(fold)
-        if e.is_Pow:
-            base = build(e.base)
-            ex = e.exp
-            if ex.is_Integer:
-                n = int(ex)
-                return guarded(lambda env: iv.pow_int(base(env), n))
-            if ex == sp.Rational(1, 2):
-                return guarded(lambda env: iv.sqrt(base(env)))
-            if ex.is_Rational:
-                P = _constant(ex)
-                positive = bool(ex > 0)
-                return guarded(lambda env: iv.pow_rational(base(env), P, positive))
-            raise ValueError(f"no interval rule for the non-constant exponent in {e}")
-        fn = _TABLE.get(e.func)
-        if fn is None:
-            raise ValueError(f"no interval rule for {e.func}")
-        (arg,) = [build(a) for a in e.args]
-        return guarded(lambda env: fn(arg(env)))
 
-    root = build(expr)
+class _Env:
+    __slots__ = ("args", "bad")
 
-    class _Env:
-        __slots__ = ("args", "bad")
+
+def compile_interval(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> Callable:
+    root = compile_tree(expr, variables, IntervalRules())
 
     def evaluate(*boxes):
         env = _Env()

@@ -12,9 +12,12 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from certify.claims.search import REFUTED, VERIFIED, check_claim, parse_claim
-from certify.formats.expressions import (CLAIM_FUNCTIONS, TARGET_FUNCTIONS, compile_arb, compile_numpy, coordinate_symbols,
+from certify.claims.search import REFUTED, VERIFIED, check_claim
+from certify.claims.grammar import parse_claim
+from certify.formats.expressions import (CLAIM_FUNCTIONS, TARGET_FUNCTIONS, coordinate_symbols,
                           parse_expression, parse_target)
+from certify.heads.numeric import compile_numpy
+from certify.kernel.arb_expressions import compile_arb
 
 X = sp.Symbol("x", real=True)
 CALLS = {name: (f"{name}(1, x)" if name == "besseli" else f"{name}(x, 1/2)" if name in ("min", "max")
@@ -110,7 +113,7 @@ def test_prove_and_check_decide_an_abs_target(tmp_path, capsys):
     first order: their second derivatives hold DiracDelta) and check accepts the certificate."""
     from certify.cli.main import main
     from certify.formats.jsonio import write_json_atomic
-    from tests.certifier.conftest import circle_problem
+    from tests.conftest import circle_problem
 
     p = circle_problem(target=("abs(x0)",), eps=0.3)
     path, cert = tmp_path / "abs.json", tmp_path / "abs.cert.json"

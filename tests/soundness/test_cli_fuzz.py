@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from certify.certifier.writer import build_certificate
 from certify.cli.main import main
 from certify.formats.jsonio import write_json_atomic
-from tests.certifier.conftest import circle_problem
+from tests.conftest import circle_problem
 
 #: CERTIFY_FUZZ_EXAMPLES=1000 (and CERTIFY_FUZZ_RANDOM=1 for fresh seeds) runs a deeper search.
 FUZZ = settings(max_examples=int(os.environ.get("CERTIFY_FUZZ_EXAMPLES", "60")), deadline=None,

@@ -16,7 +16,8 @@ import mpmath
 import pytest
 import sympy as sp
 
-from certify.claims.search import REFUTED, UNDECIDED, VERIFIED, check_claim, parse_claim
+from certify.claims.search import REFUTED, UNDECIDED, VERIFIED, check_claim
+from certify.claims.grammar import parse_claim
 from certify.cli.main import main
 from certify.errors import InputError
 from certify.formats.expressions import CLAIM_FUNCTIONS, parse_expression_domain, parse_target
@@ -146,7 +147,7 @@ def test_targets_defined_on_the_sphere_are_accepted(text, m):
 
 
 def test_an_ill_posed_target_is_bad_input_for_prove_and_check(tmp_path, capsys):
-    from tests.certifier.conftest import circle_problem
+    from tests.conftest import circle_problem
 
     doc = circle_problem(eps=0.06).to_json()
     for text in ["sin(log(x0 - 2))", "(x0 - x1)/(x0 - x1)", "x0/x0"]:

@@ -18,6 +18,7 @@ from certify.kernel.cellbound import bound_cells, error_enclosure_at, prepare, u
 from certify.kernel.interval_expressions import compile_interval
 from certify.formats.problem import make_problem
 from certify.kernel.sphere import cell_boxes, cell_caps, embed_points, root_cells, split_cells
+from certify.heads.attention import problem_error
 
 flint.ctx.prec = 128
 
@@ -255,7 +256,7 @@ def test_point_error_enclosure_overlaps_float_evaluation():
     xlo, xhi = unit_point_enclosure(y)
     lo, hi = error_enclosure_at(model, xlo, xhi)
     x = y / np.linalg.norm(y, axis=1, keepdims=True)
-    est = c.problem.error(x)
+    est = problem_error(c.problem, x)
     assert np.all(lo <= hi) and np.all(hi - lo < 1e-9)
     assert np.all(est >= lo - 1e-12) and np.all(est <= hi + 1e-12)
 

@@ -47,7 +47,7 @@ def test_overflow_does_not_refute_a_true_claim():
 
 
 def test_checker_refuses_a_target_that_gained_an_overflowing_term():
-    from tests.certifier.conftest import circle_problem
+    from tests.conftest import circle_problem
 
     p = circle_problem(eps=0.06)
     r = prove(p)

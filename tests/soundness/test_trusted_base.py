@@ -23,10 +23,10 @@ ROOT = Path(__file__).resolve().parents[2] / "certify"
 TRUSTED_FOLDERS = ("kernel", "formats", "checker")
 TRUSTED_TOP = ("__init__.py", "errors.py", "budgets.py")
 TRUSTED = sorted(p for d in TRUSTED_FOLDERS for p in (ROOT / d).glob("*.py")) + [ROOT / n for n in TRUSTED_TOP]
-#: Where the float64 reference evaluation of heads and targets sits inside the trusted
-#: folders (the checker never calls it: see test_checking_loads_nothing_outside_the_trusted_set
-#: and the dynamic test below); the static scan of library transcendental calls skips it.
-FLOAT_REFERENCE = (ROOT / "formats" / "heads.py", ROOT / "formats" / "expressions.py")
+#: The part only a sequence-map certificate's answer rests on (the spec, its checker and the
+#: bound for heads on a line); a head certificate's answer rests on the rest.
+SEQUENCE_MAP_PART = (ROOT / "formats" / "seqmap.py", ROOT / "checker" / "sequence_map.py",
+                     ROOT / "kernel" / "linebound.py")
 
 TRANSCENDENTAL = {"exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "logaddexp", "logaddexp2",
                   "sin", "cos", "tan", "arcsin", "arccos", "arctan", "arctan2", "asin", "acos", "atan",
@@ -59,7 +59,7 @@ def _violations_in(tree, name: str):
 
 def test_trusted_modules_call_no_transcendental_library_function():
     assert len(TRUSTED) >= 8
-    found = [v for p in TRUSTED if p not in FLOAT_REFERENCE for v in _violations(p)]
+    found = [v for p in TRUSTED for v in _violations(p)]
     assert not found, "the trusted base calls library transcendental functions:\n" + "\n".join(found)
 
 
@@ -151,6 +151,7 @@ def _module(path: Path) -> str:
 
 
 TRUSTED_SET = {_module(p) for p in TRUSTED}
+HEAD_TRUSTED_SET = TRUSTED_SET - {_module(p) for p in SEQUENCE_MAP_PART}
 
 
 def _project_imports(path: Path, module: str) -> set[str]:
@@ -186,15 +187,15 @@ def test_the_trusted_set_imports_only_itself():
     assert not outside, f"trusted modules import untrusted ones: {outside}"
 
 
-def _run_loading_only_the_trusted_set(check_code: str) -> None:
+def _run_loading_only_the_trusted_set(check_code: str, allowed=TRUSTED_SET) -> None:
     """Run ``check_code`` in a fresh interpreter, then fail if it loaded any certify module
-    outside TRUSTED_SET."""
+    outside ``allowed``."""
     import subprocess
     import sys
 
     code = (check_code + "\nimport sys\n"
             "loaded = sorted(m for m in sys.modules if m.startswith('certify'))\n"
-            f"bad = [m for m in loaded if m not in {sorted(TRUSTED_SET)!r}]\n"
+            f"bad = [m for m in loaded if m not in {sorted(allowed)!r}]\n"
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT.parent)
 
@@ -204,15 +205,17 @@ def test_checking_a_certificate_loads_nothing_outside_the_trusted_set(tmp_path):
 
     from certify.certifier.writer import build_certificate
     from certify.certifier.search import prove
-    from tests.certifier.conftest import circle_problem
+    from tests.conftest import circle_problem
 
     p = circle_problem(eps=0.06)
     path = tmp_path / "c.json"
     path.write_text(json.dumps(build_certificate(p, prove(p))))
     _run_loading_only_the_trusted_set(
-        f"from certify.checker import check_file\nrep = check_file({str(path)!r})\nassert rep.valid, rep")
+        f"from certify.checker import check_file\nrep = check_file({str(path)!r})\nassert rep.valid, rep",
+        allowed=HEAD_TRUSTED_SET)
 
 
+@pytest.mark.slow
 def test_checking_a_sequence_map_certificate_loads_nothing_outside_the_trusted_set(tmp_path):
     import json
 
@@ -225,3 +228,52 @@ def test_checking_a_sequence_map_certificate_loads_nothing_outside_the_trusted_s
     _run_loading_only_the_trusted_set(
         f"from certify.checker import check_file\nrep = check_file({str(path)!r})\n"
         "assert rep.valid, (rep.where, rep.reason)")
+
+
+def code_lines(path: Path) -> int:
+    """Lines holding code: not blank, not only a comment, not inside a docstring."""
+    import io
+    import tokenize
+
+    src = path.read_text()
+    docs = set()
+    for node in ast.walk(ast.parse(src)):
+        body = getattr(node, "body", None)
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and body:
+            first = body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+                docs.update(range(first.lineno, first.end_lineno + 1))
+    lines = set()
+    skip = (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER)
+    for tok in tokenize.generate_tokens(io.StringIO(src).readline):
+        if tok.type not in skip:
+            lines.update(n for n in range(tok.start[0], tok.end[0] + 1) if n not in docs)
+    return len(lines)
+
+
+def trusted_base_size() -> dict:
+    """Files, code lines and all lines of the head checker's trusted base and of the part
+    sequence maps add."""
+    head = [p for p in TRUSTED if p not in SEQUENCE_MAP_PART]
+    size = {}
+    for name, paths in (("head", head), ("sequence_map", list(SEQUENCE_MAP_PART))):
+        size[name] = {"files": len(paths), "code": sum(code_lines(p) for p in paths),
+                      "lines": sum(len(p.read_text().splitlines()) for p in paths)}
+    return size
+
+
+def test_code_lines_counts_only_code(tmp_path):
+    f = tmp_path / "m.py"
+    f.write_text('"""Doc\nstring."""\n\n# comment\nx = 1  # trailing\n\n\ndef g():\n    """Doc."""\n    return (x +\n            2)\n')
+    assert code_lines(f) == 4  # x = 1, def g, return (x +, 2)
+
+
+def test_the_readme_states_the_size_of_the_trusted_base():
+    """The README's numbers are the tree's: a change to the trusted base must update them."""
+    text = " ".join((ROOT.parent / "README.md").read_text().split())  # line breaks are spaces
+    size = trusted_base_size()
+    head, seq = size["head"], size["sequence_map"]
+    want_head = f"{head['code']:,} lines of code in {head['files']} files ({head['lines']:,} lines in all)"
+    want_seq = f"{seq['code']:,} lines of code ({seq['lines']:,} in all)"
+    assert want_head in text and want_seq in text, (want_head, want_seq)
+    assert head["code"] < 2900

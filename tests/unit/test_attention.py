@@ -11,6 +11,7 @@ from hypothesis import given, settings, strategies as st
 
 from certify.formats.heads import CoreHead, SoftmaxHead, reduce_full_head
 from certify.heads.attention import classical_head, scaled_dot_product_attention, universal_head, universal_prefix
+from certify.heads.attention import head_values
 from tests.conftest import unit_points
 
 
@@ -82,7 +83,7 @@ def test_core_head_log_scale_matches_mpmath(lam):
     biases = np.full(40, -lam) + rng.standard_normal(40)  # log-weights ~ e^-lam
     head = CoreHead(keys, values, biases)
     pts = unit_points(m, 6, seed=5)
-    got = head(pts)
+    got = head_values(head, pts)
     mpmath.mp.dps = 50
     for i, x in enumerate(pts):
         for c in range(2):
@@ -94,7 +95,7 @@ def test_core_head_log_scale_matches_mpmath(lam):
 
 def test_core_head_overflow_is_inf_not_wrong():
     head = CoreHead(np.array([[1e4, 0.0]]), np.array([[1.0]]), np.array([0.0]))
-    assert np.isinf(head(np.array([[1.0, 0.0]])))[0, 0]
+    assert np.isinf(head_values(head, np.array([[1.0, 0.0]])))[0, 0]
 
 
 def direct_query(E, W_Q, W_K, W_V, prefix, context, self_attention, x):
@@ -116,7 +117,7 @@ def test_reduction_of_full_matrix_head_is_exact(m, d, dk, o, N, nc, self_attenti
     prefix, context = rng.standard_normal((N, d)), rng.standard_normal((nc, d))
     head = reduce_full_head(E, W_Q, W_K, W_V, prefix, self_attention, context)
     pts = unit_points(m, 5, seed=seed % 1000)
-    got = head(pts)
+    got = head_values(head, pts)
     for i, x in enumerate(pts):
         want = direct_query(E, W_Q, W_K, W_V, prefix, context, self_attention, x)
         assert np.allclose(got[i], want, rtol=1e-10, atol=1e-12), f"seed={seed} point {i}"
@@ -132,7 +133,7 @@ def test_lemma3_exact_identity(m, o, n, lam):
     prefix = universal_prefix(head, lam * pa, pb)
     xs = unit_points(m, n, seed=12)
     out = classical_head(head.embed(xs), head.W_Q, head.W_K, head.W_V, prefix=prefix)
-    H = SoftmaxHead(lam * pa, pb, np.zeros(9))(xs)
+    H = head_values(SoftmaxHead(lam * pa, pb, np.zeros(9)), xs)
     for i, x in enumerate(xs):
         # Z/(n+Z) = 1/(1 + n e^{-log Z}), with log Z by log-sum-exp
         s = lam * pa @ x
@@ -145,7 +146,7 @@ def test_lemma3_exact_identity(m, o, n, lam):
     again = universal_head(m, o)
     assert all(np.array_equal(a, b) for a, b in [(head.W_Q, again.W_Q), (head.W_K, again.W_K), (head.W_V, again.W_V)])
     # the reduced form with context_tokens = n gives the same outputs
-    reduced = SoftmaxHead(lam * pa, pb, np.zeros(9), context_count=n)(xs)
+    reduced = head_values(SoftmaxHead(lam * pa, pb, np.zeros(9), context_count=n), xs)
     assert np.allclose(out, reduced, rtol=1e-12, atol=1e-14)
 
 
@@ -158,7 +159,7 @@ def test_lemma3_causal_sees_growing_context():
     out = classical_head(head.embed(xs), head.W_Q, head.W_K, head.W_V,
                          prefix=universal_prefix(head, lam * pa, pb), causal=True)
     for i, x in enumerate(xs):
-        want = SoftmaxHead(lam * pa, pb, np.zeros(5), context_count=i + 1)(x[None, :])[0]
+        want = head_values(SoftmaxHead(lam * pa, pb, np.zeros(5), context_count=i + 1), x[None, :])[0]
         assert np.allclose(out[i], want, rtol=1e-12)
 
 

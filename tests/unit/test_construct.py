@@ -14,6 +14,7 @@ from certify.certifier.estimate import estimate_sup_error
 from certify.formats.expressions import parse_target
 from certify.constructions.vmf import (lambda_for_smoothing, log_vmf_constant, quadrature_error_bound,
                          smoothing_error_bound, vmf_coefficient)
+from certify.heads.attention import head_values
 
 # (sphere dim, targets, chordal Lipschitz constant of every component, epsilon)
 NET_CASES = [
@@ -76,7 +77,7 @@ def test_core_head_weights_are_log_vmf_constant_times_cell_area():
     b = np.asarray(c.problem.canonical["head"]["biases"])
     assert np.allclose(b, log_vmf_constant(2, 1000.0) + math.log(4 * math.pi / 500), rtol=1e-14)
     # e^-1000-sized weights are carried as biases: the head still evaluates finitely
-    assert np.isfinite(c.problem.head(c.partition.centres[:5])).all()
+    assert np.isfinite(head_values(c.problem.head, c.partition.centres[:5])).all()
 
 
 def test_lipschitz_estimate_is_close_for_known_targets():

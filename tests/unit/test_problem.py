@@ -10,6 +10,7 @@ import pytest
 
 from certify.errors import InputError
 from certify.formats.problem import load_problem, problem_from_dict, problem_schema
+from certify.heads.attention import head_values, problem_error
 from tests.conftest import unit_points
 
 
@@ -23,7 +24,7 @@ def test_valid_problem_loads_and_evaluates(valid_doc):
     p = problem_from_dict(valid_doc)
     assert p.sphere_dim == 2 and p.out_dim == 2 and p.prefix_length == 3 and p.kind == "softmax"
     x = unit_points(2, 4)
-    assert p.head(x).shape == (4, 2) and p.error(x).shape == (4,)
+    assert head_values(p.head, x).shape == (4, 2) and problem_error(p, x).shape == (4,)
 
 
 def set_path(doc, path, value):
@@ -167,7 +168,7 @@ def test_round_trip_through_json(valid_doc, tmp_path):
     q = load_problem(path)
     assert q.sha256 == p.sha256
     x = unit_points(2, 10)
-    assert np.array_equal(q.head(x), p.head(x))
+    assert np.array_equal(head_values(q.head, x), head_values(p.head, x))
 
 
 def test_schema_accepts_the_canonical_form(valid_doc, matrix_doc):

@@ -16,7 +16,7 @@ from certify.budgets import BISECTION_MAX_CELLS, DEFAULT_MAX_CELLS, DEFAULT_MAX_
 from certify.certifier.writer import build_certificate
 from certify.certifier.search import CERTIFIED, REFUTED, UNDECIDED, _worst_first, prove
 
-from .conftest import circle_problem, sphere_problem
+from tests.conftest import circle_problem, sphere_problem
 
 #: Keys of a certificate (at any depth) that hold timings: the only fields allowed to differ.
 TIMING_FIELDS = {"seconds", "time", "timestamp", "elapsed"}

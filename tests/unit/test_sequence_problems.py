@@ -15,6 +15,7 @@ from certify.formats.expressions import parse_target
 from certify.formats.problem import make_problem, problem_from_dict
 from certify.certifier.search import prove
 from certify.constructions.elementwise import elementwise_problem, sequence_outputs
+from certify.heads.attention import problem_error
 
 
 def _circle(N):
@@ -71,10 +72,10 @@ def test_the_token_count_decides_and_the_extremes_bound_every_count():
     base = _soft(0.2)
     ends = elementwise_problem(base, 100)
     x = _circle(97) @ np.array([[0.8, -0.6], [0.6, 0.8]])
-    worst_ends = ends.error(x)
+    worst_ends = problem_error(ends, x)
     for n in range(1, 101, 9):
         single = make_problem(1, "softmax", base.head.keys, base.head.values, ["x0"], 0.2, context_tokens=n)
-        assert np.all(single.error(x) <= worst_ends + 1e-12)
+        assert np.all(problem_error(single, x) <= worst_ends + 1e-12)
 
 
 def test_planted_defect_in_one_prefix_token_is_refuted(certified):

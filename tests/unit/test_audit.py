@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from certify.report import audit
+from certify.report.figures import FIGURES
 from certify.cli.main import main
 
 #: A fresh audit run takes about 30 s: the whole module is in the slow tier (still run by the
@@ -39,14 +40,14 @@ def test_committed_markdown_and_html_show_every_verdict():
     assert len(table) == len(committed["results"])
     for r, line in zip(committed["results"], table):
         assert r["label"].replace("|", "\\\\|") in line and f"**{r['verdict']}" in line
-    for name, _ in audit.FIGURES:
+    for name, _ in FIGURES:
         assert (REPORTS / name).stat().st_size > 5000
         assert f"({name})" in md and f"src='{name}'" in page
 
 
 def test_fresh_run_writes_every_file_and_records_tools(fresh_audit):
     out, doc = fresh_audit
-    for name in ("paper-audit.md", "paper-audit.html", "paper-audit.json") + tuple(n for n, _ in audit.FIGURES):
+    for name in ("paper-audit.md", "paper-audit.html", "paper-audit.json") + tuple(n for n, _ in FIGURES):
         assert (out / name).is_file() and (out / name).stat().st_size > 0
     assert {"numpy", "sympy", "python-flint", "z3-solver", "matplotlib"} <= set(doc["tools"])
     kinds = {r["verdict"] for r in doc["results"]}

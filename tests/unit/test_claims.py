@@ -9,7 +9,8 @@ from fractions import Fraction
 import mpmath
 import pytest
 
-from certify.claims.search import REFUTED, UNDECIDED, VERIFIED, check_claim, parse_claim, parse_claims_file
+from certify.claims.search import REFUTED, UNDECIDED, VERIFIED, check_claim
+from certify.claims.grammar import parse_claim, parse_claims_file
 from certify.cli.main import main
 from certify.errors import InputError
 
@@ -71,11 +72,6 @@ def test_false_bessel_ratio_bound_m1_k1_is_refuted_with_a_witness_checked_in_mpm
     val = mpmath.besseli(1, x) / mpmath.besseli(0, x) - (1 - 1 / (2 * x))
     assert val < 0
     assert r.witness_margin[0] <= float(val) <= r.witness_margin[1]
-
-
-def test_exponentially_small_margin_needs_the_precision_ladder():
-    # a_1^2 = coth(lam) - 1/lam >= 1 - 1/lam holds for all lam > 0 (margin ~ 2 e^(-2 lam))
-    assert run("forall lam in [37, 1000]: coth(lam) - 1/lam >= 1 - 1/lam").verdict == VERIFIED
 
 
 def test_narrow_planted_counterexample_missed_by_sampling_is_found():
@@ -141,6 +137,7 @@ def test_bessel_ratio_is_enclosed_by_monotonicity_and_contains_the_true_value():
             assert width <= exact * (1 + 1e-6) + 1e-30
 
 
+@pytest.mark.slow
 def test_m1_smoothing_coefficient_verifies_and_a_smaller_constant_is_refuted():
     good = "forall lam in [0.5, 1000]: 1 - besseli(1, lam)/besseli(0, lam) <= 1/(2*lam) + 9/(8*lam**2)"
     assert run(good).verdict == VERIFIED
@@ -242,20 +239,3 @@ def test_claim_budget_is_boxes_not_seconds():
     assert a.reason == "box budget of 300 spent" and a.worst_lower == b.worst_lower
 
 
-def test_audited_claims_get_their_committed_verdicts_within_the_default_budget():
-    """The claims of proofs/ under the box budget alone (no clock): committed verdicts, and
-    exactly the box counts the audit records (Arb arithmetic is deterministic, so a change of
-    count is a change of the search, to be reviewed and recorded)."""
-    from proofs.bessel_ratio_lower_bounds import A1, AMOS, TEMPTING
-    from proofs.quadrature_bound import EXP_CLAIMS
-    from proofs.smoothing_error_bound import A1 as S_A1, CLAIM
-
-    expected = [(CLAIM.format(a=S_A1[1], m=1), VERIFIED, 1139), (CLAIM.format(a=S_A1[2], m=2), VERIFIED, 23),
-                (EXP_CLAIMS[0], VERIFIED, 7), (EXP_CLAIMS[1], VERIFIED, 7),
-                (AMOS.format(a=A1[1], m=1), VERIFIED, 5049), (AMOS.format(a=A1[2], m=2), VERIFIED, 2137),
-                (TEMPTING.format(a=A1[1], k=1, m=1), REFUTED, 0), (TEMPTING.format(a=A1[2], k=1, m=2), VERIFIED, 255)]
-    from proofs._claims import CLAIM_MAX_BOXES
-
-    for text, verdict, boxes in expected:
-        r = check_claim(parse_claim(text), max_boxes=CLAIM_MAX_BOXES, time_limit=None)
-        assert r.verdict == verdict and r.boxes == boxes <= CLAIM_MAX_BOXES, (text, r.verdict, r.boxes, boxes, r.reason)

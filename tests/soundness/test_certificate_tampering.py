@@ -21,6 +21,7 @@ def pack_bytes(data):
     return pack_array(data, "u1")
 from certify.checker.head import check_document
 from certify.formats.problem import canonical_hash
+from certify.heads.attention import problem_error
 
 
 @pytest.fixture(scope="module")
@@ -221,7 +222,7 @@ def _good_point(doc):
     p = problem_from_dict(doc["problem"])
     th = np.linspace(0, 2 * np.pi, 2000)
     X = np.stack([np.cos(th), np.sin(th)], 1)
-    doc["witness"]["point"] = X[int(np.argmin(p.error(X)))].tolist()
+    doc["witness"]["point"] = X[int(np.argmin(problem_error(p, X)))].tolist()
 
 
 REFUTED_MUTATIONS = {

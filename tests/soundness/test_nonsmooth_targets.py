@@ -10,7 +10,7 @@ from certify.checker.head import check_document
 from certify.kernel.cellbound import prepare
 from certify.certifier.search import prove
 
-from .conftest import circle_problem, sphere_problem
+from tests.conftest import circle_problem, sphere_problem
 
 
 @pytest.mark.parametrize("make, target, eps", [

@@ -51,10 +51,11 @@ def test_false_bound_is_refuted_and_the_m2_version_is_not():
 
 
 def test_every_theory_section_has_a_module():
-    sections = {"definitions", "density_transitive", "rates_compose", "prefix_scores_linear_of_embedding",
-                "universal_head_of_lemma3", "vmf_normalised", "bessel_ratio_closed_forms",
-                "bessel_ratio_lower_bounds", "smoothing_error_bound", "quadrature_bound", "density_theorem",
-                "jackson_rates", "net_rate", "lambda_limit", "corollary2", "sequence_theorem"}
+    sections = {"definitions", "density_is_transitive", "jackson_rates_compose", "prefix_scores_linear_of_embedding",
+                "pretrained_head_scales_core_head", "vmf_kernel_integrates_to_one", "bessel_ratio_closed_forms",
+                "bessel_ratio_lower_bounds", "smoothing_error_bounded", "quadrature_error_bounded",
+                "prefixed_heads_dense", "prefix_length_jackson_rates", "net_prefix_length_rate",
+                "head_tends_to_nearest_key_average", "elementwise_maps_by_one_prefix", "sequence_maps_depth_linear"}
     assert sections == set(MODULES)
     kinds = {r.key: r.provenance for r in results()}
     # the paper's results and ours are kept apart
@@ -63,7 +64,7 @@ def test_every_theory_section_has_a_module():
 
 
 def test_quadrature_lemmas_hold_and_perturbations_break_them():
-    from proofs import quadrature_bound as q
+    from proofs import quadrature_error_bounded as q
     assert q.check_softmax().kind == PROVED
     # dropping the 1/(1 - eta) factor makes lemma (b) false
     assert q.check_softmax(lambda eta2, F, eta: eta2 + F * eta).kind != PROVED
@@ -72,7 +73,8 @@ def test_quadrature_lemmas_hold_and_perturbations_break_them():
 
 
 def test_rates_and_their_perturbations():
-    from proofs import jackson_rates, net_rate
+    from proofs import net_prefix_length_rate as net_rate
+    from proofs import prefix_length_jackson_rates as jackson_rates
     assert jackson_rates.check_vmf_rate().kind == PROVED
     # delta = eps/(2 (lambda F + L)) is too coarse for the eps/2 budget
     assert jackson_rates.check_vmf_rate(denominator=2).kind != PROVED
@@ -84,7 +86,8 @@ def test_lambda_limit_corrected_rate_and_the_stated_one_is_refuted_by_the_refere
     import numpy as np
 
     from certify.formats.heads import SoftmaxHead
-    from proofs import lambda_limit
+    from certify.heads.attention import head_values
+    from proofs import head_tends_to_nearest_key_average as lambda_limit
     assert lambda_limit.check_corrected().kind == PROVED
     assert lambda_limit.check_corrected(offset=2).kind != PROVED
     by_key = {r.key: r for r in results()}
@@ -93,7 +96,7 @@ def test_lambda_limit_corrected_rate_and_the_stated_one_is_refuted_by_the_refere
     lam, th = 10.0, np.pi / 3
     keys = lam * np.array([[1, 0], [np.cos(th), np.sin(th)], [np.cos(th), -np.sin(th)]])
     head = SoftmaxHead(keys, np.array([[1.0], [-1.0], [-1.0]]), np.zeros(3))
-    err = 1 - head(np.array([[1.0, 0.0]]))[0, 0]
+    err = 1 - head_values(head, np.array([[1.0, 0.0]]))[0, 0]
     assert err > 3 * np.exp(-5) * 1.2
     assert err <= 2 * np.exp(-5) * 2  # the corrected bound (N - 1) e^(-lambda Delta) diam
 

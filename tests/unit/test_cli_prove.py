@@ -9,7 +9,7 @@ import pytest
 from certify.cli.main import main
 from certify.formats.jsonio import write_json_atomic
 
-from .conftest import circle_problem
+from tests.conftest import circle_problem
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import subprocess
 import sys
 import textwrap
@@ -41,6 +43,7 @@ def _run(root, cwd, *options):
                           cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_fixture_paths_missing_files_and_strict_option(tmp_path, certified_pair):
     problem, result = certified_pair
     root = tmp_path / "project"

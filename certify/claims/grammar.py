@@ -1,0 +1,208 @@
+"""The claim grammar (``certify claim``): one line per claim,
+
+    forall lam in [1, 1000], t in [0, 0.5]: LHS <= RHS        (also >=, <, >)
+
+Each side is a whitelisted expression (:mod:`certify.formats.expressions`, with the claim
+functions ``besseli(nu, x)``, ``coth``, ``gamma``, ``min``, ``max`` added) over the quantified
+variables; box ends are numeric constants (``1``, ``0.5``, ``1e-3``, ``pi/2``), read exactly,
+with |end| <= 2**1000 (so box widths and float samples stay finite). Nothing in a claim is
+ever passed to ``eval``. A claim whose domain condition is certainly false at an exact point
+of its box (a corner or the centre) is bad input (:class:`~certify.errors.InputError` naming
+the point). The decision is :mod:`certify.claims.search`.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+import sympy as sp
+
+from certify.errors import InputError
+from certify.formats.expressions import CLAIM_FUNCTIONS, DomainCondition, parse_expression_domain
+from certify.kernel.arb_expressions import arb_precision, compile_arb, compile_domain
+
+
+#: Bits of working precision of the Arb evaluation.
+PRECISION = 128
+
+
+#: Most quantified variables in one claim (the box search is exponential in it).
+MAX_VARIABLES = 8
+
+
+#: Largest |box end|: box widths (up to twice this) and float samples stay finite floats.
+MAX_BOX_END = 2 ** 1000
+
+
+_RESERVED = set(CLAIM_FUNCTIONS) | {"pi", "forall", "in"}
+
+
+_OPS = {ast.LtE: "<=", ast.GtE: ">=", ast.Lt: "<", ast.Gt: ">"}
+
+
+_VAR = re.compile(r"\s*([A-Za-z_][A-Za-z_0-9]*)\s+in\s+\[([^\[\]]*)\]\s*(,|$)")
+
+
+@dataclass
+class Claim:
+    """A parsed claim: forall variables in box: lhs op rhs. ``domain`` holds the domain
+    conditions of both sides as written (sympy's simplified ``lhs``/``rhs`` may be defined
+    where the sides are not: ``x/x`` is 1); ``field`` names the claim in messages."""
+
+    text: str
+    names: tuple[str, ...]
+    symbols: tuple[sp.Symbol, ...]
+    box: tuple[tuple[sp.Expr, sp.Expr], ...]   # exact ends
+    lhs: sp.Expr
+    op: str
+    rhs: sp.Expr
+    domain: tuple[DomainCondition, ...] = ()
+    field: str = "claim"
+
+    @property
+    def strict(self) -> bool:
+        return self.op in ("<", ">")
+
+    @property
+    def margin(self) -> sp.Expr:
+        """The expression that must be >= 0 (> 0 when strict) everywhere on the box."""
+        return self.rhs - self.lhs if self.op in ("<=", "<") else self.lhs - self.rhs
+
+    def box_text(self) -> str:
+        return ", ".join(f"{n} in [{sp.sstr(a)}, {sp.sstr(b)}]" for n, (a, b) in zip(self.names, self.box))
+
+
+def flint_module():
+    import flint
+
+    return flint
+
+
+def end_bounds(e: sp.Expr):
+    """Exact rational ends (lo <= e <= hi) of a box end: itself if rational, else an
+    outward enclosure from Arb."""
+    if e.is_Rational:
+        q = Fraction(int(e.p), int(e.q))
+        return q, q
+    ball = compile_arb(e, ())([])
+    return arf_fraction(ball.lower()), arf_fraction(ball.upper())
+
+
+def arf_fraction(x) -> Fraction:
+    """Exact value of an arb with zero radius (an endpoint) as a Fraction."""
+    m, e = x.mid().man_exp()
+    m, e = int(m), int(e)
+    return Fraction(m) * (Fraction(2) ** e)
+
+
+def _constant(text: str, fieldname: str) -> sp.Expr:
+    e, _ = parse_expression_domain(text, [], fieldname=fieldname, functions=CLAIM_FUNCTIONS)
+    if e.free_symbols or not e.is_real or not e.is_finite:
+        raise InputError(fieldname, f"box end {text!r} must be a finite real constant")
+    lo, hi = end_bounds(e)
+    if max(abs(lo), abs(hi)) > MAX_BOX_END:
+        raise InputError(fieldname, f"box end {text.strip()!r} is larger than 2**{MAX_BOX_END.bit_length() - 1} "
+                                    "in absolute value (box widths and samples must stay finite floats)")
+    return e
+
+
+def undefined_message(names, point, condition: DomainCondition) -> str:
+    where = ", ".join(f"{n} = {q}" for n, q in zip(names, point))
+    return f"the claim is undefined at {where}: {condition.explain()}"
+
+
+def _probe_domain(names, symbols, box, domain, fieldname) -> None:
+    """Refuse a claim undefined at an exact corner or the centre of its box (ends rounded
+    inwards when irrational)."""
+    if not domain:
+        return
+    flint = flint_module()
+    with arb_precision(PRECISION):
+        inner = [(a[1], b[0]) for a, b in ((end_bounds(lo), end_bounds(hi)) for lo, hi in box)]
+        status = compile_domain(domain, symbols)
+        for pt in corners(inner) + [[(lo + hi) / 2 for lo, hi in inner]]:
+            verdict, c = status([flint.arb(flint.fmpq(q.numerator, q.denominator)) for q in pt])
+            if verdict is False:
+                raise InputError(fieldname, undefined_message(names, pt, c))
+
+
+def corners(box, limit: int = 256) -> list[list[Fraction]]:
+    """The exact corners of a box (at most ``limit``; the box has at most 8 variables)."""
+    n = len(box)
+    return [[box[i][1] if (k >> i) & 1 else box[i][0] for i in range(n)] for k in range(min(1 << n, limit))]
+
+
+def parse_claim(text: str, fieldname: str = "claim") -> Claim:
+    """Parse ``forall v in [a, b], ...: LHS op RHS`` (see module docstring)."""
+    if not isinstance(text, str) or not text.strip():
+        raise InputError(fieldname, "empty claim")
+    body = text.strip()
+    m = re.match(r"forall\s+(.*?):(.*)$", body, re.S)
+    if not m:
+        raise InputError(fieldname, "a claim reads 'forall x in [a, b], y in [c, d]: LHS <= RHS'")
+    spec, relation = m.group(1), m.group(2)
+    names, box, pos = [], [], 0
+    while pos < len(spec):
+        vm = _VAR.match(spec, pos)
+        if not vm:
+            raise InputError(fieldname, f"cannot read the variable list at {spec[pos:]!r} "
+                                        "(expected 'name in [a, b]')")
+        name = vm.group(1)
+        if name in _RESERVED:
+            raise InputError(fieldname, f"{name!r} cannot be a variable name (reserved)")
+        if name in names:
+            raise InputError(fieldname, f"variable {name!r} is quantified twice")
+        parts = vm.group(2).split(",")
+        if len(parts) != 2:
+            raise InputError(fieldname, f"the range of {name!r} must be '[a, b]'")
+        lo = _constant(parts[0], f"{fieldname}: range of {name}")
+        hi = _constant(parts[1], f"{fieldname}: range of {name}")
+        if bool(lo > hi):
+            raise InputError(fieldname, f"empty range for {name!r}: {parts[0].strip()} > {parts[1].strip()}")
+        names.append(name)
+        box.append((lo, hi))
+        pos = vm.end()
+        if vm.group(3) == "":
+            break
+    if not names:
+        raise InputError(fieldname, "no quantified variable")
+    if len(names) > MAX_VARIABLES:
+        raise InputError(fieldname, f"{len(names)} variables (at most {MAX_VARIABLES})")
+    relation = relation.strip()
+    try:
+        tree = ast.parse(relation, mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        raise InputError(fieldname, f"cannot parse the inequality {relation!r}") from None
+    node = tree.body
+    if not isinstance(node, ast.Compare) or len(node.ops) != 1 or type(node.ops[0]) not in _OPS:
+        raise InputError(fieldname, "the claim must be one inequality LHS op RHS with op one of "
+                                    "<=, >=, <, > (no chains, no ==)")
+    op = _OPS[type(node.ops[0])]
+    left = ast.get_source_segment(relation, node.left)
+    right = ast.get_source_segment(relation, node.comparators[0])
+    symbols = tuple(sp.Symbol(n, real=True) for n in names)
+    lhs, dl = parse_expression_domain(left, symbols, fieldname=f"{fieldname}: left side",
+                                      functions=CLAIM_FUNCTIONS)
+    rhs, dr = parse_expression_domain(right, symbols, fieldname=f"{fieldname}: right side",
+                                      functions=CLAIM_FUNCTIONS)
+    _probe_domain(names, symbols, box, dl + dr, fieldname)
+    claim = Claim(body, tuple(names), symbols, tuple(box), lhs, op, rhs, dl + dr, fieldname)
+    try:
+        compile_arb(claim.margin, symbols)
+    except (ValueError, TypeError) as exc:
+        raise InputError(fieldname, f"the claim cannot be evaluated in Arb: {exc}") from None
+    return claim
+
+
+def parse_claims_file(text: str, fieldname: str = "claims file") -> list[Claim]:
+    """One claim per line; blank lines and lines starting with '#' are skipped."""
+    claims = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.strip() and not line.lstrip().startswith("#"):
+            claims.append(parse_claim(line, f"{fieldname} line {n}"))
+    if not claims:
+        raise InputError(fieldname, "no claim found")
+    return claims

@@ -1,0 +1,50 @@
+"""The report's two files come from one document: everything the markdown says, the HTML says,
+and the inline marks become HTML without touching powers such as x0**2."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+
+from certify.report.render import _inline_html, render_html, render_markdown, report_blocks
+
+COMMITTED = Path(__file__).resolve().parents[2] / "reports" / "paper-audit.json"
+
+
+def _plain(text: str) -> str:
+    """The text without marks and without whitespace (tags separate words differently)."""
+    return re.sub(r"\s+", "", text.replace("**", "").replace("`", ""))
+
+
+def test_every_text_of_the_markdown_is_in_the_html():
+    doc = json.loads(COMMITTED.read_text())
+    page = _plain(html.unescape(re.sub(r"<[^>]+>", "", render_html(doc))))
+    texts = []
+    for b in report_blocks(doc):
+        if b[0] in ("h1", "h2", "p"):
+            texts.append(b[1])
+        elif b[0] == "ul":
+            texts += b[1]
+        elif b[0] == "table":
+            texts += [str(c) for row in b[2] for c in row] + list(b[1])
+        elif b[0] == "figure":
+            texts.append(b[3])
+    assert texts
+    for t in texts:
+        assert _plain(t) in page, t
+        assert _plain(t) in _plain(render_markdown(doc)).replace("\\|", "|"), t
+
+
+def test_inline_marks():
+    assert _inline_html("**PROVED** on `x < 1`") == "<b>PROVED</b> on <code>x &lt; 1</code>"
+    assert _inline_html("x0**2 + (3/2)**2") == "x0**2 + (3/2)**2"
+    assert _inline_html("a <b> & c") == "a &lt;b&gt; &amp; c"
+
+
+def test_a_changed_row_changes_both_files():
+    doc = json.loads(COMMITTED.read_text())
+    md, page = render_markdown(doc), render_html(doc)
+    doc["results"][0]["verdict"] = "REFUTED"
+    assert render_markdown(doc) != md and render_html(doc) != page
