@@ -18,6 +18,7 @@ import tempfile
 import time
 
 from certify.report.audit import compare_reports, run_audit
+from _report import append_section
 
 LIMIT_S = 120.0
 
@@ -49,8 +50,7 @@ def main():
     changes = [line for d in docs[1:] for line in compare_reports(docs[0], d)["differences"]]
     lines.append(f"| verdicts, statements and tables reproduced in every run | "
                  f"{'yes' if not changes else 'NO: ' + '; '.join(changes)} |")
-    with open(args.out, "a") as fh:
-        fh.write("\n".join(lines) + "\n")
+    append_section(args.out, lines, echo=False)
     print("\n".join(lines))
     return 0 if med <= LIMIT_S and not changes else 1
 

@@ -60,41 +60,41 @@ def with_epsilon(problem, eps):
     return problem_from_dict(doc)
 
 
-def circle_problem(kind="softmax", lam=20.0, n=40, target=("x0**2",), eps=0.1):
+def vmf_problem(sphere_dim, lipschitz, kind, lam, n, target, eps):
+    """The vMF construction's problem with the given lambda and prefix length."""
     from certify.constructions.prefixes import construct_vmf
     from certify.formats.expressions import parse_target
 
-    t = parse_target(list(target), 1)
-    return construct_vmf(t, eps, 2.0, lam=lam, prefix_length=n, kind=kind).problem
+    t = parse_target(list(target), sphere_dim)
+    return construct_vmf(t, eps, lipschitz, lam=lam, prefix_length=n, kind=kind).problem
+
+
+def circle_problem(kind="softmax", lam=20.0, n=40, target=("x0**2",), eps=0.1):
+    return vmf_problem(1, 2.0, kind, lam, n, target, eps)
 
 
 def sphere_problem(kind="softmax", lam=30.0, n=200, target=("x0*x1",), eps=0.1):
-    from certify.constructions.prefixes import construct_vmf
-    from certify.formats.expressions import parse_target
+    return vmf_problem(2, 1.0, kind, lam, n, target, eps)
 
-    t = parse_target(list(target), 2)
-    return construct_vmf(t, eps, 1.0, lam=lam, prefix_length=n, kind=kind).problem
+
+def _decided_circle(eps, verdict):
+    """(problem, search result) of the circle problem at ``eps``, which the search decides so."""
+    from certify.certifier.search import prove
+
+    p = circle_problem(eps=eps)
+    r = prove(p)
+    assert r.verdict == verdict
+    return p, r
 
 
 @pytest.fixture(scope="session")
 def certified_pair():
-    """(problem, result) for a CERTIFIED circle problem."""
-    from certify.certifier.search import prove
-
-    p = circle_problem(eps=0.06)
-    r = prove(p)
-    assert r.verdict == "CERTIFIED"
-    return p, r
+    return _decided_circle(0.06, "CERTIFIED")
 
 
 @pytest.fixture(scope="session")
 def refuted_pair():
-    from certify.certifier.search import prove
-
-    p = circle_problem(eps=0.02)
-    r = prove(p)
-    assert r.verdict == "REFUTED"
-    return p, r
+    return _decided_circle(0.02, "REFUTED")
 
 
 @pytest.fixture(scope="session")

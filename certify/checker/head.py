@@ -30,7 +30,7 @@ from certify.errors import InputError
 from certify.kernel import interval as iv
 from certify.kernel.cellbound import METHODS, bound_cells, error_enclosure_at, prepare, unit_point_enclosure
 from certify.formats.problem import canonical_hash, problem_from_dict
-from certify.formats.jsonio import json_path
+from certify.formats.jsonio import check_finite, json_path
 
 #: Leaves bounded together (vectorisation width; not a soundness matter).
 LEAF_BATCH = 4096
@@ -70,23 +70,12 @@ def _schema():
     return json.loads(resources.files("certify.formats").joinpath("schemas/certificate.schema.json").read_text())
 
 
-def _finite(value, path):
-    if isinstance(value, float) and not np.isfinite(value):
-        raise CertificateError(json_path(path), f"{value!r} is not a finite number")
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _finite(v, path + [k])
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            _finite(v, path + [i])
-
-
 def _validate(doc):
     import jsonschema
 
     if not isinstance(doc, dict):
         raise CertificateError("(top level)", "expected a JSON object")
-    _finite(doc, [])
+    check_finite(doc, [], CertificateError)
     validator = jsonschema.Draft202012Validator(_schema())
     errors = sorted(validator.iter_errors(doc), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if errors:

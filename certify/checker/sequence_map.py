@@ -102,6 +102,19 @@ def _need(container: dict, key: str, where: str):
     return container[key]
 
 
+def _objects(container: dict, key: str, where: str):
+    """(index, path, entry) for each entry of the required array ``container[key]``, every
+    entry an object."""
+    items = _need(container, key, where)
+    path = f"{where}.{key}" if where else key
+    if not isinstance(items, list):
+        raise _Invalid(path, "expected an array")
+    for i, entry in enumerate(items):
+        if not isinstance(entry, dict):
+            raise _Invalid(f"{path}[{i}]", "expected an object")
+        yield i, f"{path}[{i}]", entry
+
+
 def _numeric(value, where: str, depth: int, columns: int | None = None) -> int:
     """A non-empty vector (depth 1) or rectangular matrix (depth 2) of numbers; its length."""
     if not isinstance(value, list) or not value:
@@ -146,25 +159,13 @@ def _validate_structure(doc) -> None:
         _numeric(_need(inner, key, "inner"), f"inner.{key}", 2, 2 if key == "position_keys" else None)
     if len(inner["position_keys"]) != rows:
         raise _Invalid("inner.position_keys", f"expected {rows} rows (one per key), got {len(inner['position_keys'])}")
-    positions = _need(inner, "positions", "inner")
-    if not isinstance(positions, list):
-        raise _Invalid("inner.positions", "expected an array")
-    for p, entry in enumerate(positions):
-        where = f"inner.positions[{p}]"
-        if not isinstance(entry, dict):
-            raise _Invalid(where, "expected an object")
+    for _, where, entry in _objects(inner, "positions", "inner"):
         cert = entry.get("certificate")
         if isinstance(cert, dict):
             problem = cert.get("problem")
             if not (isinstance(problem, dict) and _is_num(problem.get("epsilon"))):
                 raise _Invalid(where + ".certificate.problem.epsilon", "expected a number")
-    outer = _need(doc, "outer", "")
-    if not isinstance(outer, list):
-        raise _Invalid("outer", "expected an array")
-    for q, o in enumerate(outer):
-        where = f"outer[{q}]"
-        if not isinstance(o, dict):
-            raise _Invalid(where, "expected an object")
+    for _, where, o in _objects(doc, "outer", ""):
         interval = _need(o, "interval", where)
         if not (isinstance(interval, list) and len(interval) == 2 and all(map(_is_num, interval))):
             raise _Invalid(where + ".interval", "expected two numbers [lo, hi]")

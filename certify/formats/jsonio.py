@@ -80,20 +80,22 @@ def parse_json_text(text: str, what: str = "file") -> Any:
         raise InputError(what, "JSON nested too deeply") from None
 
 
-def check_finite(value: Any, path: list) -> None:
+def check_finite(value: Any, path: list, error=InputError) -> None:
+    """Refuse, as ``error(json path, message)``, the first NaN, infinite or beyond-float64
+    number anywhere in a JSON value."""
     if isinstance(value, float) and not math.isfinite(value):
-        raise InputError(json_path(path), f"{value} is not a finite number (NaN, Infinity and "
-                                          "numbers beyond float64 are refused)")
+        raise error(json_path(path), f"{value} is not a finite number (NaN, Infinity and "
+                                     "numbers beyond float64 are refused)")
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_NUMBER:
         # compared exactly (int against float): 10**400 would overflow float() later
-        raise InputError(json_path(path), f"the integer {short_int(value)} is beyond float64 (numbers "
-                                          f"larger than {MAX_NUMBER:.6g} in magnitude are refused)")
+        raise error(json_path(path), f"the integer {short_int(value)} is beyond float64 (numbers "
+                                     f"larger than {MAX_NUMBER:.6g} in magnitude are refused)")
     if isinstance(value, dict):
         for k, v in value.items():
-            check_finite(v, path + [k])
+            check_finite(v, path + [k], error)
     elif isinstance(value, list):
         for i, v in enumerate(value):
-            check_finite(v, path + [i])
+            check_finite(v, path + [i], error)
 
 
 def _write_atomic(path: str | os.PathLike, suffix: str, mode: str, write) -> None:

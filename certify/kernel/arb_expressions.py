@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 
 import sympy as sp
 
-from certify.kernel.expression_tree import Rules, compile_tree
+from certify.kernel.expression_tree import Rules, compile_tree, fold
 
 #: Bits of working precision of Arb evaluations, and the ladder tried when a constant
 #: condition is not decided at the first (an exponentially small quantity needs more bits).
@@ -157,19 +157,11 @@ class ArbRules(Rules):
         return lambda a: (lambda x: fn(x) if x > 0 else self.nan())(f(a))
 
     def add(self, e, build):
-        parts = [build(t) for t in e.args]
-        return lambda a: sum((p(a) for p in parts[1:]), parts[0](a))
+        return fold([build(t) for t in e.args], lambda x, y: x + y)
 
     def mul(self, e, build):
         ratios, rest = _bessel_ratios(list(e.args), build)
-        parts = ratios + [build(t) for t in rest]
-
-        def product(a):
-            total = parts[0](a)
-            for p in parts[1:]:
-                total = arb_mul(total, p(a))
-            return total
-        return product
+        return fold(ratios + [build(t) for t in rest], arb_mul)
 
     def power(self, e, build):
         base, ex = build(e.base), e.exp

@@ -236,21 +236,17 @@ REFUTED_MUTATIONS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(CERTIFIED_MUTATIONS))
-def test_tampered_certified_certificates_are_rejected(cert, name):
-    doc = copy.deepcopy(cert)
-    CERTIFIED_MUTATIONS[name](doc)
+@pytest.mark.parametrize("fixture,mutations,name",
+                         [("cert", CERTIFIED_MUTATIONS, n) for n in sorted(CERTIFIED_MUTATIONS)]
+                         + [("refuted_cert", REFUTED_MUTATIONS, n) for n in sorted(REFUTED_MUTATIONS)],
+                         ids=[f"certified-{n}" for n in sorted(CERTIFIED_MUTATIONS)]
+                         + [f"refuted-{n}" for n in sorted(REFUTED_MUTATIONS)])
+def test_tampered_certificates_are_rejected(request, fixture, mutations, name):
+    doc = copy.deepcopy(request.getfixturevalue(fixture))
+    mutations[name](doc)
     rep = check_document(doc)
     assert not rep.valid, name
     assert rep.where and rep.reason
-
-
-@pytest.mark.parametrize("name", sorted(REFUTED_MUTATIONS))
-def test_tampered_refuted_certificates_are_rejected(refuted_cert, name):
-    doc = copy.deepcopy(refuted_cert)
-    REFUTED_MUTATIONS[name](doc)
-    rep = check_document(doc)
-    assert not rep.valid, name
 
 
 def test_nudged_key_with_rehash_is_caught_by_the_problem_file(cert, certified_pair):
