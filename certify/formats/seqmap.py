@@ -254,10 +254,18 @@ def unpack_breakpoints(text, field: str = "breakpoints") -> np.ndarray:
     return unpack_array(text, "<f8", MAX_BREAKPOINTS, field)
 
 
+#: How ``certify.seqmap-certificate/1`` names the pretrained network of the layout: an
+#: identifier fixed with the format's first version (it is compared, never imported; the
+#: network is built by :func:`certify.constructions.kolmogorov_arnold.pretrained`), so that
+#: certificates written before the code moved still check.
+PRETRAINED_NAME = "certify.kolmogorov.pretrained({n}, {Q})"
+
+
 def architecture(n: int, Q: int) -> dict:
+    """The architecture a certificate records and the checker compares, for the layout (n, Q)."""
     lay = Layout(n, Q)
     return {"layers": lay.depth, "heads": lay.heads, "width": lay.d, "terms": Q,
-            "heads_per_layer": 1, "pretrained": f"certify.constructions.kolmogorov_arnold.pretrained({n}, {Q})"}
+            "heads_per_layer": 1, "pretrained": PRETRAINED_NAME.format(n=n, Q=Q)}
 
 
 def sum_up(values) -> float:

@@ -154,8 +154,15 @@ TRUSTED_SET = {_module(p) for p in TRUSTED}
 HEAD_TRUSTED_SET = TRUSTED_SET - {_module(p) for p in SEQUENCE_MAP_PART}
 
 
-def _project_imports(path: Path, module: str) -> set[str]:
-    """Every certify.* module imported anywhere in the file (also inside functions)."""
+def _is_module(dotted: str, root: Path) -> bool:
+    rel = root.parent / dotted.replace(".", "/")
+    return rel.with_suffix(".py").exists() or (rel / "__init__.py").exists()
+
+
+def _project_imports(path: Path, module: str, root: Path = ROOT) -> set[str]:
+    """Every certify.* module the file imports anywhere (also inside functions): import and
+    from-import statements (``from certify import heads`` names the subpackage), and
+    ``importlib.import_module`` / ``__import__`` calls with a constant name."""
     package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
@@ -169,11 +176,34 @@ def _project_imports(path: Path, module: str) -> set[str]:
             if target.startswith("certify"):
                 found.add(target)
                 for a in node.names:  # from . import interval -> certify.kernel.interval
-                    if (ROOT.parent / (target.replace(".", "/") + "/" + a.name + ".py")).exists():
+                    if _is_module(f"{target}.{a.name}", root):
                         found.add(f"{target}.{a.name}")
         elif isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.startswith("certify"))
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
+                and isinstance(node.args[0].value, str) and node.args[0].value.startswith("certify"):
+            fn = node.func
+            name = fn.attr if isinstance(fn, ast.Attribute) else fn.id if isinstance(fn, ast.Name) else ""
+            if name in ("import_module", "__import__"):
+                found.add(node.args[0].value)
     return found
+
+
+def test_the_import_scan_can_fail(tmp_path):
+    """A planted trusted module that reaches the untrusted stages in every way the scan knows."""
+    root = tmp_path / "certify"
+    for sub in ("kernel", "heads", "certifier"):
+        (root / sub).mkdir(parents=True)
+        (root / sub / "__init__.py").write_text("")
+    (root / "__init__.py").write_text("")
+    (root / "heads" / "numeric.py").write_text("")
+    bad = root / "kernel" / "bad.py"
+    bad.write_text("import importlib\nfrom certify import heads\nfrom certify.heads import numeric\n"
+                   "def f():\n    import certify.certifier\n    importlib.import_module('certify.certifier.search')\n"
+                   "    __import__('certify.report')\n")
+    found = _project_imports(bad, "certify.kernel.bad", root)
+    assert {"certify.heads", "certify.heads.numeric", "certify.certifier", "certify.certifier.search",
+            "certify.report"} <= found, found
 
 
 def test_the_trusted_set_imports_only_itself():

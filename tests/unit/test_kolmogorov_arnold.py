@@ -180,3 +180,12 @@ def test_abs_in_inner_and_outer_maps_is_constructed_and_checked():
     r = construct(spec)
     assert r.verdict == "CERTIFIED"
     assert check_sequence_map(r.doc).valid
+
+
+def test_the_architecture_identifier_is_the_formats_not_a_module_path():
+    """certify.seqmap-certificate/1 names the pretrained network by a fixed identifier: moving
+    the construction's code must not invalidate certificates written before."""
+    from certify.formats.seqmap import architecture
+
+    assert architecture(2, 2)["pretrained"] == "certify.kolmogorov.pretrained(2, 2)"
+    assert architecture(3, 7)["pretrained"] == "certify.kolmogorov.pretrained(3, 7)"
