@@ -2,7 +2,7 @@
 target x0*x1, values f(keys)) decided by the third-order bound and, side by side, by the
 first-order (Lipschitz) baseline; then the certificate is re-checked.
 
-Run:  python benchmarks/bench_prove.py [--repeats 3] [--quick] [--out benchmarks/RESULTS.md]
+Run:  python benchmarks/bench_prove.py [--repeats 3] [--quick] [--workers K] [--out benchmarks/RESULTS.md]
 Writes medians (seconds, cells) and ratios to the output file (appended, with date and
 machine).
 """
@@ -34,10 +34,39 @@ def w1(n=1000, eps=1e-2, lam=300.0):
     return make_problem(2, "softmax", lam * b, (b[:, 0] * b[:, 1])[:, None], ["x0*x1"], eps)
 
 
-def timed(problem, method, repeats, max_cells, time_limit):
+def timed(problem, method, repeats, max_cells, time_limit, workers=1):
     """Decisions through the prove -> write -> check pipeline; the median of the search's times."""
-    runs = [decide(problem, method=method, max_cells=max_cells, time_limit=time_limit) for _ in range(repeats)]
+    runs = [decide(problem, method=method, max_cells=max_cells, time_limit=time_limit, workers=workers)
+            for _ in range(repeats)]
     return runs, statistics.median(d.result.seconds for d in runs)
+
+
+def workers_rows(cases, repeats, workers):
+    """1 worker and ``workers`` workers, alternated (paired runs): medians of the search's and
+    of the check's times, the speed-up, and whether the certificates are identical."""
+    rows = []
+    for name, p in cases:
+        one, many = [], []
+        for _ in range(repeats):
+            one.append(decide(p, max_cells=50_000_000, workers=1))
+            many.append(decide(p, max_cells=50_000_000, workers=workers))
+        same = all(_cert_body(a) == _cert_body(b) for a, b in zip(one, many))
+        s1 = statistics.median(d.result.seconds for d in one)
+        sk = statistics.median(d.result.seconds for d in many)
+        c1 = statistics.median(d.report.seconds for d in one if d.report is not None) if one[0].report else 0.0
+        ck = statistics.median(d.report.seconds for d in many if d.report is not None) if many[0].report else 0.0
+        rows.append((name, one[0].result.verdict, one[0].result.cells, s1, sk, c1, ck, same))
+    return rows
+
+
+def _cert_body(d):
+    import json
+
+    if d.certificate is None:
+        return None
+    doc = dict(d.certificate)
+    doc.pop("tool", None)
+    return json.dumps(doc, sort_keys=True)
 
 
 def main():
@@ -46,6 +75,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="skip the N = 10^4 and baseline-at-1.02 rows")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "RESULTS.md"))
     ap.add_argument("--baseline-limit", type=float, default=600.0, help="time limit of each baseline run (s)")
+    ap.add_argument("--workers", type=int, default=os.cpu_count(), help="workers of the parallel rows (default: cores)")
     args = ap.parse_args()
 
     rows = []
@@ -77,6 +107,15 @@ def main():
              "|---|---|---|---|---|---|"]
     for name, method, verdict, cells, sec, ratio in rows:
         lines.append(f"| {name} | {method} | {verdict} | {cells} | {sec:.2f} | {'' if ratio is None else f'{ratio:.1f}x'} |")
+    if args.workers > 1:
+        lines += ["", f"Workers: 1 and {args.workers}, alternated, median of {args.repeats} paired runs "
+                      "(search and check through the pipeline; the certificates compared byte for byte, "
+                      "tool versions aside):\n",
+                  f"| case | verdict | cells | search s, 1 | search s, {args.workers} | speed-up | check s, 1 | "
+                  f"check s, {args.workers} | same certificate |", "|---|---|---|---|---|---|---|---|---|"]
+        for name, verdict, cells, s1, sk, c1, ck, same in workers_rows(cases[:2], args.repeats, args.workers):
+            lines.append(f"| {name} | {verdict} | {cells} | {s1:.2f} | {sk:.2f} | {s1 / sk:.2f}x | {c1:.2f} | "
+                         f"{ck:.2f} | {'yes' if same else 'NO'} |")
     append_section(args.out, lines)
 
 

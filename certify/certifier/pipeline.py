@@ -42,15 +42,17 @@ class Decision:
 
 
 def decide(problem, *, max_cells: int = DEFAULT_MAX_CELLS, time_limit: float | None = None,
-           accuracy: float | None = None, method: str | None = None, progress=None) -> Decision:
-    """Prove ``problem`` within the budget, then check the certificate independently."""
+           accuracy: float | None = None, method: str | None = None, progress=None,
+           workers: int = 1) -> Decision:
+    """Prove ``problem`` within the budget, then check the certificate independently; both
+    bound cells in ``workers`` processes (the decision is the same for every number)."""
     # module attributes, not names bound at import: one place to substitute each stage
     r = search.prove(problem, max_cells=max_cells, time_limit=time_limit, accuracy=accuracy,
-                     method=method, progress=progress)
+                     method=method, progress=progress, workers=workers)
     if r.verdict == UNDECIDED:
         return Decision(r, None, None)
     doc = json.loads(json.dumps(writer.build_certificate(problem, r)))
-    report = checker.check_document(doc, problem=problem)
+    report = checker.check_document(doc, problem=problem, workers=workers)
     if not report.valid:
         raise VerdictNotConfirmed(f"the checker rejects the search's {r.verdict} certificate "
                                   f"({report.where}: {report.reason})")

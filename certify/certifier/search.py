@@ -34,13 +34,17 @@ import numpy as np
 
 from certify.budgets import DEFAULT_MAX_CELLS
 from certify.kernel import interval as iv
-from certify.kernel.cellbound import (bound_cells, error_enclosure_at, prepare,
-                               unit_point_enclosure)
+from certify.checker.pool import CellBounder
+from certify.kernel.cellbound import error_enclosure_at, prepare, unit_point_enclosure
 from certify.kernel.sphere import MAX_LEVEL, root_cells, split_cells
 
 CERTIFIED, REFUTED, UNDECIDED = "CERTIFIED", "REFUTED", "UNDECIDED"
-#: Cells evaluated together (vectorisation width; not a soundness matter).
+#: Cells taken from the frontier together, worst first (not a soundness matter).
 BATCH = 4096
+#: Cells bounded together: a batch is cut into chunks of this size, bounded in this process or
+#: spread over worker processes; the chunks, and so the answer, are the same for every number
+#: of workers.
+CHUNK = 1024
 #: Centres per batch evaluated rigorously as witness candidates.
 WITNESS_CANDIDATES = 6
 #: A cell whose bound exceeds the threshold this many times is split two levels at once
@@ -91,15 +95,22 @@ def _worst_first(P: np.ndarray, take: int) -> np.ndarray:
 
 def prove(problem, max_cells: int = DEFAULT_MAX_CELLS, time_limit: float | None = None,
           accuracy: float | None = None, method: str | None = None, progress=None,
-          batch: int = BATCH) -> SearchResult:
+          batch: int = BATCH, workers: int = 1) -> SearchResult:
     """Decide sup_x max_i |H_i(x) - f_i(x)| <= epsilon for a :class:`Problem` (see module).
 
     ``max_cells`` is the work budget that makes the answer reproducible whatever the load;
-    ``time_limit`` (seconds, default None) is an extra cap that makes it host-dependent."""
+    ``time_limit`` (seconds, default None) is an extra cap that makes it host-dependent;
+    ``workers`` processes bound the cells of each batch (the answer is the same for every
+    number: :class:`certify.checker.pool.CellBounder`)."""
+    with CellBounder(problem, prepare(problem, third=True), workers, CHUNK) as bounder:
+        return _prove(problem, bounder, max_cells, time_limit, accuracy, method, progress, batch)
+
+
+def _prove(problem, bounder, max_cells, time_limit, accuracy, method, progress, batch) -> SearchResult:
     t0 = time.monotonic()
     m = problem.sphere_dim
     eps = float(problem.epsilon)
-    model = prepare(problem, third=True)
+    model = bounder.model
     method = method or model.default_method
 
     F, L, C = root_cells(m)
@@ -155,7 +166,7 @@ def prove(problem, max_cells: int = DEFAULT_MAX_CELLS, time_limit: float | None 
             rest = np.zeros(F.size, dtype=bool)
         f, l, c = F[sel], L[sel], C[sel]
         F, L, C, P = F[rest], L[rest], C[rest], P[rest]
-        U, est, centres, _ = bound_cells(model, m, f, l, c, method)
+        U, est, centres, _ = bounder(m, f, l, c, method)
         cells += f.size
         # witness candidates: the worst centres, the best one polished
         top = np.argsort(-np.nan_to_num(est, nan=-1.0), kind="stable")[:WITNESS_CANDIDATES]

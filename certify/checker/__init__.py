@@ -60,7 +60,7 @@ def scan_certificates(root: str | os.PathLike) -> tuple[list[Path], list[Path]]:
 
 
 def check_file(path: str | os.PathLike, problem: str | os.PathLike | None = None,
-               strict: bool = False) -> CheckReport:
+               strict: bool = False, workers: int = 1) -> CheckReport:
     """A certify.certificate/1 file (checker) or a certify.seqmap-certificate/1 file; any
     other document is not a certificate (bad input, exit 2), never INVALID. ``problem``, when
     given, is the problem file the certificate must be about."""
@@ -75,7 +75,7 @@ def check_file(path: str | os.PathLike, problem: str | os.PathLike | None = None
                                  f"or {SEQMAP_FORMAT})")
     if not fmt.startswith("certify.seqmap-certificate/"):
         expected = load_problem(problem) if problem is not None else None
-        return check_document(doc, str(path), expected, strict=strict)
+        return check_document(doc, str(path), expected, strict=strict, workers=workers)
     if problem:
         raise InputError("--problem", "a sequence-map certificate carries its own problems; drop --problem")
     from certify.checker.sequence_map import check_sequence_map

@@ -28,7 +28,8 @@ import numpy as np
 from certify.formats.certificate import CHECKER_VERSION, FORMAT, CertificateError, decode_tree, unpack_bytes
 from certify.errors import InputError
 from certify.kernel import interval as iv
-from certify.kernel.cellbound import METHODS, bound_cells, error_enclosure_at, prepare, unit_point_enclosure
+from certify.checker.pool import CellBounder
+from certify.kernel.cellbound import METHODS, error_enclosure_at, prepare, unit_point_enclosure
 from certify.formats.problem import canonical_hash, problem_from_dict
 from certify.formats.jsonio import check_finite, json_path
 
@@ -84,12 +85,14 @@ def _validate(doc):
         raise CertificateError(where, err.message)
 
 
-def check_document(doc, path: str = "<document>", problem=None, strict: bool = False) -> CheckReport:
-    """Check a parsed certificate; ``problem`` (a Problem) must match when given."""
+def check_document(doc, path: str = "<document>", problem=None, strict: bool = False,
+                   workers: int = 1) -> CheckReport:
+    """Check a parsed certificate; ``problem`` (a Problem) must match when given. ``workers``
+    processes bound the leaves (the answer is the same for every number)."""
     t0 = time.monotonic()
     report = CheckReport(path, False)
     try:
-        _check(doc, report, problem, strict)
+        _check(doc, report, problem, strict, workers)
         report.valid = True
     except CertificateError as exc:
         report.valid = False
@@ -99,7 +102,7 @@ def check_document(doc, path: str = "<document>", problem=None, strict: bool = F
     return report
 
 
-def _check(doc, report: CheckReport, expected_problem, strict: bool) -> None:
+def _check(doc, report: CheckReport, expected_problem, strict: bool, workers: int) -> None:
     _validate(doc)
     if doc["format"] != FORMAT or doc["checker_version"] != CHECKER_VERSION:
         raise CertificateError("format", f"unsupported format {doc['format']!r}")
@@ -165,23 +168,29 @@ def _check(doc, report: CheckReport, expected_problem, strict: bool) -> None:
     methods = part["methods"]
     if np.any(which >= len(methods)):
         raise CertificateError("partition.leaf_methods", "names a method index outside partition.methods")
+    with CellBounder(problem, model, workers, LEAF_BATCH, strict=strict) as bounder:
+        report.upper = _bound_leaves(bounder, m, F, L, C, which, methods, eps, report)
+
+
+def _bound_leaves(bounder, m, F, L, C, which, methods, eps, report) -> float:
+    """The largest leaf bound; CertificateError at the first leaf above epsilon."""
     upper = 0.0
     for k, name in enumerate(methods):
         if name not in METHODS:
             raise CertificateError(f"partition.methods[{k}]", f"unknown method {name!r}")
         sel = np.nonzero(which == k)[0]
         sel = sel[np.argsort(L[sel], kind="stable")]  # similar cells together (cost only)
-        for s in range(0, sel.size, LEAF_BATCH):
-            part_idx = sel[s:s + LEAF_BATCH]
-            with iv.strict_backend(strict):
-                U, _, _, _ = bound_cells(model, m, F[part_idx], L[part_idx], C[part_idx], name)
-            bad = ~(U <= eps)
-            if np.any(bad):
-                j = int(part_idx[np.argmax(bad)])
-                report.leaf = j
-                raise CertificateError("partition", f"leaf {j} (facet {F[j]}, level {L[j]}, cell {C[j].tolist()}) "
-                                                    f"has bound {float(U[np.argmax(bad)])!r} > epsilon = {eps!r}")
-            upper = max(upper, float(U.max()))
-    report.upper = upper
+        if sel.size == 0:
+            continue
+        # bounded in chunks of LEAF_BATCH leaves, here or by the workers: the same bounds
+        U, _, _, _ = bounder(m, F[sel], L[sel], C[sel], name)
+        bad = ~(U <= eps)
+        if np.any(bad):
+            j = int(sel[np.argmax(bad)])
+            report.leaf = j
+            raise CertificateError("partition", f"leaf {j} (facet {F[j]}, level {L[j]}, cell {C[j].tolist()}) "
+                                                f"has bound {float(U[np.argmax(bad)])!r} > epsilon = {eps!r}")
+        upper = max(upper, float(U.max()))
+    return upper
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from certify.cli.options import add_json_option
+from certify.cli.options import add_json_option, add_workers_option, default_workers
 from certify.cli.output import emit, fmt
 from certify.errors import EXIT_OK, EXIT_REFUTED, InputError
 
@@ -30,6 +30,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true",
                    help="evaluate every exp/log/sin/... as an Arb ball (python-flint) instead of the "
                         "kernel's own enclosures: a second, independent algorithm; slow")
+    add_workers_option(p, "leaves")
     add_json_option(p)
     p.set_defaults(func=run)
     return p
@@ -50,9 +51,10 @@ def run(args) -> int:
                                      "JSON file(s) skipped")
     else:
         paths = [target]
+    workers = args.workers or default_workers()
     reports = []
     for path in paths:
-        reports.append(check_file(path, args.problem, args.strict))
+        reports.append(check_file(path, args.problem, args.strict, workers))
     ok = all(r.valid for r in reports)
     lines = []
     for r in reports:

@@ -189,3 +189,20 @@ def add_debug_option(p: argparse.ArgumentParser) -> None:
     # SUPPRESS keeps a --debug given before the command from being reset by the subcommand
     p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                    help="on an internal error (exit 4) print the traceback")
+
+
+def default_workers() -> int:
+    """The processes a search or a check uses by default: the cores this process may run on."""
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not every platform has affinity masks
+        return max(1, os.cpu_count() or 1)
+
+
+def add_workers_option(p: argparse.ArgumentParser, what: str) -> None:
+    """--workers K: processes that bound cells; the answer is the same for every K."""
+    p.add_argument("--workers", type=positive_int, default=None, metavar="K",
+                   help=f"processes that bound the cells of the {what} (default: this machine's cores, "
+                        f"{default_workers()} here); the answer and the certificate are the same for every K")

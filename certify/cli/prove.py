@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from certify.budgets import DEFAULT_MAX_CELLS, MAX_CERTIFIED_CELLS
-from certify.cli.options import add_budget_options, add_json_option, output_file, positive_number
+from certify.cli.options import (add_budget_options, add_json_option, add_workers_option, default_workers,
+                                 output_file, positive_number)
 from certify.cli.output import emit, finite_or_none, fmt, write
 from certify.errors import EXIT_OK, EXIT_REFUTED, EXIT_UNDECIDED, InputError
 
@@ -35,6 +36,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="refine until upper/lower - 1 < A: compute the sup error, not only decide")
     p.add_argument("--method", choices=["taylor3", "lipschitz"], default=None,
                    help="cell bound (default: taylor3, or lipschitz for heads whose query attends to itself)")
+    add_workers_option(p, "search and of the check")
     add_json_option(p)
     p.set_defaults(func=run)
     return p
@@ -61,7 +63,7 @@ def run(args) -> int:
                   end="", file=sys.stderr, flush=True)
 
     d = decide(problem, max_cells=args.max_cells, time_limit=args.time_limit, accuracy=args.accuracy,
-               method=args.method, progress=progress)
+               method=args.method, progress=progress, workers=args.workers or default_workers())
     r = d.result
     if show:
         print(file=sys.stderr)

@@ -292,7 +292,7 @@ def _boom(*args, **kwargs):
 
 @pytest.mark.parametrize("module,name,argv", [
     ("certify.certifier.search", "prove", ["prove", "{d}/problem.json", "-o", "{d}/new.json"]),
-    ("certify.checker.head", "bound_cells", ["check", "{d}/certified.json"]),
+    ("certify.checker.pool", "bound_cells", ["check", "{d}/certified.json"]),
     ("certify.checker.head", "error_enclosure_at", ["check", "{d}/refuted.json"]),
     ("certify.checker.sequence_map", "check_line", ["check", "{d}/seqmap.json"]),
     ("certify.constructions.prefixes", "construct_net", ["construct", "--target", "x0", "--sphere-dim", "1", "--epsilon",

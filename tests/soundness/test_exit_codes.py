@@ -67,7 +67,7 @@ def test_a_fault_in_the_search_is_exit_4_one_line_no_output(files, capsys, monke
 
 
 def test_a_fault_in_the_checker_is_exit_4_never_invalid(files, capsys, monkeypatch):
-    monkeypatch.setattr(certify.checker.head, "bound_cells", _boom)
+    monkeypatch.setattr(certify.checker.pool, "bound_cells", _boom)
     code, out, err = run(capsys, "check", files / "p.cert.json")
     assert code == 4 and "INVALID" not in out, (code, out, err)
     assert _one_line(err).startswith("certify check: internal error: RuntimeError")
@@ -334,7 +334,7 @@ def test_a_verdict_the_checker_does_not_confirm_is_never_reported(files, capsys,
     import certify.certifier.pipeline
     from certify.checker.head import CheckReport
 
-    def rejecting(doc, path="<document>", problem=None, strict=False):
+    def rejecting(doc, path="<document>", problem=None, strict=False, workers=1):
         return CheckReport(path=path, valid=False, reason="planted disagreement", where="partition")
 
     monkeypatch.setattr(certify.checker.head, "check_document", rejecting)
