@@ -100,3 +100,15 @@ def test_a_failing_worker_is_an_error_never_a_bound(monkeypatch):
     with bounder, pytest.raises(Exception):
         bounder(1, bad + 99, bad, bad[:, None], "taylor3")  # facet 99 does not exist
     assert pool.MIN_PARALLEL_CELLS <= 4096
+
+
+def test_spawned_workers_rebuild_the_same_model(monkeypatch):
+    """Where fork is not used (every platform but Linux), workers build the model again from
+    the problem's canonical form: the certificate is still the one of a single process."""
+    import sys
+
+    problem = sphere_problem(eps=0.1)
+    base, cert = _answer(problem, 1)
+    monkeypatch.setattr(sys, "platform", "darwin")  # the spawn branch, on this host
+    r, c = _answer(problem, 2)
+    assert c == cert and r.cells == base.cells
