@@ -136,8 +136,16 @@ class CellModel:
     hess: list             # o x d x d
     third: list = field(default_factory=list)  # o lists of (multiplicity, evaluator)
     _key_sq: tuple | None = field(default=None, repr=False)
+    _blocks: object = field(default=None, repr=False)
     #: False for targets that are only Lipschitz (abs, sign): taylor3 is then refused
     smooth: bool = True
+
+    @property
+    def blocks(self) -> "KeyBlocks":
+        """The keys in blocks of nearby keys, with rigorous bounds per block (for pruning)."""
+        if self._blocks is None:
+            self._blocks = KeyBlocks.of(self)
+        return self._blocks
 
     @property
     def key_sq(self):
@@ -689,6 +697,142 @@ def _lipschitz_block(model, c, rho, A, b, V, mult, ksq):
 
 # ------------------------------------------------------------------------- pruning
 
+#: Keys per block of the two-level pruning, and the fewest keys for which it is used (below,
+#: every key is tested against every cap). Not soundness matters: any grouping is sound.
+BLOCK_KEYS = 32
+BLOCKED_MIN_KEYS = 512
+
+
+def _split_keys(keys: np.ndarray, order: np.ndarray, size: int) -> list[np.ndarray]:
+    """Nearby keys together: halve along the coordinate of largest spread, at the median,
+    until a part has at most ``size`` keys (deterministic: stable sorts)."""
+    if order.size <= size:
+        return [order]
+    pts = keys[order]
+    axis = int(np.argmax(pts.max(axis=0) - pts.min(axis=0)))
+    o = order[np.argsort(pts[:, axis], kind="stable")]
+    half = o.size // 2
+    return _split_keys(keys, o[:half], size) + _split_keys(keys, o[half:], size)
+
+
+@dataclass
+class KeyBlocks:
+    """Blocks of keys and, per block, rigorous bounds: every key A_k of block B lies within
+    ``radius[B]`` of ``centre[B]``, has bias <= ``bias_max[B]``; ``mult_sum[B]`` >= the sum
+    of its multiplicities, ``weighted[B, i]`` >= sum_k mult_k |v_k,i|, ``top[B]`` >=
+    max_k mult_k max_i |v_k,i|; ``has_keep[B]`` when a key is never pruned."""
+
+    index: np.ndarray      # B x S key indices, -1 padding
+    centre: np.ndarray     # B x d
+    radius: np.ndarray     # B
+    bias_max: np.ndarray   # B
+    mult_sum: np.ndarray   # B
+    weighted: np.ndarray   # B x o
+    top: np.ndarray        # B
+    has_keep: np.ndarray   # B
+
+    @classmethod
+    def of(cls, model: CellModel) -> "KeyBlocks":
+        keys = model.keys
+        parts = _split_keys(keys, np.arange(keys.shape[0]), BLOCK_KEYS)
+        S = max(p.size for p in parts)
+        index = np.full((len(parts), S), -1, dtype=np.int64)
+        for b, part in enumerate(parts):
+            index[b, :part.size] = part
+        real = index >= 0
+        safe = np.where(real, index, 0)
+        members = keys[safe]                                  # B x S x d
+        centre = np.mean(np.where(real[:, :, None], members, 0.0), axis=1) * (S / np.maximum(real.sum(1), 1))[:, None]
+        dlo, dhi = iv.sub(iv.point(members), iv.point(centre[:, None, :]))
+        dist = norm_up(np.maximum(np.abs(dlo), np.abs(dhi)), axis=2)   # B x S, >= |A_k - c_B|
+        radius = np.max(np.where(real, dist, 0.0), axis=1)
+        bias_max = np.max(np.where(real, model.biases[safe], -np.inf), axis=1)
+        mult = np.where(real, model.mult[safe], 0.0)
+        vmag = np.abs(model.values)[safe]                     # B x S x o
+        weighted = np.stack([usum(iv.up(mult * vmag[:, :, i]), 1) for i in range(model.out_dim)], axis=1)
+        top = np.max(iv.up(mult * np.max(vmag, axis=2)), axis=1)
+        return cls(index, centre, radius, bias_max, usum(mult, 1), weighted, top,
+                   np.any(np.where(real, model.keep[safe], False), axis=1))
+
+
+def _key_scores(model: CellModel, g, r, keys_idx):
+    """Rigorous (s_lo, s_hi) of the scores of keys ``keys_idx`` (G x K, -1 padding gives NaN)
+    over the caps (g, r): <x, A_k> + b_k for |x - g| <= r."""
+    safe = np.where(keys_idx >= 0, keys_idx, 0)
+    A = model.keys[safe]                                      # G x K x d
+    d = A.shape[-1]
+    val = np.einsum("gd,gkd->gk", g, A)
+    err = np.einsum("gd,gkd->gk", np.abs(g), np.abs(A)) * (iv.gamma(d) * (1 + 2 * iv.gamma(d + 2)))
+    err = iv.up(err + d * math.ldexp(1.0, -1073))
+    lo, hi = iv.down(val - err), iv.up(val + err)
+    reach = iv.up(r[:, None] * norm_up(np.abs(model.keys), axis=1)[safe])
+    b = model.biases[safe]
+    s_hi = iv.up(iv.up(hi + b) + reach)
+    s_lo = iv.down(iv.down(lo + b) - reach)
+    pad = keys_idx < 0
+    return np.where(pad, np.nan, s_lo), np.where(pad, np.nan, s_hi)
+
+
+def _prune_blocked(model: CellModel, g: np.ndarray, r: np.ndarray):
+    """:func:`prune_keys` in two levels: whole blocks whose every key is certainly negligible
+    on a cap are dropped from their block bounds, the keys of the other blocks are tested one
+    by one. The kept keys are those of the one-level test (a key it keeps is in a block that
+    survives), and the remainder bounds the same dropped keys, from block sums."""
+    kb = model.blocks
+    G, N, o = g.shape[0], model.keys.shape[0], model.out_dim
+    share = PRUNE_SHARE * model.epsilon
+    # block score bounds: <x, c> + |x||A - c| + b with |x| = 1 on the sphere
+    clo, chi = iv.dot_enclosure(g, kb.centre)
+    creach = iv.up(r[:, None] * norm_up(np.abs(kb.centre), axis=1)[None, :])
+    b_hi = iv.up(iv.up(iv.up(chi + creach) + kb.radius[None, :]) + kb.bias_max[None, :])
+    first = kb.index[:, 0]                                    # a key of each block (never padding)
+    f_lo, _ = _key_scores(model, g, r, np.broadcast_to(first, (G, first.size)))
+    if model.kind == "softmax":
+        big = float(np.max(model.span)) if model.span.size else 0.0
+        cut = float(el.log_bounds(np.array([max(N * max(big, 1e-300) / share, 1.0)]))[1][0])
+        ref0 = np.max(f_lo, axis=1)                          # <= the best key's lower score
+        alive = ~(b_hi < iv.down(ref0 - cut)[:, None]) | kb.has_keep[None, :]
+    else:
+        contrib = iv.up(iv.exp((b_hi, b_hi))[1] * kb.top[None, :])
+        alive = ~(contrib < share / N) | kb.has_keep[None, :]
+    # the keys of the surviving blocks, per cap, padded
+    nb = alive.sum(axis=1)
+    width = max(1, int(nb.max()))
+    border = np.argsort(~alive, axis=1, kind="stable")[:, :width]
+    bsel = np.where(np.take_along_axis(alive, border, axis=1), border, -1)        # G x width
+    cand = np.where(bsel[:, :, None] >= 0, kb.index[np.maximum(bsel, 0)], -1).reshape(G, -1)
+    s_lo, s_hi = _key_scores(model, g, r, cand)
+    real = cand >= 0
+    safe = np.where(real, cand, 0)
+    keepk = model.keep[safe] & real
+    dead = ~alive                                             # whole blocks dropped per cap
+    if model.kind == "softmax":
+        ref = np.fmax(ref0, np.max(np.where(real, s_lo, -np.inf), axis=1))
+        level = iv.down(ref - cut)
+        keepm = ((s_hi >= level[:, None]) | keepk) & real
+        gap = iv.up(level - ref)
+        single = usum(np.where(real & ~keepm, model.mult[safe], 0.0), 1)
+        blocks = usum(np.where(dead, kb.mult_sum[None, :], 0.0), 1)
+        dropped = iv.up(single + blocks)
+        theta = iv.up(iv.exp((gap, gap))[1] * dropped)
+        rem = iv.up(theta[:, None] * model.span[None, :])
+    else:
+        ew = iv.up(iv.exp((s_hi, s_hi))[1] * model.mult[safe])
+        vmag = np.abs(model.values)[safe]
+        contrib_k = iv.up(ew * np.max(vmag, axis=2))
+        keepm = ((contrib_k >= share / N) | keepk) & real
+        eb = iv.exp((b_hi, b_hi))[1]
+        rem = np.stack([iv.up(usum(np.where(real & ~keepm, iv.up(ew * vmag[:, :, i]), 0.0), 1)
+                              + usum(np.where(dead, iv.up(eb * kb.weighted[None, :, i]), 0.0), 1))
+                        for i in range(o)], axis=1)
+    rem = np.where(np.isfinite(rem), rem, np.inf)
+    counts = keepm.sum(axis=1)
+    K = max(1, int(counts.max()))
+    order = np.argsort(~keepm, axis=1, kind="stable")[:, :K]
+    idx = np.where(np.take_along_axis(keepm, order, axis=1), np.take_along_axis(cand, order, axis=1), -1)
+    return idx, rem
+
+
 def prune_keys(model: CellModel, g: np.ndarray, r: np.ndarray):
     """For group caps (centres g: G x d, radii r: G), the kept keys (G x K index array,
     -1 = none) and the remainder (G x o) bounding the dropped keys' effect."""
@@ -697,6 +841,9 @@ def prune_keys(model: CellModel, g: np.ndarray, r: np.ndarray):
     o = model.out_dim
     if N <= PRUNE_MIN_KEYS or not np.all(np.isfinite(r)):
         return np.broadcast_to(np.arange(N), (G, N)), np.zeros((G, o))
+    if N >= BLOCKED_MIN_KEYS:
+        with np.errstate(all="ignore"):
+            return _prune_blocked(model, g, r)
     with np.errstate(all="ignore"):
         lo, hi = iv.dot_enclosure(g, model.keys)
         anorm = norm_up(np.abs(model.keys), axis=1)

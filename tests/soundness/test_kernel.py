@@ -392,3 +392,36 @@ def test_narrower_and_wider_float_boxes_are_converted_outward():
         with flint.ctx.workprec(256):
             exact = flint.arb(flint.fmpq(p, q)) ** 2 + flint.arb(2 * 10 ** 6).sin()
             assert flint.arb(lo[0]) <= exact <= flint.arb(hi[0]), (dtype, lo, hi, exact)
+
+
+@pytest.mark.parametrize("kind", ["softmax", "core"])
+def test_blocked_pruning_keeps_the_keys_of_the_one_level_test(kind, monkeypatch):
+    """Two-level pruning (blocks of nearby keys first) keeps exactly the keys the one-level
+    test keeps, and its remainder bounds the same dropped keys (looser or equal, never far
+    below the one-level remainder, which is itself rigorous)."""
+    import certify.kernel.cellbound as cb
+
+    t = parse_target(["sin(3*x0)*x1"], 2)
+    c = construct_vmf(t, 0.05, 1.0, lam=400.0, prefix_length=2000, kind=kind)
+    model = prepare(c.problem)
+    assert model.keys.shape[0] >= cb.BLOCKED_MIN_KEYS
+    f, l, co = root_cells(2)
+    for _ in range(5):
+        f, l, co = split_cells(2, f, l, co)
+    g, r = cell_caps(2, f, l, co)
+    blocked_idx, blocked_rem = cb.prune_keys(model, g, r)
+    monkeypatch.setattr(cb, "BLOCKED_MIN_KEYS", 10**9)
+    flat_idx, flat_rem = cb.prune_keys(model, g, r)
+    for j in range(g.shape[0]):
+        assert set(blocked_idx[j][blocked_idx[j] >= 0]) == set(flat_idx[j][flat_idx[j] >= 0]), j
+    assert np.all(blocked_rem >= flat_rem * (1 - 1e-9)), float(np.min(blocked_rem - flat_rem))
+    assert np.mean((blocked_idx >= 0).sum(axis=1)) < 0.1 * model.keys.shape[0]  # most keys are dropped
+
+
+def test_pruned_core_head_bounds_are_never_below_rigorous_sampled_errors():
+    """The core head's blocked pruning (whole blocks paid for by block sums) against sampled
+    rigorous errors."""
+    t = parse_target(["sin(3*x0)*x1"], 2)
+    c = construct_vmf(t, 0.05, 1.0, lam=400.0, prefix_length=2000, kind="core")
+    U = _never_below_sampled(c.problem, "taylor3", levels=6, per_cell=4, cells=600)
+    assert np.mean(np.isfinite(U)) > 0.5
