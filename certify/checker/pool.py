@@ -1,5 +1,5 @@
-"""Bounding cells in several processes (trusted: the checker bounds leaves with it, and the
-search bounds cells with it, so both get the same bounds for any number of processes).
+"""Bounding cells in several processes (trusted: the checker bounds leaves with it and the
+search bounds cells with it; each gets the same bounds for any number of processes).
 
 SOUNDNESS CONTRACT: ``CellBounder(problem, model, workers, chunk)(sphere_dim, F, L, C, method)``
 returns what :func:`certify.kernel.cellbound.bound_cells` returns for the cells, computed chunk
@@ -29,8 +29,10 @@ _MODEL = None
 
 
 def _one_thread() -> None:
-    """Workers already use every core: their BLAS runs one thread each (no oversubscription;
-    the results of a matrix product do not depend on its thread count)."""
+    """Workers already use every core: their BLAS runs one thread each (no oversubscription).
+    A matrix product's bits do not depend on OpenBLAS's thread count here (it splits the
+    output, not the sums); other BLAS builds may differ, which tests/soundness/test_workers.py
+    would show, and no bound depends on it: the error bounds hold for any summation order."""
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)

@@ -774,7 +774,8 @@ def _key_scores(model: CellModel, g, r, keys_idx):
 
 
 def _prune_blocked(model: CellModel, g: np.ndarray, r: np.ndarray):
-    """:func:`prune_keys` in two levels: whole blocks whose every key is certainly negligible
+    """:func:`prune_keys` in two levels (None where some cap keeps more than half the keys:
+    the one-level test is then cheaper): whole blocks whose every key is certainly negligible
     on a cap are dropped from their block bounds, the keys of the other blocks are tested one
     by one. The kept keys are those of the one-level test (a key it keeps is in a block that
     survives), and the remainder bounds the same dropped keys, from block sums."""
@@ -798,6 +799,8 @@ def _prune_blocked(model: CellModel, g: np.ndarray, r: np.ndarray):
     # the keys of the surviving blocks, per cap, padded
     nb = alive.sum(axis=1)
     width = max(1, int(nb.max()))
+    if width * kb.index.shape[1] * 2 > N:
+        return None  # little to drop on some cap: the one-level test is cheaper
     border = np.argsort(~alive, axis=1, kind="stable")[:, :width]
     bsel = np.where(np.take_along_axis(alive, border, axis=1), border, -1)        # G x width
     cand = np.where(bsel[:, :, None] >= 0, kb.index[np.maximum(bsel, 0)], -1).reshape(G, -1)
@@ -807,9 +810,10 @@ def _prune_blocked(model: CellModel, g: np.ndarray, r: np.ndarray):
     keepk = model.keep[safe] & real
     dead = ~alive                                             # whole blocks dropped per cap
     if model.kind == "softmax":
-        ref = np.fmax(ref0, np.max(np.where(real, s_lo, -np.inf), axis=1))
+        # np.max, not fmax: a NaN score anywhere makes the remainder infinite (not certified)
+        ref = np.maximum(ref0, np.max(np.where(real, s_lo, -np.inf), axis=1))
         level = iv.down(ref - cut)
-        keepm = ((s_hi >= level[:, None]) | keepk) & real
+        keepm = (~(s_hi < level[:, None]) | keepk) & real  # a NaN bound is kept, never dropped
         gap = iv.up(level - ref)
         single = usum(np.where(real & ~keepm, model.mult[safe], 0.0), 1)
         blocks = usum(np.where(dead, kb.mult_sum[None, :], 0.0), 1)
@@ -820,7 +824,7 @@ def _prune_blocked(model: CellModel, g: np.ndarray, r: np.ndarray):
         ew = iv.up(iv.exp((s_hi, s_hi))[1] * model.mult[safe])
         vmag = np.abs(model.values)[safe]
         contrib_k = iv.up(ew * np.max(vmag, axis=2))
-        keepm = ((contrib_k >= share / N) | keepk) & real
+        keepm = (~(contrib_k < share / N) | keepk) & real  # a NaN bound is kept
         eb = iv.exp((b_hi, b_hi))[1]
         rem = np.stack([iv.up(usum(np.where(real & ~keepm, iv.up(ew * vmag[:, :, i]), 0.0), 1)
                               + usum(np.where(dead, iv.up(eb * kb.weighted[None, :, i]), 0.0), 1))
@@ -843,7 +847,9 @@ def prune_keys(model: CellModel, g: np.ndarray, r: np.ndarray):
         return np.broadcast_to(np.arange(N), (G, N)), np.zeros((G, o))
     if N >= BLOCKED_MIN_KEYS:
         with np.errstate(all="ignore"):
-            return _prune_blocked(model, g, r)
+            blocked = _prune_blocked(model, g, r)
+        if blocked is not None:
+            return blocked
     with np.errstate(all="ignore"):
         lo, hi = iv.dot_enclosure(g, model.keys)
         anorm = norm_up(np.abs(model.keys), axis=1)
@@ -860,7 +866,7 @@ def prune_keys(model: CellModel, g: np.ndarray, r: np.ndarray):
             # the dropped part about share / N per key
             cut = float(el.log_bounds(np.array([max(N * max(big, 1e-300) / share, 1.0)]))[1][0])
             level = iv.down(ref - cut)
-            keepm = (s_hi >= level[:, None]) | model.keep[None, :]
+            keepm = ~(s_hi < level[:, None]) | model.keep[None, :]  # a NaN bound is kept
             gap = iv.up(level - ref)
             dropped = usum(np.where(keepm, 0.0, model.mult[None, :]), 1)
             theta = iv.up(iv.exp((gap, gap))[1] * dropped)
@@ -869,7 +875,7 @@ def prune_keys(model: CellModel, g: np.ndarray, r: np.ndarray):
             ew = iv.up(iv.exp((s_hi, s_hi))[1] * model.mult[None, :])
             vmag = np.abs(model.values)
             contrib = iv.up(ew * np.max(vmag, axis=1)[None, :])
-            keepm = (contrib >= share / N) | model.keep[None, :]
+            keepm = ~(contrib < share / N) | model.keep[None, :]  # a NaN bound is kept
             rem = np.stack([usum(np.where(keepm, 0.0, iv.up(ew * vmag[None, :, i])), 1) for i in range(o)], axis=1)
         rem = np.where(np.isfinite(rem), rem, np.inf)
     counts = keepm.sum(axis=1)

@@ -425,3 +425,25 @@ def test_pruned_core_head_bounds_are_never_below_rigorous_sampled_errors():
     c = construct_vmf(t, 0.05, 1.0, lam=400.0, prefix_length=2000, kind="core")
     U = _never_below_sampled(c.problem, "taylor3", levels=6, per_cell=4, cells=600)
     assert np.mean(np.isfinite(U)) > 0.5
+
+
+def test_a_key_whose_score_bound_overflows_is_never_pruned_away():
+    """A key with entries near 1e308 has NaN score bounds (the dot product overflows): the
+    blocked pruning must keep it or give up (infinite bound), never count it as negligible.
+    On these cells the key dominates (H = 1 against the target 0)."""
+    import itertools
+
+    from certify.formats.problem import make_problem
+
+    rng = np.random.default_rng(0)
+    m, N = 5, 600
+    keys = rng.standard_normal((N, m + 1)) * 2.0
+    values = np.zeros((N, 1))
+    keys[123] = np.array([1, -1, 1, -1, 1, -1.0]) * 1.7e308  # not the first key of its block
+    values[123, 0] = 1.0
+    model = prepare(make_problem(m, "softmax", keys, values, "0", 0.5))
+    assert model.keys.shape[0] >= 512
+    co = np.array(list(itertools.product((14, 15), repeat=m)))
+    with np.errstate(all="ignore"):
+        U, _, _, _ = bound_cells(model, m, np.zeros(len(co), int), np.full(len(co), 4), co, "taylor3")
+    assert not np.any(U < 1.0), U
