@@ -14,7 +14,8 @@ current threshold. Cells at or below it become leaves of the certificate's parti
 * A cell budget that runs out gives UNDECIDED with the bounds so far.
 
 Determinism: the answer (verdict, enclosure, witness, partition, cell count) is a function of
-the problem, ``max_cells``, ``accuracy``, ``method`` and ``batch`` only. The search never
+the problem, ``max_cells``, ``accuracy``, ``method`` and ``batch`` only (not of ``workers``: the
+chunks each process bounds are fixed, see :mod:`certify.checker.pool`). The search never
 branches on the clock: cells are taken worst bound first with ties broken by position in the
 frontier (not by the sorting algorithm, which may differ between numpy builds), and progress
 is reported by time without changing what is computed. ``time_limit`` (default None) is an
