@@ -39,6 +39,12 @@ itself, s_0(z) = z^T S z with value B z.
   sup_t |g'(t)|, with |<d, grad H_i>| <= sum_k pi_hat_k (Y_k + S01)(D_k + S10) + pi_hat_0
   |<d, B_i>| (the self term's score gradient 2 S z varies along the chord by at most
   2 rho |S|_F), and the target gradient enclosed over the box.
+* Convex hull (softmax heads with linear scores, both methods, where their own bound
+  misses epsilon): H_i(x) = sum_k pi_k(x) v_ki with sum_k pi_k = 1 and pi_k <= om_k =
+  min(1, pi_hat_k), so |H_i - f_i| <= sum_k pi_k D_ki, D_ki = max(v_ki - f_lo, f_hi - v_ki)
+  with f_i enclosed over the box, and that is at most the greedy optimum over all such pi
+  (``greedy_bound``). With the pruning below it bounds the kept keys' normalised head, which
+  is the one the remainder is measured from.
 * Key pruning (a cost, not a soundness, matter): for a group cap (centre g, radius r)
   containing the cell, keys whose score upper bound s_k^+ lies far below the best lower
   bound M^- are dropped. Softmax: H = (1 - theta) H_kept + theta H_dropped with theta <=
@@ -616,6 +622,8 @@ def _taylor3_block(model, c, rho, A, b, V, mult, ksq):
         U = iv.up(iv.up(iv.mag(E) + first) + iv.up(iv.up(second / 2) + third))
         total = np.maximum(total, np.where(np.isnan(U), np.inf, U))
         est = np.maximum(est, np.abs((E[0] + E[1]) / 2))
+    if softmax:
+        total = _with_hull(model, total, pi_hat, V, c, rho)
     return total, est
 
 
@@ -692,7 +700,47 @@ def _lipschitz_block(model, c, rho, A, b, V, mult, ksq):
         U = iv.up(iv.up(iv.mag(E) + GH) + Gf_bound)
         total = np.maximum(total, np.where(np.isnan(U), np.inf, U))
         est = np.maximum(est, np.abs((E[0] + E[1]) / 2))
+    if softmax and W0 is None:
+        total = _with_hull(model, total, pi_hat, V, c, rho)
     return total, est
+
+
+def greedy_bound(om, D):
+    """Upper bound (B,) of max sum_k pi_k D_k over pi in the simplex with pi <= om
+    (entrywise; om, D >= 0, B x K): the greedy optimum, largest D_k filled first, with
+    weights min(om_k, 1 - sum of the om before it) rounded up, which bound it termwise
+    (a float partial sum of non-negative terms is within gamma_K of the exact one)."""
+    order = np.argsort(-D, axis=1, kind="stable")
+    Ds = np.take_along_axis(D, order, axis=1)
+    ws = np.take_along_axis(om, order, axis=1)
+    before = np.zeros_like(ws)
+    np.cumsum(ws[:, :-1], axis=1, out=before[:, 1:])
+    g = 2 * iv.gamma(max(om.shape[1], 2))
+    cap = np.maximum(iv.up(1.0 - np.maximum(iv.down(before * (1 - g)), 0.0)), 0.0)
+    return usum(iv.up(np.minimum(ws, cap) * Ds), 1)
+
+
+def _with_hull(model, total, pi_hat, V, c, rho):
+    """``total`` replaced by the convex-hull bound where that one meets epsilon and
+    ``total`` does not (softmax heads without a self token): H(x) = sum_k pi_k v_k with pi
+    in the simplex and pi_k <= min(1, pi_hat_k) along the chord, so |H_i - f_i| <=
+    sum_k pi_k D_ki with D_ki >= |v_ki - f_i| over the box (:func:`greedy_bound`). It needs
+    cells of about the key spacing, not of 1/lambda: it is what certifies sharp heads."""
+    miss = ~(total <= model.epsilon)
+    if not np.any(miss):
+        return total
+    om = np.minimum(1.0, pi_hat[miss])   # NaN stays NaN
+    V = V[miss]
+    box = _box(c[miss], rho[miss])
+    hull = np.zeros(om.shape[0])
+    for i in range(V.shape[2]):
+        flo, fhi = model.f[i](*box)
+        D = np.maximum(iv.up(V[:, :, i] - flo[:, None]), iv.up(fhi[:, None] - V[:, :, i]))
+        h = greedy_bound(om, D)
+        hull = np.maximum(hull, np.where(np.isnan(h), np.inf, h))
+    total = total.copy()
+    total[miss] = np.where(hull <= model.epsilon, hull, total[miss])
+    return total
 
 
 # ------------------------------------------------------------------------- pruning
