@@ -47,7 +47,8 @@ itself, s_0(z) = z^T S z with value B z.
   is the one the remainder is measured from.
 * Key pruning (a cost, not a soundness, matter): for a group cap (centre g, radius r)
   containing the cell, keys whose score upper bound s_k^+ lies far below the best lower
-  bound M^- are dropped. Softmax: H = (1 - theta) H_kept + theta H_dropped with theta <=
+  bound M^- are dropped, first whole blocks of nearby keys from block bounds
+  (``_block_scores``), then single keys (scores on the cap by the radial split). Softmax: H = (1 - theta) H_kept + theta H_dropped with theta <=
   sum_dropped mult_k e^{s_k^+ - M^-}, so |H - H_kept| <= theta span_i. Core: the dropped
   part is at most sum_dropped mult_k e^{s_k^+} |v_ki|. Both are added to U.
 * Sequence problems (Corollary 2): with inert input tokens the output at a position whose
@@ -745,10 +746,8 @@ def _with_hull(model, total, pi_hat, V, c, rho):
 
 # ------------------------------------------------------------------------- pruning
 
-#: Keys per block of the two-level pruning, and the fewest keys for which it is used (below,
-#: every key is tested against every cap). Not soundness matters: any grouping is sound.
+#: Keys per block of the pruning (a cost matter: any grouping is sound).
 BLOCK_KEYS = 32
-BLOCKED_MIN_KEYS = 512
 
 
 def _split_keys(keys: np.ndarray, order: np.ndarray, size: int) -> list[np.ndarray]:
@@ -766,13 +765,19 @@ def _split_keys(keys: np.ndarray, order: np.ndarray, size: int) -> list[np.ndarr
 @dataclass
 class KeyBlocks:
     """Blocks of keys and, per block, rigorous bounds: every key A_k of block B lies within
-    ``radius[B]`` of ``centre[B]``, has bias <= ``bias_max[B]``; ``mult_sum[B]`` >= the sum
-    of its multiplicities, ``weighted[B, i]`` >= sum_k mult_k |v_k,i|, ``top[B]`` >=
-    max_k mult_k max_i |v_k,i|; ``has_keep[B]`` when a key is never pruned."""
+    ``radius[B]`` of ``centre[B]``, its direction A_k/|A_k| within ``spread[B]`` of
+    ``direction[B]`` (inf where a key may be 0), |A_k| in [``norm_min[B]``, ``norm_max[B]``];
+    its bias is <= ``bias_max[B]``; ``mult_sum[B]`` >= the sum of its multiplicities,
+    ``weighted[B, i]`` >= sum_k mult_k |v_k,i|, ``top[B]`` >= max_k mult_k max_i |v_k,i|;
+    ``has_keep[B]`` when a key is never pruned."""
 
     index: np.ndarray      # B x S key indices, -1 padding
     centre: np.ndarray     # B x d
     radius: np.ndarray     # B
+    direction: np.ndarray  # B x d
+    spread: np.ndarray     # B
+    norm_min: np.ndarray   # B
+    norm_max: np.ndarray   # B
     bias_max: np.ndarray   # B
     mult_sum: np.ndarray   # B
     weighted: np.ndarray   # B x o
@@ -794,50 +799,89 @@ class KeyBlocks:
         dlo, dhi = iv.sub(iv.point(members), iv.point(centre[:, None, :]))
         dist = norm_up(np.maximum(np.abs(dlo), np.abs(dhi)), axis=2)   # B x S, >= |A_k - c_B|
         radius = np.max(np.where(real, dist, 0.0), axis=1)
+        # directions: |A/|A| - u|^2 = 1 - 2 <A, u>/|A| + |u|^2 for the exact unit A/|A|
+        u = centre / np.maximum(np.linalg.norm(centre, axis=1, keepdims=True), 1e-300)
+        nrm = iv.sqrt((model.key_sq[0][safe], model.key_sq[1][safe]))
+        au = iv.sum_enclosure(*iv.mul(iv.point(members), iv.point(np.broadcast_to(u[:, None, :], members.shape))), axis=2)
+        u2 = iv.sum_enclosure(*iv.square(iv.point(u)), axis=1)
+        cosu = iv.div(au, nrm)                                # NaN or infinite where |A| may be 0
+        gap2 = iv.up(iv.up(1.0 - 2 * cosu[0]) + u2[1][:, None])
+        sdist = np.where(np.isfinite(gap2), iv.up(np.sqrt(np.maximum(gap2, 0.0))), np.inf)
+        spread = np.max(np.where(real, sdist, 0.0), axis=1)
         bias_max = np.max(np.where(real, model.biases[safe], -np.inf), axis=1)
         mult = np.where(real, model.mult[safe], 0.0)
         vmag = np.abs(model.values)[safe]                     # B x S x o
         weighted = np.stack([usum(iv.up(mult * vmag[:, :, i]), 1) for i in range(model.out_dim)], axis=1)
         top = np.max(iv.up(mult * np.max(vmag, axis=2)), axis=1)
-        return cls(index, centre, radius, bias_max, usum(mult, 1), weighted, top,
+        return cls(index, centre, radius, u, spread, np.min(np.where(real, nrm[0], np.inf), axis=1),
+                   np.max(np.where(real, nrm[1], 0.0), axis=1), bias_max, usum(mult, 1), weighted, top,
                    np.any(np.where(real, model.keep[safe], False), axis=1))
+
+
+def _cap_scores(g, r, dot, sq, b):
+    """Rigorous (s_lo, s_hi) of <x, A> + b over {x in S^m : |x - g| <= r} for vectors A
+    with <g, A> in ``dot`` and |A|^2 in ``sq`` (G x K each): <x - g, A> by the radial split
+    (the chord range with w = 0), so a key's score moves by about r |A| sin(angle) only."""
+    c2, q_lo, q_hi, _, _ = _geometry(g, r)
+    e_lo, e_hi, _ = _chord_range(dot, np.zeros_like(g), g, c2, None, sq, q_lo, q_hi, r)
+    return iv.down(iv.down(dot[0] + b) + e_lo), iv.up(iv.up(dot[1] + b) + e_hi)
 
 
 def _key_scores(model: CellModel, g, r, keys_idx):
     """Rigorous (s_lo, s_hi) of the scores of keys ``keys_idx`` (G x K, -1 padding gives NaN)
-    over the caps (g, r): <x, A_k> + b_k for |x - g| <= r."""
+    over the caps (g, r)."""
     safe = np.where(keys_idx >= 0, keys_idx, 0)
-    A = model.keys[safe]                                      # G x K x d
-    d = A.shape[-1]
-    val = np.einsum("gd,gkd->gk", g, A)
-    err = np.einsum("gd,gkd->gk", np.abs(g), np.abs(A)) * (iv.gamma(d) * (1 + 2 * iv.gamma(d + 2)))
-    err = iv.up(err + d * math.ldexp(1.0, -1073))
-    lo, hi = iv.down(val - err), iv.up(val + err)
-    reach = iv.up(r[:, None] * norm_up(np.abs(model.keys), axis=1)[safe])
-    b = model.biases[safe]
-    s_hi = iv.up(iv.up(hi + b) + reach)
-    s_lo = iv.down(iv.down(lo + b) - reach)
+    dot = _dot3(g, model.keys[safe])
+    s_lo, s_hi = _cap_scores(g, r, dot, (model.key_sq[0][safe], model.key_sq[1][safe]), model.biases[safe])
     pad = keys_idx < 0
     return np.where(pad, np.nan, s_lo), np.where(pad, np.nan, s_hi)
 
 
-def _prune_blocked(model: CellModel, g: np.ndarray, r: np.ndarray):
-    """:func:`prune_keys` in two levels (None where some cap keeps more than half the keys:
-    the one-level test is then cheaper): whole blocks whose every key is certainly negligible
-    on a cap are dropped from their block bounds, the keys of the other blocks are tested one
-    by one. The kept keys are those of the one-level test (a key it keeps is in a block that
-    survives), and the remainder bounds the same dropped keys, from block sums."""
+def _block_scores(kb: KeyBlocks, g, r):
+    """Upper bounds (G x B) of every score of each block over the caps: the smaller of
+    <x, c_B> + radius_B + bias_max (|x| = 1) and the directions' bound: with |x - g| <= r
+    and t <= |g - u_B| - r - spread_B, |x - p_k| >= t for every key direction p_k, so
+    <x, p_k> = 1 - |x - p_k|^2 / 2 <= 1 - t^2 / 2 (where t > 0) and <x, A_k> <= that times
+    norm_max (norm_min where it is negative)."""
+    G, nb = g.shape[0], kb.centre.shape[0]
+    dot = iv.dot_enclosure(g, kb.centre)
+    csq = iv.sum_enclosure(*iv.square(iv.point(kb.centre)), axis=1)
+    _, ball = _cap_scores(g, r, dot, (np.broadcast_to(csq[0], (G, nb)), np.broadcast_to(csq[1], (G, nb))), 0.0)
+    ball = iv.up(iv.up(ball + kb.radius[None, :]) + kb.bias_max[None, :])
+    gu = iv.dot_enclosure(g, kb.direction)
+    g2 = iv.sum_enclosure(*iv.square(iv.point(g)), axis=1)
+    u2 = iv.sum_enclosure(*iv.square(iv.point(kb.direction)), axis=1)
+    dist2 = iv.down(iv.down(g2[0][:, None] - 2 * gu[1]) + u2[0][None, :])
+    t = iv.down(iv.down(iv.down(np.sqrt(np.maximum(dist2, 0.0))) - r[:, None]) - kb.spread[None, :])
+    cos_hi = np.where(t > 0, iv.up(1.0 - iv.down(iv.down(t * t) / 2)), 1.0)
+    ang = iv.up(np.where(cos_hi >= 0, iv.up(cos_hi * kb.norm_max[None, :]), iv.up(cos_hi * kb.norm_min[None, :]))
+                + kb.bias_max[None, :])
+    return np.fmin(ball, ang)   # one NaN side falls back to the other; both NaN stays NaN
+
+
+def prune_keys(model: CellModel, g: np.ndarray, r: np.ndarray):
+    """For group caps (centres g: G x d, radii r: G), the kept keys (G x K index array,
+    -1 = none) and the remainder (G x o) bounding the dropped keys' effect, in two levels:
+    whole blocks whose every key is certainly negligible on a cap are dropped from their
+    block bounds, the keys of the other blocks are tested one by one."""
+    G, N, o = g.shape[0], model.keys.shape[0], model.out_dim
+    if N <= PRUNE_MIN_KEYS or not np.all(np.isfinite(r)):
+        return np.broadcast_to(np.arange(N), (G, N)), np.zeros((G, o))
+    with np.errstate(all="ignore"):
+        return _prune(model, g, r)
+
+
+def _prune(model: CellModel, g: np.ndarray, r: np.ndarray):
     kb = model.blocks
     G, N, o = g.shape[0], model.keys.shape[0], model.out_dim
     share = PRUNE_SHARE * model.epsilon
-    # block score bounds: <x, c> + |x||A - c| + b with |x| = 1 on the sphere
-    clo, chi = iv.dot_enclosure(g, kb.centre)
-    creach = iv.up(r[:, None] * norm_up(np.abs(kb.centre), axis=1)[None, :])
-    b_hi = iv.up(iv.up(iv.up(chi + creach) + kb.radius[None, :]) + kb.bias_max[None, :])
+    b_hi = _block_scores(kb, g, r)
     first = kb.index[:, 0]                                    # a key of each block (never padding)
     f_lo, _ = _key_scores(model, g, r, np.broadcast_to(first, (G, first.size)))
     if model.kind == "softmax":
         big = float(np.max(model.span)) if model.span.size else 0.0
+        # any cut is sound (the dropped keys' weight is bounded below); this one makes
+        # the dropped part about share / N per key
         cut = float(el.log_bounds(np.array([max(N * max(big, 1e-300) / share, 1.0)]))[1][0])
         ref0 = np.max(f_lo, axis=1)                          # <= the best key's lower score
         alive = ~(b_hi < iv.down(ref0 - cut)[:, None]) | kb.has_keep[None, :]
@@ -845,10 +889,7 @@ def _prune_blocked(model: CellModel, g: np.ndarray, r: np.ndarray):
         contrib = iv.up(iv.exp((b_hi, b_hi))[1] * kb.top[None, :])
         alive = ~(contrib < share / N) | kb.has_keep[None, :]
     # the keys of the surviving blocks, per cap, padded
-    nb = alive.sum(axis=1)
-    width = max(1, int(nb.max()))
-    if width * kb.index.shape[1] * 2 > N:
-        return None  # little to drop on some cap: the one-level test is cheaper
+    width = max(1, int(alive.sum(axis=1).max()))
     border = np.argsort(~alive, axis=1, kind="stable")[:, :width]
     bsel = np.where(np.take_along_axis(alive, border, axis=1), border, -1)        # G x width
     cand = np.where(bsel[:, :, None] >= 0, kb.index[np.maximum(bsel, 0)], -1).reshape(G, -1)
@@ -858,15 +899,16 @@ def _prune_blocked(model: CellModel, g: np.ndarray, r: np.ndarray):
     keepk = model.keep[safe] & real
     dead = ~alive                                             # whole blocks dropped per cap
     if model.kind == "softmax":
-        # np.max, not fmax: a NaN score anywhere makes the remainder infinite (not certified)
+        # np.max, not fmax: a NaN score anywhere makes the remainder infinite (not certified);
+        # a dropped key has s_k^+ < level = M^- - cut, so its weight relative to the best
+        # key is below e^gap with gap >= level - M^- (rounded up): no exp per key
         ref = np.maximum(ref0, np.max(np.where(real, s_lo, -np.inf), axis=1))
         level = iv.down(ref - cut)
         keepm = (~(s_hi < level[:, None]) | keepk) & real  # a NaN bound is kept, never dropped
         gap = iv.up(level - ref)
         single = usum(np.where(real & ~keepm, model.mult[safe], 0.0), 1)
         blocks = usum(np.where(dead, kb.mult_sum[None, :], 0.0), 1)
-        dropped = iv.up(single + blocks)
-        theta = iv.up(iv.exp((gap, gap))[1] * dropped)
+        theta = iv.up(iv.exp((gap, gap))[1] * iv.up(single + blocks))
         rem = iv.up(theta[:, None] * model.span[None, :])
     else:
         ew = iv.up(iv.exp((s_hi, s_hi))[1] * model.mult[safe])
@@ -878,58 +920,9 @@ def _prune_blocked(model: CellModel, g: np.ndarray, r: np.ndarray):
                               + usum(np.where(dead, iv.up(eb * kb.weighted[None, :, i]), 0.0), 1))
                         for i in range(o)], axis=1)
     rem = np.where(np.isfinite(rem), rem, np.inf)
-    counts = keepm.sum(axis=1)
-    K = max(1, int(counts.max()))
+    K = max(1, int(keepm.sum(axis=1).max()))
     order = np.argsort(~keepm, axis=1, kind="stable")[:, :K]
     idx = np.where(np.take_along_axis(keepm, order, axis=1), np.take_along_axis(cand, order, axis=1), -1)
-    return idx, rem
-
-
-def prune_keys(model: CellModel, g: np.ndarray, r: np.ndarray):
-    """For group caps (centres g: G x d, radii r: G), the kept keys (G x K index array,
-    -1 = none) and the remainder (G x o) bounding the dropped keys' effect."""
-    G = g.shape[0]
-    N = model.keys.shape[0]
-    o = model.out_dim
-    if N <= PRUNE_MIN_KEYS or not np.all(np.isfinite(r)):
-        return np.broadcast_to(np.arange(N), (G, N)), np.zeros((G, o))
-    if N >= BLOCKED_MIN_KEYS:
-        with np.errstate(all="ignore"):
-            blocked = _prune_blocked(model, g, r)
-        if blocked is not None:
-            return blocked
-    with np.errstate(all="ignore"):
-        lo, hi = iv.dot_enclosure(g, model.keys)
-        anorm = norm_up(np.abs(model.keys), axis=1)
-        reach = iv.up(r[:, None] * anorm[None, :])
-        s_hi = iv.up(iv.up(hi + model.biases) + reach)
-        s_lo = iv.down(iv.down(lo + model.biases) - reach)
-        share = PRUNE_SHARE * model.epsilon
-        if model.kind == "softmax":
-            # a dropped key has s_k^+ < level = M^- - cut, so its weight relative to the
-            # best key is below e^gap with gap >= level - M^- (rounded up): no exp per key
-            ref = np.max(s_lo, axis=1)
-            big = float(np.max(model.span)) if model.span.size else 0.0
-            # any cut is sound (the dropped keys' weight is bounded below); this one makes
-            # the dropped part about share / N per key
-            cut = float(el.log_bounds(np.array([max(N * max(big, 1e-300) / share, 1.0)]))[1][0])
-            level = iv.down(ref - cut)
-            keepm = ~(s_hi < level[:, None]) | model.keep[None, :]  # a NaN bound is kept
-            gap = iv.up(level - ref)
-            dropped = usum(np.where(keepm, 0.0, model.mult[None, :]), 1)
-            theta = iv.up(iv.exp((gap, gap))[1] * dropped)
-            rem = iv.up(theta[:, None] * model.span[None, :])
-        else:
-            ew = iv.up(iv.exp((s_hi, s_hi))[1] * model.mult[None, :])
-            vmag = np.abs(model.values)
-            contrib = iv.up(ew * np.max(vmag, axis=1)[None, :])
-            keepm = ~(contrib < share / N) | model.keep[None, :]  # a NaN bound is kept
-            rem = np.stack([usum(np.where(keepm, 0.0, iv.up(ew * vmag[None, :, i])), 1) for i in range(o)], axis=1)
-        rem = np.where(np.isfinite(rem), rem, np.inf)
-    counts = keepm.sum(axis=1)
-    K = max(1, int(counts.max()))
-    order = np.argsort(~keepm, axis=1, kind="stable")[:, :K]
-    idx = np.where(np.take_along_axis(keepm, order, axis=1), order, -1)
     return idx, rem
 
 

@@ -395,27 +395,61 @@ def test_narrower_and_wider_float_boxes_are_converted_outward():
 
 
 @pytest.mark.parametrize("kind", ["softmax", "core"])
-def test_blocked_pruning_keeps_the_keys_of_the_one_level_test(kind, monkeypatch):
-    """Two-level pruning (blocks of nearby keys first) keeps exactly the keys the one-level
-    test keeps, and its remainder bounds the same dropped keys (looser or equal, never far
-    below the one-level remainder, which is itself rigorous)."""
+def test_pruning_keeps_every_key_that_certainly_matters(kind):
+    """Blocks of nearby keys are dropped whole from their block bounds (ball and directions),
+    the rest key by key: a key whose score is certainly within the cut of the best key's
+    (its rigorous lower score bound on the cap says so) is never dropped, and most keys are."""
     import certify.kernel.cellbound as cb
 
     t = parse_target(["sin(3*x0)*x1"], 2)
     c = construct_vmf(t, 0.05, 1.0, lam=400.0, prefix_length=2000, kind=kind)
     model = prepare(c.problem)
-    assert model.keys.shape[0] >= cb.BLOCKED_MIN_KEYS
     f, l, co = root_cells(2)
     for _ in range(5):
         f, l, co = split_cells(2, f, l, co)
     g, r = cell_caps(2, f, l, co)
-    blocked_idx, blocked_rem = cb.prune_keys(model, g, r)
-    monkeypatch.setattr(cb, "BLOCKED_MIN_KEYS", 10**9)
-    flat_idx, flat_rem = cb.prune_keys(model, g, r)
+    idx, rem = cb.prune_keys(model, g, r)
+    every = np.broadcast_to(np.arange(model.keys.shape[0]), (g.shape[0], model.keys.shape[0]))
+    s_lo, s_hi = cb._key_scores(model, g, r, every)
+    if kind == "softmax":
+        matters = s_lo >= np.max(s_lo, axis=1, keepdims=True) - 5.0
+    else:
+        with np.errstate(divide="ignore"):
+            logv = np.log(np.max(np.abs(model.values), axis=1))
+        matters = s_lo + logv[None, :] >= np.log(cb.PRUNE_SHARE * 0.05 / model.keys.shape[0]) + 1.0
     for j in range(g.shape[0]):
-        assert set(blocked_idx[j][blocked_idx[j] >= 0]) == set(flat_idx[j][flat_idx[j] >= 0]), j
-    assert np.all(blocked_rem >= flat_rem * (1 - 1e-9)), float(np.min(blocked_rem - flat_rem))
-    assert np.mean((blocked_idx >= 0).sum(axis=1)) < 0.1 * model.keys.shape[0]  # most keys are dropped
+        assert set(np.flatnonzero(matters[j])) <= set(idx[j][idx[j] >= 0]), j
+    assert np.all(np.isfinite(rem)) and np.all(rem >= 0)
+    assert np.mean((idx >= 0).sum(axis=1)) < 0.1 * model.keys.shape[0]  # most keys are dropped
+
+
+def test_block_score_bounds_hold_for_every_member_key():
+    """Each block's score bound on a cap is at least every member key's score at sampled
+    points of the cap (exact dot products in Arb)."""
+    import certify.kernel.cellbound as cb
+
+    t = parse_target(["x0*x1"], 2)
+    c = construct_net(t, 0.25, lipschitz=3.0)          # lambda about 2e4, 2e4 keys
+    model = prepare(c.problem)
+    kb = model.blocks
+    rng = np.random.default_rng(4)
+    f, l, co = root_cells(2)
+    for _ in range(4):
+        f, l, co = split_cells(2, f, l, co)
+    pick = rng.choice(len(f), 40, replace=False)
+    f, l, co = f[pick], l[pick], co[pick]
+    g, r = cell_caps(2, f, l, co)
+    bound = cb._block_scores(kb, g, r)
+    y = sample_cell_points(2, f, l, co, 6, rng)
+    for j in range(len(f)):
+        for yk in y[j]:
+            x = yk / np.linalg.norm(yk)
+            scores = model.keys @ x + model.biases
+            best = np.full(kb.index.shape[0], -np.inf)
+            real = kb.index >= 0
+            best = np.max(np.where(real, scores[np.maximum(kb.index, 0)], -np.inf), axis=1)
+            # float scores are within 1e-9 relative of the exact ones
+            assert np.all(best <= bound[j] + 1e-9 * np.abs(best) + 1e-9), j
 
 
 def test_pruned_core_head_bounds_are_never_below_rigorous_sampled_errors():
