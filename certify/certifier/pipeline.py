@@ -43,12 +43,13 @@ class Decision:
 
 def decide(problem, *, max_cells: int = DEFAULT_MAX_CELLS, time_limit: float | None = None,
            accuracy: float | None = None, method: str | None = None, progress=None,
-           workers: int = 1) -> Decision:
+           workers: int = 1, scheduler=None) -> Decision:
     """Prove ``problem`` within the budget, then check the certificate independently; both
-    bound cells in ``workers`` processes (the decision is the same for every number)."""
+    bound cells in ``workers`` processes (the decision is the same for every number). With
+    ``scheduler`` the search runs on a Dask cluster (same decision); the check stays here."""
     # module attributes, not names bound at import: one place to substitute each stage
     r = search.prove(problem, max_cells=max_cells, time_limit=time_limit, accuracy=accuracy,
-                     method=method, progress=progress, workers=workers)
+                     method=method, progress=progress, workers=workers, scheduler=scheduler)
     if r.verdict == UNDECIDED:
         return Decision(r, None, None)
     doc = json.loads(json.dumps(writer.build_certificate(problem, r)))

@@ -96,14 +96,24 @@ def _worst_first(P: np.ndarray, take: int) -> np.ndarray:
 
 def prove(problem, max_cells: int = DEFAULT_MAX_CELLS, time_limit: float | None = None,
           accuracy: float | None = None, method: str | None = None, progress=None,
-          batch: int = BATCH, workers: int = 1) -> SearchResult:
+          batch: int = BATCH, workers: int = 1, scheduler=None) -> SearchResult:
     """Decide sup_x max_i |H_i(x) - f_i(x)| <= epsilon for a :class:`Problem` (see module).
 
     ``max_cells`` is the work budget that makes the answer reproducible whatever the load;
     ``time_limit`` (seconds, default None) is an extra cap that makes it host-dependent;
     ``workers`` processes bound the cells of each batch (the answer is the same for every
-    number: :class:`certify.checker.pool.CellBounder`)."""
-    with CellBounder(problem, prepare(problem, third=True), workers, CHUNK) as bounder:
+    number: :class:`certify.checker.pool.CellBounder`); ``scheduler`` (an address, or a
+    ``distributed.Client``) bounds them on a Dask cluster instead, with the same answer
+    (:mod:`certify.certifier.cluster`)."""
+    model = prepare(problem, third=True)
+    if scheduler is not None:
+        from certify.certifier.cluster import DaskBounder
+
+        client = None if isinstance(scheduler, str) else scheduler
+        bounder = DaskBounder(problem, model, scheduler if client is None else "", CHUNK, client=client)
+    else:
+        bounder = CellBounder(problem, model, workers, CHUNK)
+    with bounder:
         return _prove(problem, bounder, max_cells, time_limit, accuracy, method, progress, batch)
 
 

@@ -23,7 +23,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                     "runs out; exit 4 is an internal error, never a verdict. Every answer carries a rigorous enclosure [lower, upper] of the sup error.",
         epilog="examples:\n  certify prove p.json -o p.cert.json\n"
                "  certify prove p.json --accuracy 0.01 --json     # compute the sup to 1%\n"
-               "  certify prove p.json --max-cells 200000\n\n"
+               "  certify prove p.json --max-cells 200000\n"
+               "  certify prove p.json --scheduler tcp://10.0.0.5:8786 -o p.cert.json\n\n"
                "The verdict, enclosure and certificate depend only on the problem and the budget\n"
                "(--max-cells, --accuracy, --method), whatever the machine's load. --time-limit is\n"
                "an extra cap; a verdict it cuts short depends on the host's speed and load.",
@@ -37,6 +38,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--method", choices=["taylor3", "lipschitz"], default=None,
                    help="cell bound (default: taylor3, or lipschitz for heads whose query attends to itself)")
     add_workers_option(p, "search and of the check")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="run the search on the Dask cluster whose scheduler is at ADDRESS "
+                        "(tcp://HOST:8786; start it with `dask scheduler` and `dask worker ADDRESS "
+                        "--nthreads 1` per core); same verdict and certificate; the check then runs "
+                        "here with --workers; needs pip install 'certify[cluster]'")
     add_json_option(p)
     p.set_defaults(func=run)
     return p
@@ -63,7 +69,8 @@ def run(args) -> int:
                   end="", file=sys.stderr, flush=True)
 
     d = decide(problem, max_cells=args.max_cells, time_limit=args.time_limit, accuracy=args.accuracy,
-               method=args.method, progress=progress, workers=args.workers or default_workers())
+               method=args.method, progress=progress, workers=args.workers or default_workers(),
+               scheduler=args.scheduler)
     r = d.result
     if show:
         print(file=sys.stderr)
