@@ -45,6 +45,10 @@ def _bound_chunk(canonical: dict, key: str, third: bool, strict: bool, sphere_di
             return bound_cells(model, sphere_dim, facets, levels, coords, method)
 
 
+def _the_problem(canonical: dict) -> dict:
+    return canonical
+
+
 def connect(address: str):
     """A ``distributed.Client`` for the scheduler at ``address``; InputError (exit 2) naming
     --scheduler when dask.distributed is missing or the scheduler cannot be reached."""
@@ -71,7 +75,9 @@ class DaskBounder:
         self.min_cells = MIN_PARALLEL_CELLS
         self._own = client is None
         self.client = connect(address) if client is None else client
-        self._doc = self.client.scatter(problem.canonical, broadcast=True, hash=False)
+        # a task that returns the problem, not scattered data: the scheduler keeps its spec and
+        # computes it again if every worker holding it dies
+        self._doc = self.client.submit(_the_problem, problem.canonical, pure=False)
         self.tasks = 0
 
     def _here(self, sphere_dim, facets, levels, coords, method):

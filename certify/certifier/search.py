@@ -4,7 +4,7 @@
 first, every cell whose rigorous bound U (:mod:`certify.kernel.cellbound`) is above the
 current threshold. Cells at or below it become leaves of the certificate's partition.
 
-* Decision (default): threshold = epsilon. All leaves <= epsilon: CERTIFIED. A point
+* Decision (default): threshold = epsilon (1 - MARGIN). All leaves below it: CERTIFIED. A point
   whose error is rigorously > epsilon (the centres of the worst cells are evaluated with
   intervals, the best one polished by a local search first): REFUTED.
 * ``accuracy=A``: the threshold is min(epsilon, lower (1 + A)) while lower <= epsilon and
@@ -52,6 +52,10 @@ WITNESS_CANDIDATES = 6
 #: (its children would be split anyway: bounds shrink at most 8x per level at third
 #: order). Saves bounding the hopeless middle level; not a soundness matter.
 JUMP_RATIO = 16.0
+#: A leaf is kept when its bound is at most epsilon (1 - MARGIN): the checker bounds leaves in
+#: other chunks, and a cell's bound may move by about 1e-13 relative with its chunk's company
+#: (BLAS summation order), so a leaf at epsilon to the last bit could be rejected there.
+MARGIN = 1e-9
 
 
 
@@ -121,6 +125,7 @@ def _prove(problem, bounder, max_cells, time_limit, accuracy, method, progress, 
     t0 = time.monotonic()
     m = problem.sphere_dim
     eps = float(problem.epsilon)
+    keep_eps = iv.down(eps * (1.0 - MARGIN))
     model = bounder.model
     method = method or model.default_method
 
@@ -136,9 +141,9 @@ def _prove(problem, bounder, max_cells, time_limit, accuracy, method, progress, 
     def threshold():
         lo = best.lower
         if accuracy is None:
-            return eps
+            return keep_eps
         target = iv.down(lo * (1.0 + accuracy))
-        return min(eps, target) if lo <= eps else target
+        return min(keep_eps, target) if lo <= eps else target
 
     def consider(points):
         nonlocal best
