@@ -56,6 +56,8 @@ JUMP_RATIO = 16.0
 #: other chunks, and a cell's bound may move by about 1e-13 relative with its chunk's company
 #: (BLAS summation order), so a leaf at epsilon to the last bit could be rejected there.
 MARGIN = 1e-9
+#: A batch takes at least this fraction (1 / FRONTIER_SHARE) of the frontier.
+FRONTIER_SHARE = 8
 
 
 
@@ -172,7 +174,9 @@ def _prove(problem, bounder, max_cells, time_limit, accuracy, method, progress, 
             reason = (f"time limit of {time_limit:g} s reached (a wall-clock cap: this answer "
                       "depends on the host's speed and load; use --max-cells alone to reproduce it)")
             break
-        take = min(batch, F.size, max(1, max_cells - cells))
+        # batches grow with the frontier, so that taking one (a selection and a copy of the
+        # whole frontier) costs O(1) per cell bounded, not O(frontier)
+        take = min(max(batch, F.size // FRONTIER_SHARE), F.size, max(1, max_cells - cells))
         if take < F.size:
             sel = _worst_first(P, take)
             rest = np.ones(F.size, dtype=bool)
