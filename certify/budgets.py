@@ -27,8 +27,8 @@ DEFAULT_MAX_BOXES = 200_000
 #: the n = 2 examples; the bound only tightens with more pairs, it never becomes unsound).
 DEFAULT_MAX_PAIRS = 400_000
 
-#: Largest cell budget a proof that writes a certificate may be given: the checker accepts
-#: trees of at most five times DEFAULT_MAX_CELLS nodes (``certify.formats.certificate.MAX_NODES``), and a
-#: search of K bounded cells writes at most about K (1 + 2^-m) nodes (a cell split two levels
-#: at once adds 2^m unbounded middle nodes for 4^m bounded ones), so K <= 2.5 x DEFAULT fits.
-MAX_CERTIFIED_CELLS = 5 * DEFAULT_MAX_CELLS // 2
+#: Largest partition (tree nodes) ``certify check`` accepts by default (``--max-nodes``): five
+#: times DEFAULT_MAX_CELLS. A search of K bounded cells writes at most about K (1 + 2^-m) nodes
+#: (a cell split two levels at once adds 2^m unbounded middle nodes for 4^m bounded ones), so
+#: every certificate of a default budget fits; a larger one needs ``--max-nodes``.
+MAX_CERTIFICATE_NODES = 5 * DEFAULT_MAX_CELLS

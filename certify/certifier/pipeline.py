@@ -20,6 +20,7 @@ from certify.certifier import search
 from certify.checker import head as checker
 from certify.certifier import writer
 from certify.budgets import DEFAULT_MAX_CELLS
+from certify.formats import certificate
 from certify.checker.head import CheckReport
 from certify.certifier.search import CERTIFIED, REFUTED, UNDECIDED, SearchResult
 
@@ -41,6 +42,13 @@ class Decision:
         return self.result.verdict
 
 
+def _nodes_allowed(doc) -> int:
+    """The partition size the check accepts: the default limit, or the size of what this search
+    wrote when it is larger (the budget the caller gave the search says it may be)."""
+    trees = doc.get("partition", {}).get("trees", [])
+    return max(certificate.MAX_NODES, sum(int(t["bits"]) for t in trees))
+
+
 def decide(problem, *, max_cells: int = DEFAULT_MAX_CELLS, time_limit: float | None = None,
            accuracy: float | None = None, method: str | None = None, progress=None,
            workers: int = 1, scheduler=None) -> Decision:
@@ -53,7 +61,7 @@ def decide(problem, *, max_cells: int = DEFAULT_MAX_CELLS, time_limit: float | N
     if r.verdict == UNDECIDED:
         return Decision(r, None, None)
     doc = json.loads(json.dumps(writer.build_certificate(problem, r)))
-    report = checker.check_document(doc, problem=problem, workers=workers)
+    report = checker.check_document(doc, problem=problem, workers=workers, max_nodes=_nodes_allowed(doc))
     if not report.valid:
         raise VerdictNotConfirmed(f"the checker rejects the search's {r.verdict} certificate "
                                   f"({report.where}: {report.reason})")

@@ -36,6 +36,7 @@ import numpy as np
 from certify.budgets import DEFAULT_MAX_CELLS
 from certify.kernel import interval as iv
 from certify.checker.pool import CellBounder
+from certify.certifier.frontier import DEFAULT_MEMORY_CELLS, Frontier
 from certify.kernel.cellbound import error_enclosure_at, prepare, unit_point_enclosure
 from certify.kernel.sphere import MAX_LEVEL, root_cells, split_cells
 
@@ -56,8 +57,12 @@ JUMP_RATIO = 16.0
 #: other chunks, and a cell's bound may move by about 1e-13 relative with its chunk's company
 #: (BLAS summation order), so a leaf at epsilon to the last bit could be rejected there.
 MARGIN = 1e-9
-#: A batch takes at least this fraction (1 / FRONTIER_SHARE) of the frontier.
+#: A batch takes at least this fraction (1 / FRONTIER_SHARE) of the frontier (so that a cluster
+#: of many workers gets many chunks per batch when there is much to do) ...
 FRONTIER_SHARE = 8
+#: ... and at most this many cells (so that a batch ends, and ``time_limit`` and progress are
+#: looked at, every few seconds per worker).
+MAX_BATCH = 1 << 16
 
 
 
@@ -80,29 +85,18 @@ class SearchResult:
     reason: str = ""
     leaves: tuple = field(default=(), repr=False)  # (facets, levels, coords, U) of the partition
     accuracy: float | None = None
+    peak_frontier: int = 0        # most open cells held in memory at once
+    spilled: int = 0              # open cells written to disk (see certify.certifier.frontier)
 
     @property
     def leaf_count(self) -> int:
         return 0 if not self.leaves else int(self.leaves[0].shape[0])
 
 
-def _worst_first(P: np.ndarray, take: int) -> np.ndarray:
-    """Indices of the ``take`` largest priorities, ties broken by index (lowest first).
-
-    ``np.argpartition`` alone picks an unspecified subset among equal values (siblings share
-    their parent's bound), and which one may differ between numpy builds and SIMD paths; the
-    k-th largest value itself is unique, so selecting around it is deterministic. NaN counts
-    as the largest priority."""
-    key = np.where(np.isnan(P), np.inf, P)
-    kth = np.partition(key, key.size - take)[key.size - take]
-    above = np.flatnonzero(key > kth)
-    tied = np.flatnonzero(key == kth)[: take - above.size]
-    return np.concatenate([above, tied])
-
-
 def prove(problem, max_cells: int = DEFAULT_MAX_CELLS, time_limit: float | None = None,
           accuracy: float | None = None, method: str | None = None, progress=None,
-          batch: int = BATCH, workers: int = 1, scheduler=None) -> SearchResult:
+          batch: int = BATCH, workers: int = 1, scheduler=None,
+          frontier_memory: int = DEFAULT_MEMORY_CELLS) -> SearchResult:
     """Decide sup_x max_i |H_i(x) - f_i(x)| <= epsilon for a :class:`Problem` (see module).
 
     ``max_cells`` is the work budget that makes the answer reproducible whatever the load;
@@ -110,7 +104,8 @@ def prove(problem, max_cells: int = DEFAULT_MAX_CELLS, time_limit: float | None 
     ``workers`` processes bound the cells of each batch (the answer is the same for every
     number: :class:`certify.checker.pool.CellBounder`); ``scheduler`` (an address, or a
     ``distributed.Client``) bounds them on a Dask cluster instead, with the same answer
-    (:mod:`certify.certifier.cluster`)."""
+    (:mod:`certify.certifier.cluster`). At most ``frontier_memory`` open cells are held in
+    memory, the rest wait on disk (same answer: :mod:`certify.certifier.frontier`)."""
     model = prepare(problem, third=True)
     if scheduler is not None:
         from certify.certifier.cluster import DaskBounder
@@ -120,10 +115,11 @@ def prove(problem, max_cells: int = DEFAULT_MAX_CELLS, time_limit: float | None 
     else:
         bounder = CellBounder(problem, model, workers, CHUNK)
     with bounder:
-        return _prove(problem, bounder, max_cells, time_limit, accuracy, method, progress, batch)
+        with Frontier(problem.sphere_dim, frontier_memory) as frontier:
+            return _prove(problem, bounder, frontier, max_cells, time_limit, accuracy, method, progress, batch)
 
 
-def _prove(problem, bounder, max_cells, time_limit, accuracy, method, progress, batch) -> SearchResult:
+def _prove(problem, bounder, frontier, max_cells, time_limit, accuracy, method, progress, batch) -> SearchResult:
     t0 = time.monotonic()
     m = problem.sphere_dim
     eps = float(problem.epsilon)
@@ -132,8 +128,9 @@ def _prove(problem, bounder, max_cells, time_limit, accuracy, method, progress, 
     method = method or model.default_method
 
     F, L, C = root_cells(m)
-    P = np.full(F.shape[0], np.inf)  # priority: the parent's bound
+    frontier.push(F, L, C, np.full(F.shape[0], np.inf))  # priority: the parent's bound
     leaves = ([], [], [], [])
+    leaf_max = 0.0                 # the largest bound among the leaves so far
     stuck_upper = 0.0
     best = Witness(np.zeros(m + 1), 0.0, np.inf)
     cells = 0
@@ -158,13 +155,13 @@ def _prove(problem, bounder, max_cells, time_limit, accuracy, method, progress, 
         return False
 
     def upper_now():
-        parts = [stuck_upper] + [float(np.max(u)) for u in leaves[3] if u.size]
-        if P.size:
-            parts.append(float(np.max(P)))
+        parts = [stuck_upper, leaf_max]
+        if frontier.size:
+            parts.append(frontier.max_priority())
         return max(parts)
 
     while True:
-        if F.size == 0:
+        if frontier.size == 0:
             break
         elapsed = time.monotonic() - t0
         if cells >= max_cells:
@@ -174,18 +171,10 @@ def _prove(problem, bounder, max_cells, time_limit, accuracy, method, progress, 
             reason = (f"time limit of {time_limit:g} s reached (a wall-clock cap: this answer "
                       "depends on the host's speed and load; use --max-cells alone to reproduce it)")
             break
-        # batches grow with the frontier, so that taking one (a selection and a copy of the
-        # whole frontier) costs O(1) per cell bounded, not O(frontier)
-        take = min(max(batch, F.size // FRONTIER_SHARE), F.size, max(1, max_cells - cells))
-        if take < F.size:
-            sel = _worst_first(P, take)
-            rest = np.ones(F.size, dtype=bool)
-            rest[sel] = False
-        else:
-            sel = np.arange(F.size)
-            rest = np.zeros(F.size, dtype=bool)
-        f, l, c = F[sel], L[sel], C[sel]
-        F, L, C, P = F[rest], L[rest], C[rest], P[rest]
+        # batches grow with the frontier (up to MAX_BATCH); taking one costs O(batch)
+        take = min(max(batch, frontier.size // FRONTIER_SHARE), max(batch, MAX_BATCH),
+                   max(1, max_cells - cells))
+        f, l, c = frontier.take(take)
         U, est, centres, _ = bounder(m, f, l, c, method)
         cells += f.size
         # witness candidates: the worst centres, the best one polished
@@ -200,6 +189,8 @@ def _prove(problem, bounder, max_cells, time_limit, accuracy, method, progress, 
         done = U <= thr
         for arr, src in zip(leaves, (f[done], l[done], c[done], U[done])):
             arr.append(src)
+        if np.any(done):
+            leaf_max = max(leaf_max, float(np.max(U[done])))
         split = ~done
         deep = split & (l >= MAX_LEVEL)
         if np.any(deep):
@@ -213,25 +204,22 @@ def _prove(problem, bounder, max_cells, time_limit, accuracy, method, progress, 
                 cf, cl, cc = f[sel_split], l[sel_split], c[sel_split]
                 for _ in range(times):
                     cf, cl, cc = split_cells(m, cf, cl, cc)
-                F = np.concatenate([F, cf])
-                L = np.concatenate([L, cl])
-                C = np.concatenate([C, cc])
-                P = np.concatenate([P, np.repeat(U[sel_split], 1 << (m * times))])
+                frontier.push(cf, cl, cc, np.repeat(U[sel_split], 1 << (m * times)))
         if accuracy is None and best.lower > eps:
             break
         now = time.monotonic()
         if progress and now - last_report >= 0.5:
             last_report = now
-            progress({"cells": cells, "frontier": int(F.size), "lower": best.lower,
+            progress({"cells": cells, "frontier": int(frontier.size), "lower": best.lower,
                       "upper": upper_now(), "seconds": now - t0})
 
-    upper = upper_now() if (F.size or stuck_upper) else max([0.0] + [float(np.max(u)) for u in leaves[3] if u.size])
+    upper = upper_now()
     lower = best.lower
-    if accuracy is not None and F.size == 0 and not stuck_upper:
+    if accuracy is not None and frontier.size == 0 and not stuck_upper:
         reason = ""
-    if best.lower > eps and (accuracy is None or not F.size):
+    if best.lower > eps and (accuracy is None or not frontier.size):
         verdict = REFUTED
-    elif not F.size and not stuck_upper and upper <= eps:
+    elif not frontier.size and not stuck_upper and upper <= eps:
         verdict = CERTIFIED
     elif best.lower > eps:
         verdict = REFUTED  # accuracy not reached, but the decision is made
@@ -243,4 +231,5 @@ def _prove(problem, bounder, max_cells, time_limit, accuracy, method, progress, 
     if verdict == CERTIFIED:
         result_leaves = tuple(np.concatenate(a) for a in leaves)
     return SearchResult(verdict, lower, upper, best if best.lower > 0 else None, method, cells,
-                        time.monotonic() - t0, reason, result_leaves, accuracy)
+                        time.monotonic() - t0, reason, result_leaves, accuracy,
+                        frontier.peak_memory, frontier.spilled)

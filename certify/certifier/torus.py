@@ -82,7 +82,7 @@ def torus_bound(spec: SeqMap, doc: dict, max_pairs: int = DEFAULT_MAX_PAIRS, tim
     bound does not depend on the machine's load; ``time_limit``, default None, is an extra cap
     that makes it host-dependent).
     """
-    from certify.certifier.search import _worst_first
+    from certify.certifier.frontier import worst_first as _worst_first
 
     from certify.kernel.cellbound import prepare
     from certify.kernel.sphere import cell_caps, root_cells, split_cells

@@ -60,10 +60,11 @@ def scan_certificates(root: str | os.PathLike) -> tuple[list[Path], list[Path]]:
 
 
 def check_file(path: str | os.PathLike, problem: str | os.PathLike | None = None,
-               strict: bool = False, workers: int = 1) -> CheckReport:
+               strict: bool = False, workers: int = 1, max_nodes: int | None = None) -> CheckReport:
     """A certify.certificate/1 file (checker) or a certify.seqmap-certificate/1 file; any
     other document is not a certificate (bad input, exit 2), never INVALID. ``problem``, when
-    given, is the problem file the certificate must be about."""
+    given, is the problem file the certificate must be about; ``max_nodes`` (default
+    ``certify.formats.certificate.MAX_NODES``) is the largest partition accepted."""
     doc = read_json(path, what="certificate")
     fmt = doc.get("format") if isinstance(doc, dict) else None
     if not is_certificate_format(fmt):
@@ -75,7 +76,7 @@ def check_file(path: str | os.PathLike, problem: str | os.PathLike | None = None
                                  f"or {SEQMAP_FORMAT})")
     if not fmt.startswith("certify.seqmap-certificate/"):
         expected = load_problem(problem) if problem is not None else None
-        return check_document(doc, str(path), expected, strict=strict, workers=workers)
+        return check_document(doc, str(path), expected, strict=strict, workers=workers, max_nodes=max_nodes)
     if problem:
         raise InputError("--problem", "a sequence-map certificate carries its own problems; drop --problem")
     from certify.checker.sequence_map import check_sequence_map

@@ -86,13 +86,15 @@ def _validate(doc):
 
 
 def check_document(doc, path: str = "<document>", problem=None, strict: bool = False,
-                   workers: int = 1) -> CheckReport:
+                   workers: int = 1, max_nodes: int | None = None) -> CheckReport:
     """Check a parsed certificate; ``problem`` (a Problem) must match when given. ``workers``
-    processes bound the leaves (the answer is the same for every number)."""
+    processes bound the leaves (the answer is the same for every number). A partition of more
+    than ``max_nodes`` tree nodes (default ``certify.formats.certificate.MAX_NODES``) is refused
+    before it is decoded (a resource limit, not a matter of soundness)."""
     t0 = time.monotonic()
     report = CheckReport(path, False)
     try:
-        _check(doc, report, problem, strict, workers)
+        _check(doc, report, problem, strict, workers, max_nodes)
         report.valid = True
     except CertificateError as exc:
         report.valid = False
@@ -102,7 +104,7 @@ def check_document(doc, path: str = "<document>", problem=None, strict: bool = F
     return report
 
 
-def _check(doc, report: CheckReport, expected_problem, strict: bool, workers: int) -> None:
+def _check(doc, report: CheckReport, expected_problem, strict: bool, workers: int, max_nodes) -> None:
     _validate(doc)
     if doc["format"] != FORMAT or doc["checker_version"] != CHECKER_VERSION:
         raise CertificateError("format", f"unsupported format {doc['format']!r}")
@@ -157,7 +159,7 @@ def _check(doc, report: CheckReport, expected_problem, strict: bool, workers: in
     if witness_lower > eps:
         raise CertificateError("witness", "the witness proves the error is above epsilon")
     part = doc["partition"]
-    F, L, C = decode_tree(m, part["trees"])
+    F, L, C = decode_tree(m, part["trees"], max_nodes)
     n = F.shape[0]
     if part["leaves"] != n:
         raise CertificateError("partition.leaves", f"says {part['leaves']} but the trees have {n} leaves")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from certify.cli.options import add_json_option, add_workers_option, default_workers
+from certify.budgets import MAX_CERTIFICATE_NODES
+from certify.cli.options import add_json_option, add_workers_option, default_workers, positive_int
 from certify.cli.output import emit, fmt
 from certify.errors import EXIT_OK, EXIT_REFUTED, InputError
 
@@ -30,6 +31,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true",
                    help="evaluate every exp/log/sin/... as an Arb ball (python-flint) instead of the "
                         "kernel's own enclosures: a second, independent algorithm; slow")
+    p.add_argument("--max-nodes", type=positive_int, default=MAX_CERTIFICATE_NODES, metavar="K",
+                   help="largest partition accepted, in tree nodes (default %(default)s, what a default "
+                        "certify prove budget writes with room to spare); a larger one is refused before "
+                        "it is decoded")
     add_workers_option(p, "leaves")
     add_json_option(p)
     p.set_defaults(func=run)
@@ -54,7 +59,7 @@ def run(args) -> int:
     workers = args.workers or default_workers()
     reports = []
     for path in paths:
-        reports.append(check_file(path, args.problem, args.strict, workers))
+        reports.append(check_file(path, args.problem, args.strict, workers, args.max_nodes))
     ok = all(r.valid for r in reports)
     lines = []
     for r in reports:

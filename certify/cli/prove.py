@@ -6,11 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from certify.budgets import DEFAULT_MAX_CELLS, MAX_CERTIFIED_CELLS
+from certify.budgets import DEFAULT_MAX_CELLS, MAX_CERTIFICATE_NODES
 from certify.cli.options import (add_budget_options, add_json_option, add_workers_option, default_workers,
                                  output_file, positive_number)
 from certify.cli.output import emit, finite_or_none, fmt, write
-from certify.errors import EXIT_OK, EXIT_REFUTED, EXIT_UNDECIDED, InputError
+from certify.errors import EXIT_OK, EXIT_REFUTED, EXIT_UNDECIDED
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -56,9 +56,6 @@ def run(args) -> int:
     from certify.formats.problem import load_problem
 
     output = Path(args.output) if args.output is not None else None
-    if output is not None and args.max_cells > MAX_CERTIFIED_CELLS:
-        raise InputError("--max-cells", f"at most {MAX_CERTIFIED_CELLS} when a certificate is written "
-                                        f"(-o): larger partitions exceed what certify check accepts")
     problem = load_problem(args.problem)
     show = sys.stderr.isatty() and not args.json
 
@@ -98,7 +95,9 @@ def run(args) -> int:
     if r.reason:
         lines.append(f"  stopped: {r.reason}")
     if written:
-        lines.append(f"  certificate: {written} (check it with: certify check {written})")
+        nodes = sum(int(t["bits"]) for t in d.certificate.get("partition", {}).get("trees", []))
+        limit = f" --max-nodes {nodes}" if nodes > MAX_CERTIFICATE_NODES else ""
+        lines.append(f"  certificate: {written} (check it with: certify check {written}{limit})")
     elif output is not None:
         lines.append("  no certificate written: an UNDECIDED answer has none")
     emit(args, payload, lines)

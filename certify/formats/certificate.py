@@ -25,18 +25,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from certify.budgets import DEFAULT_MAX_CELLS
+from certify.budgets import MAX_CERTIFICATE_NODES
 from certify.formats.jsonio import unpack_array
 from certify.kernel.sphere import MAX_LEVEL, facet_count
 
 FORMAT = "certify.certificate/1"
 CHECKER_VERSION = "1"
-#: Largest number of tree nodes (bits) a certificate may hold: five times the default cell
+#: Largest number of tree nodes (bits) a certificate may hold unless the caller says more
+#: (``decode_tree(max_nodes=)``, ``certify check --max-nodes``): five times the default cell
 #: budget of ``certify prove`` (each bounded cell is one node of the tree), so every
 #: certificate the search writes by default fits with room to spare. The bit counts are
 #: checked against it before anything is decompressed or decoded: a few kilobytes of zlib
 #: data can otherwise carry a tree that takes minutes to walk.
-MAX_NODES = 5 * DEFAULT_MAX_CELLS
+MAX_NODES = MAX_CERTIFICATE_NODES
 
 
 class CertificateError(ValueError):
@@ -53,9 +54,11 @@ def unpack_bytes(text: str, limit: int, field: str) -> np.ndarray:
     return unpack_array(text, "u1", limit, field, error=CertificateError)
 
 
-def decode_tree(sphere_dim: int, trees: list, max_nodes: int = MAX_NODES):
+def decode_tree(sphere_dim: int, trees: list, max_nodes: int | None = None):
     """Leaves (facets, levels, coords) in preorder from the per-facet encodings; raises
-    CertificateError for anything but complete 2^m-ary trees of depth <= MAX_LEVEL."""
+    CertificateError for anything but complete 2^m-ary trees of depth <= MAX_LEVEL or of more
+    than ``max_nodes`` nodes (default MAX_NODES)."""
+    max_nodes = MAX_NODES if max_nodes is None else max_nodes
     m = sphere_dim
     k = 1 << m
     nfacets = facet_count(m)
@@ -70,8 +73,9 @@ def decode_tree(sphere_dim: int, trees: list, max_nodes: int = MAX_NODES):
         if nbits > budget:
             # every bit count is checked before any tree is decompressed or walked
             raise CertificateError(f"partition.trees[{face}].bits",
-                                   f"the trees hold more than {max_nodes} nodes in all (the certificate "
-                                   f"budget MAX_NODES, five times certify prove's default cell budget)")
+                                   f"the trees hold more than {max_nodes} nodes in all (the largest "
+                                   f"partition accepted: certify check --max-nodes; default "
+                                   f"{MAX_NODES}, five times certify prove's default cell budget)")
         budget -= nbits
     for face, tree in enumerate(trees):
         field = f"partition.trees[{face}]"

@@ -48,9 +48,13 @@ itself, s_0(z) = z^T S z with value B z.
 * Key pruning (a cost, not a soundness, matter): for a group cap (centre g, radius r)
   containing the cell, keys whose score upper bound s_k^+ lies far below the best lower
   bound M^- are dropped, first whole blocks of nearby keys from block bounds
-  (``_block_scores``), then single keys (scores on the cap by the radial split). Softmax: H = (1 - theta) H_kept + theta H_dropped with theta <=
-  sum_dropped mult_k e^{s_k^+ - M^-}, so |H - H_kept| <= theta span_i. Core: the dropped
-  part is at most sum_dropped mult_k e^{s_k^+} |v_ki|. Both are added to U.
+  (``_block_scores``), then single keys (scores on the cap by the radial split). Softmax:
+  H = (1 - theta) H_kept + theta H_dropped with theta <= sum_dropped mult_k e^{s_k^+ - M^-}
+  (a dropped block counts its summed multiplicity times e^{its score bound - M^-}), so
+  |H - H_kept| <= theta span_i; single keys are dropped lightest first while the sum stays
+  within the share, which ones being a float choice (any set is sound: theta is the
+  rounded-up sum over the set chosen). Core: the dropped part is at most
+  sum_dropped mult_k e^{s_k^+} |v_ki|. Both are added to U.
 * Sequence problems (Corollary 2): with inert input tokens the output at a position whose
   query sees c inert tokens is H_c = num/(den + c), num and den independent of c, den > 0.
   Each |H_c,i - f_i| = |num_i t - f_i| is convex in t = 1/(den + c), and t is monotone in c,
@@ -899,16 +903,27 @@ def _prune(model: CellModel, g: np.ndarray, r: np.ndarray):
     keepk = model.keep[safe] & real
     dead = ~alive                                             # whole blocks dropped per cap
     if model.kind == "softmax":
-        # np.max, not fmax: a NaN score anywhere makes the remainder infinite (not certified);
-        # a dropped key has s_k^+ < level = M^- - cut, so its weight relative to the best
-        # key is below e^gap with gap >= level - M^- (rounded up): no exp per key
+        # the dropped keys' weight relative to the best key's: a key's is at most
+        # mult_k e^{s_k^+ - M^-} and a dead block's at most its summed multiplicity times
+        # e^{(its score bound) - M^-}, where M^- = ref is below the best key's score on the cap
+        # (np.max, not fmax: a NaN reference makes every bound NaN and nothing is dropped)
         ref = np.maximum(ref0, np.max(np.where(real, s_lo, -np.inf), axis=1))
-        level = iv.down(ref - cut)
-        keepm = (~(s_hi < level[:, None]) | keepk) & real  # a NaN bound is kept, never dropped
-        gap = iv.up(level - ref)
-        single = usum(np.where(real & ~keepm, model.mult[safe], 0.0), 1)
-        blocks = usum(np.where(dead, kb.mult_sum[None, :], 0.0), 1)
-        theta = iv.up(iv.exp((gap, gap))[1] * iv.up(single + blocks))
+        w_blk = iv.up(iv.exp((iv.up(b_hi - ref[:, None]),) * 2)[1] * kb.mult_sum[None, :])
+        theta = usum(np.where(dead, w_blk, 0.0), 1)
+        w_up = iv.up(iv.exp((iv.up(s_hi - ref[:, None]),) * 2)[1] * model.mult[safe])
+        # the rest of the share goes to the keys of least weight, lightest first (which ones
+        # is a float estimate: any choice is sound, the rounded-up sum of the chosen is added);
+        # a key whose bound is NaN or infinite is kept, never dropped
+        spare = share / max(big, 1e-300) - theta
+        movable = ~keepk & real & np.isfinite(w_up)
+        t = np.where(movable, w_up, np.inf)
+        order_t = np.argsort(t, axis=1, kind="stable")
+        cum = np.cumsum(np.take_along_axis(t, order_t, axis=1), axis=1)
+        drop = np.zeros_like(movable)
+        np.put_along_axis(drop, order_t, cum <= 0.5 * spare[:, None], axis=1)
+        drop &= movable
+        keepm = real & ~drop
+        theta = iv.up(theta + usum(np.where(drop, w_up, 0.0), 1))
         rem = iv.up(theta[:, None] * model.span[None, :])
     else:
         ew = iv.up(iv.exp((s_hi, s_hi))[1] * model.mult[safe])

@@ -290,14 +290,30 @@ def test_the_supported_sphere_dimension_is_stated():
 
 # ------------------------------------------------------------------ budgets the checker accepts
 
-def test_prove_refuses_a_cell_budget_whose_certificate_check_would_reject(files, capsys):
-    from certify.budgets import MAX_CERTIFIED_CELLS
+def test_a_partition_above_the_node_limit_is_refused_unless_the_limit_is_raised(files, capsys):
+    cert = json.loads((files / "p.cert.json").read_text())
+    nodes = sum(t["bits"] for t in cert["partition"]["trees"])
+    assert nodes <= MAX_NODES
+    code, out, _ = run(capsys, "check", files / "p.cert.json", "--max-nodes", nodes - 1)
+    assert code == 1 and "INVALID" in out and "--max-nodes" in out
+    code, out, _ = run(capsys, "check", files / "p.cert.json", "--max-nodes", nodes)
+    assert code == 0 and "VALID" in out
+    code, _, err = run(capsys, "check", files / "p.cert.json", "--max-nodes", 0)
+    assert code == 2 and "--max-nodes" in _one_line(err)
 
-    assert 2 * MAX_CERTIFIED_CELLS <= MAX_NODES
-    code, _, err = run(capsys, "prove", files / "p.json", "-o", files / "big.cert.json",
-                       "--max-cells", MAX_CERTIFIED_CELLS + 1)
-    assert code == 2 and "--max-cells" in _one_line(err)
-    assert not (files / "big.cert.json").exists()
+
+def test_a_search_larger_than_the_default_limit_is_still_confirmed(files, capsys, monkeypatch):
+    """decide() checks what the search wrote with a limit that fits it: a budget above the
+    default is the caller's choice, not an internal error (exit 4)."""
+    import certify.formats.certificate as certificate
+
+    monkeypatch.setattr(certificate, "MAX_NODES", 8)
+    code, out, _ = run(capsys, "prove", files / "p.json", "-o", files / "again.cert.json")
+    assert code == 0 and "CERTIFIED" in out
+    nodes = sum(t["bits"] for t in json.loads((files / "again.cert.json").read_text())["partition"]["trees"])
+    assert nodes > 8
+    code, out, _ = run(capsys, "check", files / "again.cert.json", "--max-nodes", 8)
+    assert code == 1 and "INVALID" in out
 
 
 def test_seqmap_spec_with_a_huge_integer_epsilon_is_bad_input(tmp_path, capsys):
@@ -334,7 +350,7 @@ def test_a_verdict_the_checker_does_not_confirm_is_never_reported(files, capsys,
     import certify.certifier.pipeline
     from certify.checker.head import CheckReport
 
-    def rejecting(doc, path="<document>", problem=None, strict=False, workers=1):
+    def rejecting(doc, path="<document>", problem=None, strict=False, workers=1, max_nodes=None):
         return CheckReport(path=path, valid=False, reason="planted disagreement", where="partition")
 
     monkeypatch.setattr(certify.checker.head, "check_document", rejecting)

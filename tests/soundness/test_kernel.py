@@ -423,6 +423,45 @@ def test_pruning_keeps_every_key_that_certainly_matters(kind):
     assert np.mean((idx >= 0).sum(axis=1)) < 0.1 * model.keys.shape[0]  # most keys are dropped
 
 
+@pytest.mark.parametrize("kind", ["softmax", "core"])
+def test_the_remainder_pays_for_every_dropped_key_at_sampled_points(kind):
+    """|H with every key - H with the kept keys| <= the remainder, at points of each cap: the
+    dropped keys (whole blocks, keys below the cut, and the lightest keys the rest of the share
+    pays for) are all accounted for."""
+    import certify.kernel.cellbound as cb
+
+    t = parse_target(["sin(3*x0)*x1"], 2)
+    c = construct_vmf(t, 0.05, 1.0, lam=400.0, prefix_length=2000, kind=kind)
+    model = prepare(c.problem)
+    f, l, co = root_cells(2)
+    for _ in range(5):
+        f, l, co = split_cells(2, f, l, co)
+    g, r = cell_caps(2, f, l, co)
+    idx, rem = cb.prune_keys(model, g, r)
+    rng = np.random.default_rng(3)
+    A, b, V = model.keys, model.biases, model.values
+    worst = 0.0
+    for j in rng.choice(g.shape[0], 200, replace=False):
+        u = rng.normal(size=(16, 3))
+        u -= (u @ g[j])[:, None] * g[j][None, :]
+        u *= (r[j] * rng.random((16, 1)) ** 0.5) / np.linalg.norm(u, axis=1, keepdims=True)
+        x = g[j][None, :] + u
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        s = x @ A.T + b[None, :]
+        kept = idx[j][idx[j] >= 0]
+        if kind == "softmax":
+            w = np.exp(s - s.max(axis=1, keepdims=True)) * model.mult[None, :]
+            full = (w @ V) / w.sum(axis=1, keepdims=True)
+            part = (w[:, kept] @ V[kept]) / w[:, kept].sum(axis=1, keepdims=True)
+        else:
+            w = np.exp(s) * model.mult[None, :]
+            full, part = w @ V, w[:, kept] @ V[kept]
+        gap = np.max(np.abs(full - part), axis=0)
+        assert np.all(gap <= rem[j] * (1 + 1e-9) + 1e-13), (j, gap, rem[j])
+        worst = max(worst, float(np.max(gap / np.maximum(rem[j], 1e-300))))
+    assert worst > 1e-5, "no dropped key made a visible difference: the test sees nothing"
+
+
 def test_block_score_bounds_hold_for_every_member_key():
     """Each block's score bound on a cap is at least every member key's score at sampled
     points of the cap (exact dot products in Arb)."""
