@@ -45,7 +45,7 @@ def one(name: str, workers: int, max_cells: int, time_limit: float | None) -> di
     from certify.certifier.pipeline import decide
 
     case = CASES[name]
-    sup = estimate_sup_error(problem_for(case, 1.0), samples=100_000).value
+    sup = estimate_sup_error(problem_for(case, 1.0)).value
     problem = problem_for(case, case["factor"] * sup)
     d = decide(problem, max_cells=max_cells, time_limit=time_limit, workers=workers)
     r = d.result

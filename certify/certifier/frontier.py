@@ -5,10 +5,13 @@ exponent of P (``numpy.frexp``: exact, the same on every host), highest bucket f
 the order they arrived inside a bucket. So taking a batch costs O(batch), never a selection
 over the whole frontier, and the order is a function of the pushes alone.
 
-Memory stays bounded: when more than ``memory_cells`` cells are held, whole buckets from the
-lowest up are written to a temporary directory (one ``.npy`` file per spilled run of cells) and
-read back when their turn comes. Spilling changes where cells wait, never the order in which
-they are taken, so a search gives the same answer with any cap.
+Memory stays bounded: when more than ``memory_cells`` cells are held after a push, cells are
+written to a temporary directory (files of at most SPILL_FILE_CELLS cells), whole buckets from
+the lowest up, until half the cap is left; the front of the top bucket (the next cells to be
+taken) stays. A file is read back when its turn comes.
+Spilling changes where cells wait, never the order in which they are taken, so a search gives
+the same answer with any cap. (Between two spills the memory held is at most the cap plus one
+batch's children.)
 
 Nothing here is trusted (the certificate is re-checked from scratch); the frontier only
 decides the order in which cells are bounded.
@@ -27,15 +30,18 @@ TOP, BOTTOM = 1 << 20, -(1 << 20)
 MERGE_BELOW = 1 << 14
 #: Cells held in memory at most before buckets are spilled (about 40-60 bytes per cell).
 DEFAULT_MEMORY_CELLS = 1 << 22
+#: Cells per spill file at most (a file is read back whole when its turn comes).
+SPILL_FILE_CELLS = 1 << 18
 
 
 def bucket_of(P: np.ndarray) -> np.ndarray:
-    """Bucket index of each priority: its binary exponent (exact; NaN and inf on top)."""
+    """Bucket index of each priority: its binary exponent (exact; NaN and +inf on top, a
+    priority <= 0 or -inf at the bottom)."""
     with np.errstate(all="ignore"):
         _, e = np.frexp(np.where(np.isfinite(P), P, 0.0))
     e = e.astype(np.int64)
     e = np.where(P > 0, e, BOTTOM)
-    return np.where(np.isfinite(P), e, TOP)
+    return np.where(np.isnan(P) | (P == np.inf), TOP, e)
 
 
 class _Chunk:
@@ -115,36 +121,52 @@ class Frontier:
     # ----------------------------------------------------------------- spilling
 
     def _spill(self) -> None:
-        """Write buckets to disk, lowest first, until at most half the cap is in memory; the
-        top bucket stays (it is taken next)."""
+        """Write the cells of whole buckets to disk, lowest bucket first, until at most half the
+        cap is in memory; of the top bucket, the front (the cells taken next, up to a tenth of
+        the cap) stays."""
         keys = sorted(self.buckets)
-        for key in keys[:-1]:
+        for key in keys:
             if self.in_memory <= self.memory_cells // 2:
                 break
-            chunks = self.buckets[key]
-            out, run = [], []
+            stay = self.memory_cells // 10 if key == keys[-1] else 0
+            chunks, out, run, kept = self.buckets[key], [], [], 0
             for ch in chunks + [None]:
+                if ch is not None and ch.path is None and kept < stay:
+                    # the front of the top bucket is taken next: it stays (cut at ``stay``)
+                    n = min(ch.size, stay - kept)
+                    kept += n
+                    if n == ch.size:
+                        out.append(ch)
+                        continue
+                    out.append(_Chunk(tuple(a[:n].copy() for a in ch.arrays)))  # frees the rest
+                    ch = _Chunk(tuple(a[n:] for a in ch.arrays))
                 if ch is not None and ch.path is None:
                     run.append(ch)
                     continue
                 if run:
-                    out.append(self._write(run))
+                    out.extend(self._write(run))
                     run = []
                 if ch is not None:
                     out.append(ch)
             self.buckets[key] = out
 
-    def _write(self, run: list[_Chunk]) -> _Chunk:
+    def _write(self, run: list[_Chunk]) -> list[_Chunk]:
+        """The cells of consecutive in-memory chunks, in order, as files of at most
+        SPILL_FILE_CELLS cells."""
         if self._dir is None:
             self._dir = tempfile.TemporaryDirectory(prefix="certify-frontier-")
         arrays = tuple(np.concatenate([ch.arrays[i] for ch in run]) for i in range(4))
-        size = int(arrays[0].shape[0])
-        path = os.path.join(self._dir.name, f"{self._files}.npz")
-        self._files += 1
-        np.savez(path, F=arrays[0], L=arrays[1], C=arrays[2], P=arrays[3])
-        self.in_memory -= size
-        self.spilled += size
-        return _Chunk(None, path, size, max(ch.pmax for ch in run))
+        total = int(arrays[0].shape[0])
+        out = []
+        for s in range(0, total, SPILL_FILE_CELLS):
+            part = tuple(a[s:s + SPILL_FILE_CELLS] for a in arrays)
+            path = os.path.join(self._dir.name, f"{self._files}.npz")
+            self._files += 1
+            np.savez(path, F=part[0], L=part[1], C=part[2], P=part[3])
+            out.append(_Chunk(None, path, int(part[0].shape[0]), _nanmax(part[3])))
+        self.in_memory -= total
+        self.spilled += total
+        return out
 
     def _load(self, ch: _Chunk) -> _Chunk:
         with np.load(ch.path) as z:

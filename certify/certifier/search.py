@@ -187,7 +187,8 @@ def _prove(problem, bounder, frontier, max_cells, time_limit, accuracy, method, 
             consider(y[None, :])
         thr = threshold()
         done = U <= thr
-        for arr, src in zip(leaves, (f[done], l[done], c[done], U[done])):
+        # facets and levels as int16 while the search runs (levels <= MAX_LEVEL = 50)
+        for arr, src in zip(leaves, (f[done].astype(np.int16), l[done].astype(np.int16), c[done], U[done])):
             arr.append(src)
         if np.any(done):
             leaf_max = max(leaf_max, float(np.max(U[done])))
@@ -229,7 +230,7 @@ def _prove(problem, bounder, frontier, max_cells, time_limit, accuracy, method, 
             reason = f"cells at the deepest level ({MAX_LEVEL}) still have bounds above the threshold"
     result_leaves = ()
     if verdict == CERTIFIED:
-        result_leaves = tuple(np.concatenate(a) for a in leaves)
+        result_leaves = tuple(np.concatenate(a).astype(t) for a, t in zip(leaves, (np.int64, np.int64, np.int64, np.float64)))
     return SearchResult(verdict, lower, upper, best if best.lower > 0 else None, method, cells,
                         time.monotonic() - t0, reason, result_leaves, accuracy,
                         frontier.peak_memory, frontier.spilled)

@@ -916,6 +916,9 @@ def _prune(model: CellModel, g: np.ndarray, r: np.ndarray):
         # a key whose bound is NaN or infinite is kept, never dropped
         spare = share / max(big, 1e-300) - theta
         movable = ~keepk & real & np.isfinite(w_up)
+        # the key whose lower score is the reference stays (with none kept the bound is NaN)
+        best = np.argmax(np.where(real, s_lo, -np.inf), axis=1)
+        movable[np.arange(G), best] = False
         t = np.where(movable, w_up, np.inf)
         order_t = np.argsort(t, axis=1, kind="stable")
         cum = np.cumsum(np.take_along_axis(t, order_t, axis=1), axis=1)

@@ -19,6 +19,7 @@ from certify.kernel.interval_expressions import compile_interval
 from certify.formats.problem import make_problem
 from certify.kernel.sphere import cell_boxes, cell_caps, embed_points, root_cells, split_cells
 from certify.heads.attention import problem_error
+from certify.certifier.search import prove
 
 flint.ctx.prec = 128
 
@@ -520,3 +521,19 @@ def test_a_key_whose_score_bound_overflows_is_never_pruned_away():
     with np.errstate(all="ignore"):
         U, _, _, _ = bound_cells(model, m, np.zeros(len(co), int), np.full(len(co), 4), co, "taylor3")
     assert not np.any(U < 1.0), U
+
+
+def test_pruning_keeps_the_reference_key_when_the_values_barely_vary():
+    """A span far below epsilon lets the share pay for every key; the key whose lower score is
+    the reference must stay (with no key kept the bound would be NaN, so never certified)."""
+    import certify.kernel.cellbound as cb
+
+    rng = np.random.default_rng(0)
+    K = rng.normal(size=(60, 3))
+    K *= 5 / np.linalg.norm(K, axis=1, keepdims=True)
+    p = make_problem(2, "softmax", K, 1e-9 * rng.random((60, 1)), ["0"], 0.5)
+    g, r = cell_caps(2, *root_cells(2))
+    idx, rem = cb.prune_keys(prepare(p), g, r)
+    assert np.all((idx >= 0).sum(axis=1) >= 1)
+    res = prove(p, max_cells=20_000)
+    assert res.verdict == "CERTIFIED" and res.upper < 1e-3

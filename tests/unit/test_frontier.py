@@ -17,11 +17,14 @@ from tests.soundness.test_determinism import _certificate_text, _same_result
 
 def test_buckets_are_binary_exponents_exactly():
     one_below = np.nextafter(1.0, 0.0)
-    P = np.array([1.0, one_below, 0.5, 3.0, 0.0, np.inf, np.nan, 5e-324, 1e308])
+    P = np.array([1.0, one_below, 0.5, 3.0, 0.0, np.inf, np.nan, 5e-324, 1e308, -np.inf])
     b = bucket_of(P)
     assert b[0] == 1 and b[1] == 0 and b[2] == 0 and b[3] == 2
     assert b[4] == BOTTOM and b[5] == TOP and b[6] == TOP
-    assert b[7] == -1073 and b[8] == 1024
+    assert b[7] == -1073 and b[8] == 1024 and b[9] == BOTTOM
+    with Frontier(1) as fr:
+        fr.push([0, 0], [0, 0], [[0], [1]], [-np.inf, 5.0])
+        assert fr.max_priority() == 5.0
 
 
 def _run(ops, memory_cells):
@@ -117,3 +120,16 @@ def test_ties_are_broken_by_position_not_by_the_sorting_algorithm():
         key = np.where(np.isnan(P), np.inf, P)
         want = np.sort(np.lexsort((np.arange(P.size), -key))[:take])  # by value, then position
         assert np.array_equal(got, want), (P.tolist(), take)
+
+
+def test_memory_stays_near_the_cap_when_every_cell_is_in_one_bucket():
+    """The top bucket is spilled too (its latest arrivals), so cells of one bound's size (as
+    on S^4, where every coarse cell's bound is huge) cannot fill the memory."""
+    with Frontier(2, memory_cells=5000) as fr:
+        for s in range(100):
+            C = np.stack([np.arange(s * 1000, (s + 1) * 1000), np.zeros(1000, dtype=np.int64)], axis=1)
+            fr.push(np.zeros(1000), np.zeros(1000), C, np.full(1000, 3.0))
+            assert fr.in_memory <= 5000 + 1000
+        assert fr.peak_memory <= 6000 and fr.spilled >= 90_000
+        got = np.concatenate([fr.take(7000)[2][:, 0] for _ in range(15)])
+        assert np.array_equal(got, np.arange(100_000)) and fr.size == 0
