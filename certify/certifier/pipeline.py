@@ -42,11 +42,15 @@ class Decision:
         return self.result.verdict
 
 
+def partition_nodes(doc) -> int:
+    """Tree nodes of a certificate's partition as the writer recorded them (0 without one)."""
+    return sum(int(t["bits"]) for t in doc.get("partition", {}).get("trees", []))
+
+
 def _nodes_allowed(doc) -> int:
     """The partition size the check accepts: the default limit, or the size of what this search
     wrote when it is larger (the budget the caller gave the search says it may be)."""
-    trees = doc.get("partition", {}).get("trees", [])
-    return max(certificate.MAX_NODES, sum(int(t["bits"]) for t in trees))
+    return max(certificate.MAX_NODES, partition_nodes(doc))
 
 
 def decide(problem, *, max_cells: int = DEFAULT_MAX_CELLS, time_limit: float | None = None,

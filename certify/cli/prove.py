@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from certify.budgets import DEFAULT_MAX_CELLS, MAX_CERTIFICATE_NODES
+from certify.budgets import DEFAULT_MAX_CELLS
 from certify.cli.options import (add_budget_options, add_json_option, add_workers_option, default_workers,
                                  output_file, positive_number)
 from certify.cli.output import emit, finite_or_none, fmt, write
@@ -51,7 +51,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def run(args) -> int:
     import numpy as np
 
-    from certify.certifier.pipeline import CERTIFIED, REFUTED, decide
+    from certify.certifier.pipeline import CERTIFIED, REFUTED, decide, partition_nodes
+    from certify.formats import certificate
     from certify.formats.jsonio import write_json_atomic
     from certify.formats.problem import load_problem
 
@@ -95,8 +96,8 @@ def run(args) -> int:
     if r.reason:
         lines.append(f"  stopped: {r.reason}")
     if written:
-        nodes = sum(int(t["bits"]) for t in d.certificate.get("partition", {}).get("trees", []))
-        limit = f" --max-nodes {nodes}" if nodes > MAX_CERTIFICATE_NODES else ""
+        nodes = partition_nodes(d.certificate)
+        limit = f" --max-nodes {nodes}" if nodes > certificate.MAX_NODES else ""
         lines.append(f"  certificate: {written} (check it with: certify check {written}{limit})")
     elif output is not None:
         lines.append("  no certificate written: an UNDECIDED answer has none")

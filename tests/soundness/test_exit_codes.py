@@ -310,6 +310,7 @@ def test_a_search_larger_than_the_default_limit_is_still_confirmed(files, capsys
     monkeypatch.setattr(certificate, "MAX_NODES", 8)
     code, out, _ = run(capsys, "prove", files / "p.json", "-o", files / "again.cert.json")
     assert code == 0 and "CERTIFIED" in out
+    assert "--max-nodes" in out    # the "check it with" line names the limit the file needs
     nodes = sum(t["bits"] for t in json.loads((files / "again.cert.json").read_text())["partition"]["trees"])
     assert nodes > 8
     code, out, _ = run(capsys, "check", files / "again.cert.json", "--max-nodes", 8)
