@@ -5,16 +5,43 @@ so the derived bound is checked instead, and the tempting false bound is audited
   m = 1, 2 on l in [0.1, 50] by Arb branch-and-bound.
 * The tempting bound a_k^m >= 1 - k(k+m-1)/(2 l): for (m, k) = (1, 1) it is FALSE (REFUTED
   with an Arb witness). For (m, k) = (2, 1) it reads coth l - 1/l >= 1 - 1/l, i.e. coth l >= 1,
-  which is TRUE for every l > 0 (checked on [0.5, 1000]; the precision ladder resolves the
-  e^{-2l} margin), although THEORY 2.2 lists it as false from l ~ 37: a float evaluation
-  rounds coth l to 1 there, which is the trap."""
+  which is TRUE for every l > 0: PROVED (sympy: the margin is 2/(e^{2l} - 1) identically; z3:
+  E > 1 gives 2/(E - 1) > 0), with the range check on [0.5, 1000] by Arb as extra evidence.
+  A float evaluation rounds the margin to 0 for large l (THEORY 2.2: from l ~ 36), which is
+  the trap."""
+
+import sympy as sp
+import z3
 
 from ._claims import claim_verdict
-from .registry import Result
+from ._z3 import negation_unsat
+from .bessel_ratio_closed_forms import closed_form_difference
+from .registry import NOT_CHECKED, PROVED, Result, Verdict
 
 AMOS = "forall lam in [0.1, 50]: {a} >= lam/({m}/2 + sqrt(lam**2 + (({m}+2)/2)**2))"
 A1 = {1: "besseli(1, lam)/besseli(0, lam)", 2: "coth(lam) - 1/lam"}
 TEMPTING = "forall lam in [0.5, 1000]: {a} >= 1 - {k}*({k}+{m}-1)/(2*lam)"
+
+
+def check_tempting_m2(margin=None) -> Verdict:
+    """a_1^2(l) >= 1 - 1/l for every l > 0. ``margin`` (for tests) replaces the claimed
+    margin 2/(e^{2l} - 1) of a_1^2 - (1 - 1/l)."""
+    lam = sp.Symbol("lam", positive=True)
+    a1 = sp.coth(lam) - 1 / lam
+    if closed_form_difference(1) != 0:
+        return Verdict(NOT_CHECKED, "sympy did not confirm a_1^2 = coth(lam) - 1/lam")
+    claimed = 2 / (sp.exp(2 * lam) - 1) if margin is None else margin
+    gap = sp.simplify((a1 - (1 - 1 / lam) - claimed).rewrite(sp.exp))
+    if gap != 0:
+        return Verdict(NOT_CHECKED, f"sympy: a_1^2 - (1 - 1/lam) - margin = {gap}, not 0")
+    E = z3.Real("E")
+    z = negation_unsat([E > 1], 2 / (E - 1) > 0, "E = e^(2 lam) > 1 (exp is increasing, e^0 = 1) gives 2/(E - 1) > 0")
+    if z.kind != PROVED:
+        return z
+    arb = claim_verdict(TEMPTING.format(a=A1[2], k=1, m=2))
+    return Verdict(PROVED, "sympy: a_1^2 = coth(lam) - 1/lam (Bessel recurrence) and a_1^2 - (1 - 1/lam) = "
+                           f"2/(e^(2 lam) - 1) identically; {z.evidence}; so the bound holds for every lam > 0 "
+                           f"(Arb on [1/2, 1000], extra evidence: {arb.kind}, {arb.evidence})")
 
 RESULTS = [
     Result("amos_lower_bound_m1", "a_k^m lower bound (m = 1, k = 1)", "Amos-type lower bound", "derived",
@@ -24,5 +51,5 @@ RESULTS = [
     Result("tempting_bound_m1_k1", "false bound (m, k) = (1, 1)", "a_1^1 >= 1 - 1/(2 lambda)", "trap",
            TEMPTING.format(a=A1[1], k=1, m=1), lambda: claim_verdict(TEMPTING.format(a=A1[1], k=1, m=1))),
     Result("tempting_bound_m2_k1", "tempting bound (m, k) = (2, 1)", "a_1^2 >= 1 - 1/lambda", "trap",
-           TEMPTING.format(a=A1[2], k=1, m=2), lambda: claim_verdict(TEMPTING.format(a=A1[2], k=1, m=2))),
+           "forall lam > 0: coth(lam) - 1/lam >= 1 - 1*(1+2-1)/(2*lam)", check_tempting_m2),
 ]

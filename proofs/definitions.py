@@ -14,5 +14,5 @@ def _check():
 
 
 RESULTS = [Result("definitions", "Definitions 2.1-2.8", "density, rates, prefixed heads, function classes",
-                  "paper", "A is dense in C on compact D iff for all f in C, eps > 0 there is g in A "
+                  "paper, statement reconstructed", "A is dense in C on compact D iff for all f in C, eps > 0 there is g in A "
                   "with sup_D |f - g| <= eps; and the related classes", _check)]

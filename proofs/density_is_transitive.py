@@ -17,6 +17,6 @@ def _check():
                           "|f-g| <= eps/2, |g-h| <= eps/2 => |f-h| <= eps")
 
 
-RESULTS = [Result("density_transitive", "Lemma 2.1", "density is transitive", "paper",
+RESULTS = [Result("density_transitive", "Lemma 2.1", "density is transitive", "paper, statement reconstructed",
                   "forall h in C, eps > 0: exists g in B, f in A: sup|f - h| <= eps, given A dense in B, B dense in C",
                   _check)]

@@ -23,6 +23,6 @@ def _check():
                           "the eps/2 + eps/2 composition and the monotone size bound")
 
 
-RESULTS = [Result("rates_compose", "Lemma 2.2", "Jackson-type rates compose", "paper",
+RESULTS = [Result("rates_compose", "Lemma 2.2", "Jackson-type rates compose", "paper, statement reconstructed",
                   "N_AC(eps, c) <= N_AB(eps/2, b_c(eps/2)) with total error <= eps (precise composition encoded here)",
                   _check)]

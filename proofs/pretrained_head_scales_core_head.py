@@ -31,6 +31,6 @@ def _check():
     return Verdict(NOT_CHECKED, "identity or inequality not confirmed")
 
 
-RESULTS = [Result("lemma3_head", "Lemma 3", "the pretrained universal head", "paper",
+RESULTS = [Result("lemma3_head", "Lemma 3", "the pretrained universal head", "paper, statement reconstructed",
                   "forall x, n >= 0: out(x) = Z/(n+Z) H_lambda(x) and |out - H_lambda| <= n/(n+Z) max_k |p_k^b|",
                   _check)]

@@ -8,6 +8,8 @@ Verdict kinds (never overstated):
 * VERIFIED ON RANGE: Arb branch-and-bound over a stated parameter box (``certify claim``);
   the box is part of the verdict;
 * REFUTED: a witness evaluated in ball arithmetic;
+* IMPLIED: follows from other rows of the audit, named in the evidence, by a step sympy or z3
+  confirms; exactly as strong as those rows (and what they cite);
 * CONSISTENT: numerical evidence only;
 * NOT CHECKED: with the reason.
 
@@ -21,9 +23,11 @@ import importlib
 import time
 from dataclasses import dataclass, field
 
-PROVED, VERIFIED, REFUTED, CONSISTENT, NOT_CHECKED = (
-    "PROVED", "VERIFIED ON RANGE", "REFUTED", "CONSISTENT", "NOT CHECKED")
-KINDS = (PROVED, VERIFIED, REFUTED, CONSISTENT, NOT_CHECKED)
+PROVED, VERIFIED, REFUTED, IMPLIED, CONSISTENT, NOT_CHECKED = (
+    "PROVED", "VERIFIED ON RANGE", "REFUTED", "IMPLIED", "CONSISTENT", "NOT CHECKED")
+KINDS = (PROVED, VERIFIED, REFUTED, IMPLIED, CONSISTENT, NOT_CHECKED)
+#: Who states a result (see :class:`Result`).
+PROVENANCES = ("paper", "paper, statement reconstructed", "derived", "trap")
 
 #: The result modules, in the order of the paper (THEORY.md sections in brackets).
 MODULES = (
@@ -38,6 +42,7 @@ MODULES = (
     "smoothing_error_bounded",              # smoothing bound [3.1 step 1]
     "quadrature_error_bounded",             # quadrature bound [3.1 step 2]
     "prefixed_heads_dense",                 # the density theorem [3.1]
+    "core_head_density",                    # the core head and the step to the classical head [1.2, 3.1]
     "prefix_length_jackson_rates",          # Theorem 4 and the vMF route's rate [3.2]
     "net_prefix_length_rate",               # the net rate (ours) [3.3]
     "head_tends_to_nearest_key_average",    # lambda -> infinity (ours) [3.4]
@@ -65,9 +70,16 @@ class Result:
     key: str
     label: str
     title: str
-    provenance: str            # "paper", "derived" (ours), or "trap" (a tempting statement, neither's)
+    #: "paper" (as the paper's abstract, captions or source state it), "paper, statement
+    #: reconstructed" (the paper's result in our wording: its text is not available here),
+    #: "derived" (ours), or "trap" (a tempting statement, neither's)
+    provenance: str
     statement: str             # human-readable, with hypotheses and quantifier order
     check: callable = field(repr=False)
+
+    def __post_init__(self):
+        if self.provenance not in PROVENANCES:
+            raise ValueError(f"unknown provenance {self.provenance!r}")
 
     def run(self) -> Verdict:
         t = time.monotonic()

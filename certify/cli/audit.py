@@ -16,9 +16,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "audit", help="audit the paper's claims: run every check in proofs/ and write the report",
         description="Run every result registered in proofs/ (definitions, lemmas, theorems, the derived "
                     "constants) and write DIR/paper-audit.md, .html and .json with four figures: a table of "
-                    "each claim with its label, statement, provenance (paper / derived), verdict (PROVED, "
-                    "VERIFIED ON RANGE, REFUTED, CONSISTENT, NOT CHECKED), evidence and time. Takes about a "
-                    "minute. Every search behind a verdict stops on a work budget (cells, Arb boxes, cell "
+                    "each claim with its label, statement, provenance (paper, paper with the statement "
+                    "reconstructed, derived, trap), verdict (PROVED, VERIFIED ON RANGE, REFUTED, IMPLIED, "
+                    "CONSISTENT, NOT CHECKED), evidence and time, and the run's date, commit, CPU, numpy "
+                    "build and OS kernel. Takes one to two minutes. Every search behind a verdict stops on a work budget (cells, Arb boxes, cell "
                     "pairs), never on the clock, so the verdicts, statements and tables do not depend on the "
                     "machine's load; only the times differ. With --check, rerun into a temporary folder and "
                     "compare with DIR/paper-audit.json: exit 0 if it is up to date, 1 if a verdict, statement "

@@ -37,7 +37,9 @@ def _add_elementwise(seq) -> None:
     e = seq.add_parser("elementwise", help="Corollary 2: one prefix, every position of every sequence",
                        description="Construct a prefix for g: S^m -> R^o (net or vmf route), place it in the "
                                    "head of Lemma 3 and prove that every position of every sequence of "
-                                   "length 1..N is within epsilon (exit 0 CERTIFIED, 1 REFUTED, 3 UNDECIDED).",
+                                   "length 1..N is within epsilon (exit 0 CERTIFIED, 1 REFUTED, 3 UNDECIDED). "
+                                   "The claim is for lengths up to --max-length only: a fixed prefix's "
+                                   "outputs fade as n grows (Corollary 2 holds per maximal length).",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     e.add_argument("--target", action="append", required=True, metavar="EXPR",
                    help="one output component of g (repeat for vector targets)")

@@ -8,6 +8,11 @@ ask for:
   (:func:`certify.constructions.vmf.smoothing_error_bound`, :func:`certify.constructions.vmf.quadrature_error_bound`):
   lambda from smoothing <= eps/2, then the largest covering radius delta with quadrature
   <= eps/2, then N;
+* ``stated``: the same route with the constants as THEORY 3.1 states them: eta =
+  c_{m+1}(lambda) |S^m| lambda e^lambda delta and eta' = c_{m+1}(lambda) |S^m| e^lambda
+  (lambda F + L) delta (:func:`stated_quadrature_delta`); both are linear in delta, so the
+  largest delta with (eta' + F eta)/(1 - eta) <= eps/2 has a closed form. It builds the same
+  prefix as ``paper`` for a given N and only asks for a larger one;
 * ``net``: the delta-net of THEORY 3.3 (ours): r = eps/(2L), delta = r/sqrt 2, N, then
   lambda = 2 ln(2 N osc/eps)/(r^2 - delta^2);
 
@@ -36,9 +41,12 @@ from certify.constructions.partitions import equal_area_partition, partition_for
 from certify.errors import InputError
 from certify.formats.expressions import Target
 from certify.certifier.pipeline import CERTIFIED, decide
-from certify.constructions.vmf import lambda_for_smoothing, largest_quadrature_delta, quadrature_error_bound, smoothing_error_bound
+from certify.constructions.vmf import (lambda_for_smoothing, largest_quadrature_delta, log_vmf_constant,
+                                       quadrature_error_bound, smoothing_error_bound, sphere_area)
 
-ROUTES = ("paper", "net")
+ROUTES = ("stated", "paper", "net")
+#: The routes whose prefixes a bisection builds (``stated`` builds the ``paper`` route's prefix).
+BUILT_ROUTES = ("paper", "net")
 #: Partition size whose covering radius anchors the extrapolation N ~ delta^-m.
 REFERENCE_SIZE = 4096
 #: Largest sphere dimension of the calculator (it needs no certification, so it goes beyond
@@ -79,6 +87,16 @@ def _prefix_length(m: int, delta: float, max_exact: int) -> tuple[float, bool]:
     return math.exp(log_n), False
 
 
+def stated_quadrature_delta(m: int, lam: float, F: float, L: float, budget: float) -> tuple[float, float]:
+    """(delta, bound): the largest delta whose quadrature error with THEORY 3.1's constants,
+    (eta' + F eta)/(1 - eta) with eta = C lam delta, eta' = C (lam F + L) delta and
+    C = c_{m+1}(lam) |S^m| e^lam, is <= budget: delta = budget/(C (lam F + L + F lam + budget lam))."""
+    C = math.exp(log_vmf_constant(m, lam) + math.log(sphere_area(m)) + lam)
+    delta = budget / (C * (lam * F + L + F * lam + budget * lam))
+    eta, eta2 = C * lam * delta, C * (lam * F + L) * delta
+    return delta, (eta2 + F * eta) / (1 - eta)
+
+
 def _check(m: int, eps: float, L: float, F: float) -> None:
     if m < 1:
         raise InputError("--sphere-dim", f"must be >= 1, got {m}")
@@ -93,6 +111,12 @@ def route_bound(route: str, m: int, eps: float, L: float, F: float = 1.0,
                 max_exact: int = DEFAULT_MAX_PREFIX) -> RouteBound:
     """The parameters ``route`` asks for (see the module docstring)."""
     _check(m, eps, L, F)
+    if route == "stated":
+        lam = lambda_for_smoothing(m, L, eps / 2)
+        delta, quad = stated_quadrature_delta(m, lam, F, L, eps / 2)
+        N, exact = _prefix_length(m, delta, max_exact)
+        bound = smoothing_error_bound(m, lam, L) + quad
+        return RouteBound(route, lam, delta, N, exact, bound, f"eps^-{m * (m + 3)} (THEORY 3.1's constants)")
     if route == "paper":
         lam = lambda_for_smoothing(m, L, eps / 2)
         delta = largest_quadrature_delta(lam, F, L, eps / 2, normalised=True)

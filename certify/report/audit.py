@@ -7,9 +7,11 @@ RANGE, REFUTED, CONSISTENT, NOT CHECKED) and writes
   and the tool versions; what the staleness test compares against a fresh run;
 * ``paper-audit.md`` and ``paper-audit.html``: the same as a report, with four figures:
   ``fig-vmf-kernel.png`` (the vMF kernel on S^2 for lambda = 1, 5, 10; the paper's Figure 3),
-  ``fig-bessel-ratios.png`` (a_k^2 for k = 1, 2, 3 with the certified lower bounds; Figure 5),
-  ``fig-prefix-length.png`` (prefix length against eps: the paper's exponent, our two routes'
-  derived constants and the smallest certified N) and ``fig-error-map.png`` (the error of a
+  ``fig-bessel-ratios.png`` (a_k^2 for k = 1, 2, 3 with the derived lower bounds; Figure 5: the
+  k = 1 bound is VERIFIED ON RANGE by its row, the k = 2, 3 curves are drawn, not checked),
+  ``fig-prefix-length.png`` (prefix length against eps: the paper's exponent, the paper's route
+  with THEORY 3.1's constants, the same route and the net route with our derived constants,
+  and the smallest certified N) and ``fig-error-map.png`` (the error of a
   certified prefix over S^2).
 
 Verdicts are deterministic: every search behind them (``certify prove``, ``certify claim``, the
@@ -64,11 +66,13 @@ def prefix_length_table(progress=None) -> list[dict]:
     for eps in LENGTH_EPS:
         net = route_bound("net", LENGTH_DIM, eps, LENGTH_L, 0.5)
         paper = route_bound("paper", LENGTH_DIM, eps, LENGTH_L, 0.5)
+        stated = route_bound("stated", LENGTH_DIM, eps, LENGTH_L, 0.5)
         # each trial uses at most 8.1e3 cells; the bisection's default budget is 2e5 per trial
         found = smallest_certified("net", target, eps, LENGTH_L, int(net.prefix_length),
                                    max_cells=BISECTION_MAX_CELLS, time_limit=None)
         rows.append({"epsilon": eps, "paper_exponent_shape": eps ** -paper_exponent(LENGTH_DIM),
-                     "paper_route": paper.prefix_length, "net_route": net.prefix_length,
+                     "stated_route": stated.prefix_length, "paper_route": paper.prefix_length,
+                     "net_route": net.prefix_length,
                      "smallest_certified": found["smallest_certified"]})
         if progress:
             progress(f"prefix length at eps = {eps:g}: net {net.prefix_length:.0f}, "
@@ -79,11 +83,55 @@ def prefix_length_table(progress=None) -> list[dict]:
 # ------------------------------------------------------------------------------ report
 
 
+def host_record() -> dict:
+    """Where and when the audit ran (informative: no verdict depends on it): the date (UTC),
+    the project's commit, the CPU, numpy's build (SIMD extensions, BLAS) and the OS kernel."""
+    import datetime
+    import platform
+    import subprocess
+
+    import numpy as np
+
+    root = Path(__file__).resolve().parents[2]
+    commit = "unknown (not a git checkout)"
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        if head.returncode == 0:
+            commit = head.stdout.strip()
+            dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                                   capture_output=True, text=True, timeout=10)
+            if dirty.stdout.strip():
+                commit += " with uncommitted changes"
+    except (OSError, subprocess.SubprocessError):
+        pass
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    build = "unknown"
+    try:
+        conf = np.show_config(mode="dicts")
+        simd = conf.get("SIMD Extensions", {})
+        blas = conf.get("Build Dependencies", {}).get("blas", {})
+        build = (f"numpy {np.__version__}, SIMD baseline {' '.join(simd.get('baseline', [])) or '-'}, found "
+                 f"{' '.join(simd.get('found', [])) or '-'}; BLAS {blas.get('name', '?')} {blas.get('version', '')}".strip())
+    except Exception:  # noqa: BLE001  (numpy's build report is informative only)
+        pass
+    return {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "commit": commit,
+            "cpu": f"{cpu} ({platform.machine()}, {__import__('os').cpu_count()} logical cores)",
+            "numpy_build": build, "os_kernel": f"{platform.system()} {platform.release()}"}
+
+
 def run_audit(out_dir: str | Path = "reports", progress=None) -> dict:
     """Run every check, draw the figures, write the report files; returns the JSON document."""
     from certify.constructions.kolmogorov_arnold import depth_table
 
     t0 = time.monotonic()
+    host = host_record()  # before anything is written: the commit's state as the run found it
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = run_results(progress)
@@ -96,7 +144,7 @@ def run_audit(out_dir: str | Path = "reports", progress=None) -> dict:
     error_map = fig_error_map(out / "fig-error-map.png")
     doc = {"paper": "Petrov, Torr, Bibi, Prompting a Pretrained Transformer Can Be a Universal Approximator, "
                     "ICML 2024", "tools": tool_versions(*AUDIT_PACKAGES), "results": rows, "prefix_length": lengths,
-           "error_map": error_map, "depth": depth_table(range(1, 9)),
+           "error_map": error_map, "depth": depth_table(range(1, 9)), "host": host,
            "seconds": round(time.monotonic() - t0, 1)}
     from certify.formats.jsonio import write_json_atomic
 
@@ -187,8 +235,9 @@ def compare_reports(old: dict, new: dict) -> dict:
 def print_summary(doc: dict, file=sys.stdout) -> None:
     rows = doc["results"]
     width = max(len(r["label"]) for r in rows)
+    pw = max(len(r["provenance"]) for r in rows)
     for r in rows:
-        print(f"  {r['label']:<{width}}  {r['provenance']:<8} {r['verdict']}", file=file)
+        print(f"  {r['label']:<{width}}  {r['provenance']:<{pw}} {r['verdict']}", file=file)
     print(f"  ({len(rows)} results, {doc['seconds']:.1f} s)", file=file)
 
 

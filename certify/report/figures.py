@@ -18,8 +18,9 @@ MAP_TARGET, MAP_LAM, MAP_N, MAP_EPS = "x0*x1", 30.0, 200, 0.1
 MAP_MAX_CELLS = 100_000
 #: The figures, by file name, with their captions.
 FIGURES = (("fig-vmf-kernel.png", "The vMF kernel on S^2 for lambda = 1, 5, 10 (the paper's Figure 3)."),
-           ("fig-bessel-ratios.png", "a_k^2(lambda), k = 1, 2, 3, with the derived lower bounds (the paper's "
-                                     "Figure 5 shows the paper's own bound, whose exact form is unknown)."),
+           ("fig-bessel-ratios.png", "a_k^2(lambda), k = 1, 2, 3, with the derived lower bounds (the k = 1 "
+                                     "bound is VERIFIED ON RANGE in the table; the k = 2, 3 curves are drawn, not "
+                                     "checked; the paper's Figure 5 shows its own bound, whose exact form is unknown)."),
            ("fig-prefix-length.png", "Prefix length against epsilon."),
            ("fig-error-map.png", "Error map of a certified prefix on S^2."))
 
@@ -33,23 +34,36 @@ def _plt():
     return plt
 
 
+#: Resolution of every figure: with the sizes below each is at least 1000 px wide.
+DPI = 110
+
+
 def fig_vmf_kernel(path: Path) -> None:
     from certify.constructions.vmf import vmf_density
 
     plt = _plt()
     u, v = np.meshgrid(np.linspace(0, np.pi, 60), np.linspace(0, 2 * np.pi, 120))
     x, y, z = np.sin(u) * np.cos(v), np.sin(u) * np.sin(v), np.cos(u)
-    fig = plt.figure(figsize=(10, 3.6))
+    fig = plt.figure(figsize=(14, 5.2))
     for i, lam in enumerate((1.0, 5.0, 10.0)):
         ax = fig.add_subplot(1, 3, i + 1, projection="3d")
-        k = vmf_density(2, lam, z)  # mean direction e_2 = (0, 0, 1)
-        ax.plot_surface(x, y, z, facecolors=plt.cm.viridis(k / k.max()), rstride=1, cstride=1,
+        k = vmf_density(2, lam, z)  # mean direction e_3 = (0, 0, 1)
+        norm = plt.Normalize(0.0, float(k.max()))
+        ax.plot_surface(x, y, z, facecolors=plt.cm.viridis(norm(k)), rstride=1, cstride=1,
                         linewidth=0, antialiased=False, shade=False)
-        ax.set_title(f"lambda = {lam:g}, max K = {k.max():.3g}")
+        ax.set_title(f"lambda = {lam:g}")
         ax.set_box_aspect((1, 1, 1))
-        ax.set_axis_off()
-    fig.suptitle("vMF kernel K_lambda(x, e_3) on S^2 (colour: density, each panel scaled to its max)")
-    fig.savefig(path, dpi=90, bbox_inches="tight")
+        ax.set_xlabel("x0")
+        ax.set_ylabel("x1")
+        ax.set_zlabel("x2")
+        ax.set_xticks([-1, 0, 1])
+        ax.set_yticks([-1, 0, 1])
+        ax.set_zticks([-1, 0, 1])
+        bar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="viridis"), ax=ax, shrink=0.6, pad=0.12)
+        bar.set_label("K_lambda(x, e_3)")
+    fig.suptitle("vMF kernel K_lambda(x, e_3) = c_3(lambda) exp(lambda <x, e_3>) on S^2 (each panel's colour bar "
+                 "gives its density)")
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -58,39 +72,53 @@ def fig_bessel_ratios(path: Path) -> None:
 
     plt = _plt()
     lam = np.geomspace(0.1, 50, 300)
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(11.5, 6.8))
     for k, colour in zip((1, 2, 3), ("C0", "C1", "C2")):
         a = [vmf_coefficient(2, k, x) for x in lam]
         # derived lower bound prod_{j<k} lam/(m/2 + j + sqrt(lam^2 + ((m+2)/2 + j)^2)), m = 2
         low = np.prod([lam / (1 + j + np.sqrt(lam**2 + (2 + j) ** 2)) for j in range(k)], axis=0)
-        ax.plot(lam, a, color=colour, label=f"a_{k}^2(lambda)")
-        ax.plot(lam, low, color=colour, ls="--", label=f"lower bound, k = {k}")
+        ax.plot(lam, a, color=colour, lw=2, label=f"a_{k}^2(lambda)")
+        ax.plot(lam, low, color=colour, ls="--", lw=1.5,
+                label=f"lower bound, k = {k}" + (" (VERIFIED ON RANGE)" if k == 1 else " (drawn, not checked)"))
     ax.set_xscale("log")
     ax.set_xlabel("lambda")
+    ax.set_ylabel("a_k^2(lambda) = I_(k+1/2)(lambda) / I_(1/2)(lambda)")
     ax.set_ylim(0, 1)
+    ax.grid(True, which="both", alpha=0.3)
     ax.set_title("Funk-Hecke coefficients on S^2 and the Amos-type lower bounds\n"
-                 "(k = 1 bound VERIFIED ON RANGE [0.1, 50] by certify claim)")
-    ax.legend(fontsize=7, ncol=2)
-    fig.savefig(path, dpi=90, bbox_inches="tight")
+                 "(the k = 1 bound is VERIFIED ON RANGE [0.1, 50] by certify claim; k = 2, 3 are not checked)")
+    ax.legend(fontsize=9, ncol=2)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
     plt.close(fig)
 
 
 def fig_prefix_length(path: Path, rows: list[dict]) -> None:
     plt = _plt()
-    eps = [r["epsilon"] for r in rows]
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    ax.plot(eps, [r["paper_exponent_shape"] for r in rows], "k:", label="paper: eps^-28 (constant 1, shape only)")
-    ax.plot(eps, [r["paper_route"] for r in rows], "o-", label="paper's route, our constants (~eps^-3)")
-    ax.plot(eps, [r["net_route"] for r in rows], "s-", label="net route, our constants (~eps^-1)")
-    ax.plot(eps, [r["smallest_certified"] or np.nan for r in rows], "D-", label="smallest N certified (net)")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.invert_xaxis()
-    ax.set_xlabel("epsilon")
-    ax.set_ylabel("prefix length N")
-    ax.set_title(f"Prefix length for f = {LENGTH_TARGET} on S^{LENGTH_DIM} (L = {LENGTH_L:g})")
-    ax.legend(fontsize=7)
-    fig.savefig(path, dpi=90, bbox_inches="tight")
+    eps = np.array([r["epsilon"] for r in rows])
+    fig, axes = plt.subplots(1, 2, figsize=(16, 6.4))
+    # distinct markers, line styles and sizes, so that lines that meet stay visible; the right
+    # panel leaves out the paper's eps^-28 shape, whose range flattens the others
+    series = (("paper_exponent_shape", "paper, Theorem 4: eps^-28 (constant 1, shape only)", "k", ":", "x", 9),
+              ("stated_route", "paper's route as stated (THEORY 3.1 constants, ~eps^-4)", "C3", "-.", "v", 9),
+              ("paper_route", "paper's route, our constants (~eps^-3)", "C0", "-", "o", 8),
+              ("net_route", "net route, ours (~eps^-1)", "C1", "--", "s", 8),
+              ("smallest_certified", "smallest N certified by certify prove (net)", "C2", "-", "D", 6))
+    for ax, shown in zip(axes, (series, series[1:])):
+        for key, label, colour, ls, marker, size in shown:
+            y = np.array([r[key] or np.nan for r in rows], dtype=float)
+            ax.plot(eps, y, color=colour, ls=ls, marker=marker, ms=size, lw=1.8, label=label,
+                    mfc="none" if marker in "os" else colour)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.invert_xaxis()
+        ax.set_xlabel("epsilon (sup-norm error)")
+        ax.set_ylabel("prefix length N")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=9)
+    axes[0].set_title("all routes, with the paper's exponent (shape only)")
+    axes[1].set_title("the constructive routes and what is certified")
+    fig.suptitle(f"Prefix length for f = {LENGTH_TARGET} on S^{LENGTH_DIM} (L = {LENGTH_L:g})")
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -106,7 +134,7 @@ def fig_error_map(path: Path) -> dict:
     lon, lat = np.meshgrid(np.linspace(-np.pi, np.pi, 361), np.linspace(-np.pi / 2, np.pi / 2, 181))
     pts = np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], axis=-1).reshape(-1, 3)
     err = problem_error(c.problem, pts).reshape(lat.shape)
-    fig, ax = plt.subplots(figsize=(7.2, 3.8))
+    fig, ax = plt.subplots(figsize=(12.5, 6))
     im = ax.imshow(err, extent=(-180, 180, -90, 90), origin="lower", cmap="magma", aspect="auto")
     fig.colorbar(im, ax=ax, label="|H(x) - f(x)| (float evaluation)")
     ax.set_xlabel("longitude (degrees)")
@@ -114,7 +142,7 @@ def fig_error_map(path: Path) -> dict:
     ax.set_title(f"Error of the vMF prefix (lambda = {MAP_LAM:g}, N = {MAP_N}) for f = {MAP_TARGET} on S^2\n"
                  f"certify prove: {proof.verdict}, sup error in [{proof.lower:.4g}, {proof.upper:.4g}] "
                  f"<= eps = {MAP_EPS:g}")
-    fig.savefig(path, dpi=90, bbox_inches="tight")
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
     plt.close(fig)
     return {"verdict": proof.verdict, "lower": proof.lower, "upper": proof.upper, "cells": proof.cells,
             "grid_max": float(err.max())}

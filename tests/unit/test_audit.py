@@ -51,9 +51,9 @@ def test_fresh_run_writes_every_file_and_records_tools(fresh_audit):
         assert (out / name).is_file() and (out / name).stat().st_size > 0
     assert {"numpy", "sympy", "python-flint", "z3-solver", "matplotlib"} <= set(doc["tools"])
     kinds = {r["verdict"] for r in doc["results"]}
-    assert {"PROVED", "VERIFIED ON RANGE", "REFUTED", "CONSISTENT", "NOT CHECKED"} == kinds
+    assert {"PROVED", "VERIFIED ON RANGE", "REFUTED", "IMPLIED", "CONSISTENT", "NOT CHECKED"} == kinds
     # provenance is never blurred: every row says paper or derived
-    assert {r["provenance"] for r in doc["results"]} == {"paper", "derived", "trap"}
+    assert {r["provenance"] for r in doc["results"]} == {"paper", "paper, statement reconstructed", "derived", "trap"}
     assert doc["error_map"]["verdict"] == "CERTIFIED"
     assert doc["error_map"]["grid_max"] <= doc["error_map"]["upper"]
 

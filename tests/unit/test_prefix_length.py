@@ -56,7 +56,7 @@ def test_bisection_answer_is_certified_and_the_one_below_is_not():
 def test_cli_bound_json_and_bad_input(capsys):
     assert main(["bound", "--sphere-dim", "2", "--epsilon", "0.2", "--lipschitz", "1", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["paper_exponent"] == 54 and {r["route"] for r in out["routes"]} == {"paper", "net"}
+    assert out["paper_exponent"] == 54 and {r["route"] for r in out["routes"]} == {"stated", "paper", "net"}
     for bad, field in ((["--epsilon", "nan"], "--epsilon"), (["--epsilon", "-1"], "--epsilon"),
                        (["--epsilon", "0.1", "--certify-target", "__import__('os')"], "--certify-target"),
                        (["--epsilon", "0.1", "--sup-norm", "0"], "--sup-norm"),
@@ -66,3 +66,27 @@ def test_cli_bound_json_and_bad_input(capsys):
         assert main(args) == 2
         err = capsys.readouterr()
         assert field in err.err and err.out == ""
+
+
+@pytest.mark.parametrize("m", [1, 2])
+def test_stated_route_meets_theory_constants_and_asks_for_more(m):
+    from certify.constructions.prefix_length import stated_quadrature_delta
+    from certify.constructions.vmf import paper_quadrature_eta
+
+    for eps in (0.4, 0.1):
+        s, p = route_bound("stated", m, eps, 1.0, 0.5), route_bound("paper", m, eps, 1.0, 0.5)
+        assert s.lam == p.lam and s.a_priori_bound <= eps * (1 + 1e-9)
+        assert s.delta < p.delta and s.prefix_length > p.prefix_length
+        # THEORY 3.1's eta at the returned delta, from the independent formula
+        eta = paper_quadrature_eta(m, s.lam, s.delta)
+        delta, bound = stated_quadrature_delta(m, s.lam, 0.5, 1.0, eps / 2)
+        C = eta / (s.lam * s.delta)
+        eta2 = C * (s.lam * 0.5 + 1.0) * s.delta
+        assert math.isclose((eta2 + 0.5 * eta) / (1 - eta), eps / 2, rel_tol=1e-9)
+        assert math.isclose(bound, eps / 2, rel_tol=1e-9)
+        # a larger delta breaks the bound: the delta is the largest
+        eta_big = paper_quadrature_eta(m, s.lam, 1.01 * delta)
+        assert (C * (s.lam * 0.5 + 1.0) * 1.01 * delta + 0.5 * eta_big) / (1 - eta_big) > eps / 2
+    # N ~ eps^-(m (m + 3)) with THEORY 3.1's constants
+    a, b = route_bound("stated", m, 0.01, 1.0), route_bound("stated", m, 0.005, 1.0)
+    assert math.isclose(math.log2(b.prefix_length / a.prefix_length), m * (m + 3), abs_tol=0.05)

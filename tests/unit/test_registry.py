@@ -7,7 +7,7 @@ import sympy as sp
 from proofs import bessel_ratio_closed_forms as closed
 from proofs._claims import claim_verdict
 from proofs.bessel_ratio_lower_bounds import A1, AMOS
-from proofs.registry import KINDS, MODULES, PROVED, REFUTED, VERIFIED, results
+from proofs.registry import KINDS, MODULES, NOT_CHECKED, PROVED, PROVENANCES, REFUTED, VERIFIED, results
 
 
 def test_every_module_registers_results_with_provenance():
@@ -15,7 +15,7 @@ def test_every_module_registers_results_with_provenance():
     assert len({r.key for r in rs}) == len(rs)
     assert {r.key.split("_")[0] for r in rs}  # non-empty
     for r in rs:
-        assert r.provenance in ("paper", "derived", "trap") and r.statement and r.label
+        assert r.provenance in PROVENANCES and r.statement and r.label
     assert len(MODULES) == len(set(MODULES))
 
 
@@ -47,19 +47,28 @@ def test_amos_bound_verified_and_perturbed_constant_refuted():
 def test_false_bound_is_refuted_and_the_m2_version_is_not():
     by_key = {r.key: r for r in results()}
     assert by_key["tempting_bound_m1_k1"].run().kind == REFUTED
-    assert by_key["tempting_bound_m2_k1"].run().kind == VERIFIED
+    assert by_key["tempting_bound_m2_k1"].run().kind == PROVED
+
+
+def test_m2_bound_proof_fails_on_a_wrong_margin():
+    from proofs.bessel_ratio_lower_bounds import check_tempting_m2
+
+    lam = sp.Symbol("lam", positive=True)
+    assert check_tempting_m2(3 / (sp.exp(2 * lam) - 1)).kind == NOT_CHECKED
+    assert check_tempting_m2(2 / (sp.exp(lam) - 1)).kind == NOT_CHECKED
 
 
 def test_every_theory_section_has_a_module():
     sections = {"definitions", "density_is_transitive", "jackson_rates_compose", "prefix_scores_linear_of_embedding",
                 "pretrained_head_scales_core_head", "vmf_kernel_integrates_to_one", "bessel_ratio_closed_forms",
                 "bessel_ratio_lower_bounds", "smoothing_error_bounded", "quadrature_error_bounded",
-                "prefixed_heads_dense", "prefix_length_jackson_rates", "net_prefix_length_rate",
+                "prefixed_heads_dense", "core_head_density", "prefix_length_jackson_rates", "net_prefix_length_rate",
                 "head_tends_to_nearest_key_average", "elementwise_maps_by_one_prefix", "sequence_maps_depth_linear"}
     assert sections == set(MODULES)
     kinds = {r.key: r.provenance for r in results()}
     # the paper's results and ours are kept apart
-    assert kinds["density_theorem"] == kinds["theorem4_rate"] == kinds["corollary2"] == "paper"
+    assert kinds["density_theorem"] == kinds["theorem4_rate"] == "paper"
+    assert kinds["corollary2"] == kinds["lemma3_head"] == "paper, statement reconstructed"
     assert kinds["net_rate"] == kinds["lambda_limit"] == kinds["vmf_route_rate"] == "derived"
 
 
@@ -103,8 +112,11 @@ def test_lambda_limit_corrected_rate_and_the_stated_one_is_refuted_by_the_refere
 
 def test_instance_based_results_are_at_most_consistent(fresh_audit):
     by_key = {r["key"]: r for r in fresh_audit[1]["results"]}
-    for key in ("density_theorem", "corollary2", "vmf_route_instances", "theorem4_rate", "sequence_theorem"):
+    for key in ("density_theorem", "corollary2", "vmf_route_instances", "sequence_theorem"):
         assert by_key[key]["verdict"] == "CONSISTENT", key
+    # a statement about every m implied by a proved row (never by instances)
+    assert by_key["theorem4_rate"]["verdict"] == "IMPLIED"
+    assert by_key["vmf_route_rate"]["verdict"] == "PROVED"
     assert by_key["kolmogorov_arnold"]["verdict"] == "NOT CHECKED"  # cited, never instance-checked
 
 
@@ -123,3 +135,56 @@ def test_no_check_depends_on_the_clock():
         for m in re.finditer(r"time_limit\s*=\s*([^,)\s]+)", text):
             assert m.group(1) == "None", f"{path.name}: time_limit={m.group(1)}"
     assert _z3.RLIMIT > 0 and _claims.CLAIM_MAX_BOXES > 0 and _instances.INSTANCE_MAX_CELLS > 0
+
+
+def test_corollary2_is_per_maximal_length_and_the_all_n_reading_is_refuted():
+    from proofs import elementwise_maps_by_one_prefix as cor
+
+    by_key = {r.key: r for r in results()}
+    assert "n_max" in by_key["corollary2"].statement and "forall n <= n_max" in by_key["corollary2"].statement
+    v = by_key["corollary2_all_n"].run()
+    # the old wording's own instance: certified for n <= n_max, refuted at a larger n
+    assert v.kind == REFUTED and "CERTIFIED" in v.evidence and "REFUTED by certify prove" in v.evidence
+    assert by_key["corollary2_decay"].run().kind == PROVED
+    o = cor.decide(cor.INSTANCES[1][0])
+    assert cor.decay_length(o.construction.problem, 0.5, 0.15) < cor.FAIL_LENGTH
+
+
+def test_core_head_step_and_its_perturbations():
+    from proofs import core_head_density as core
+
+    assert core.check_step().kind == PROVED
+    assert core.check_step(lambda num, den: num / (den + 1)).kind == NOT_CHECKED
+    for inst in core.INSTANCES:
+        assert core.sup_bound_proved(inst).kind == PROVED
+    import dataclasses
+
+    tight = dataclasses.replace(core.INSTANCES[0], sup_bound=0.49)  # sup |x0 x1| = 1/2
+    assert core.sup_bound_proved(tight).kind == NOT_CHECKED
+
+
+def test_normaliser_is_the_core_head_with_unit_values():
+    import numpy as np
+
+    from certify.heads.attention import problem_error
+    from proofs import core_head_density as core
+
+    inst = core.INSTANCES[2]
+    p = core.construction(inst, "core").problem
+    D = core.normaliser_problem(p, 0.1)
+    ch = p.canonical["head"]
+    x = np.array([[0.0, 0.6, 0.8], [1.0, 0.0, 0.0]])
+    direct = np.exp(x @ np.array(ch["keys"]).T + np.array(ch["biases"])).sum(axis=1)
+    assert np.allclose(problem_error(D, x), np.abs(direct - 1), rtol=1e-12, atol=1e-12)
+    # the vMF weights: D ~ 1 where the partition is fine (the quadrature of a probability density)
+    assert np.all(np.abs(direct - 1) < 0.1)
+
+
+def test_core_instances_certify_both_heads_and_the_step():
+    from proofs import core_head_density as core
+
+    by_key = {r.key: r for r in results()}
+    assert by_key["core_head_density"].run().kind == "CONSISTENT"
+    assert by_key["core_to_classical_instances"].run().kind == "CONSISTENT"
+    for o in core.outcomes():
+        assert o.eta < 1 and o.soft[1] <= o.soft_bound and o.core[2] <= o.inst.epsilon

@@ -48,3 +48,23 @@ def test_a_changed_row_changes_both_files():
     md, page = render_markdown(doc), render_html(doc)
     doc["results"][0]["verdict"] = "REFUTED"
     assert render_markdown(doc) != md and render_html(doc) != page
+
+
+def test_html_has_the_summary_the_run_and_no_raw_backticks():
+    doc = json.loads(COMMITTED.read_text())
+    page = render_html(doc)
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))
+    assert "`" not in text
+    assert re.search(r"Summary: \d+ PROVED", text)
+    for key in ("date", "commit", "cpu", "numpy_build", "os_kernel"):
+        assert doc["host"][key] and str(doc["host"][key]) in text and str(doc["host"][key]) in render_markdown(doc)
+
+
+def test_committed_figures_are_wide_enough_to_read():
+    import matplotlib.pyplot as plt
+
+    from certify.report.figures import FIGURES
+
+    for name, _ in FIGURES:
+        height, width = plt.imread(COMMITTED.parent / name).shape[:2]
+        assert width >= 1000, (name, width)
