@@ -16,7 +16,8 @@ from certify.budgets import DEFAULT_MAX_PAIRS
 from certify.checker.sequence_map import rounding_slack
 from certify.errors import InputError
 from certify.formats.expressions import coordinate_symbols
-from certify.formats.seqmap import U_SYM, SeqMap, inner_problem, mean_range, outer_line, unpack_breakpoints
+from certify.formats.seqmap import (U_SYM, SeqMap, inner_problem, mean_range, outer_line, outer_line_at,
+                                    unpack_breakpoints)
 from certify.kernel import interval as iv
 from certify.kernel.interval_expressions import compile_interval
 from certify.kernel.linebound import bound_segments
@@ -69,7 +70,8 @@ def _leaf_table(model, cert: dict, slack: float):
 
 def torus_bound(spec: SeqMap, doc: dict, max_pairs: int = DEFAULT_MAX_PAIRS, time_limit: float | None = None,
                 start_level: int = 6, progress=None) -> dict:
-    """Branch-and-bound of |F - f| over the torus S^1 x S^1 (n = 2), cell pair by cell pair.
+    """Branch-and-bound of |F - f| over the torus S^1 x S^1 (n = 2), cell pair by cell pair
+    (for a sequence-to-sequence map, the largest over the two output positions).
 
     For cells C_1, C_2 of the cubed circle, U_p(C_p) is the largest bound of the inner
     certificate's leaves that meet C_p (they tile the circle; bounds recomputed, plus the bias
@@ -101,12 +103,23 @@ def torus_bound(spec: SeqMap, doc: dict, max_pairs: int = DEFAULT_MAX_PAIRS, tim
     xs = coordinate_symbols(1)
     psi = [[compile_interval(spec.inner[q][p], xs) for p in range(2)] for q in range(Q)]
     ranges = [mean_range(spec, q) for q in range(Q)]
-    outer = []
-    for q, o in enumerate(doc["outer"]):
-        head, target = outer_line(spec, o, q)
-        bp = unpack_breakpoints(o["breakpoints"])
-        U, _ = bound_segments(head, target, bp[:-1], bp[1:])
-        outer.append((bp, _range_max_table(U), compile_interval(sp.diff(target.expr, U_SYM), [U_SYM])))
+    # per output position (one for a map that is the same at every position): each outer head
+    # as the line head it is there, with its segments' bounds (plus the offsets' rounding)
+    outputs = []
+    for i in range(2 if spec.per_position else 1):
+        outer = []
+        for q, o in enumerate(doc["outer"]):
+            if spec.per_position:
+                head, target, eta = outer_line_at(spec, o, q, i)
+                part = o["positions"][i]
+                slack = rounding_slack(np.asarray(o["values"], dtype=np.float64)[:, None], eta)
+            else:
+                (head, target), part, slack = outer_line(spec, o, q), o, 0.0
+            bp = unpack_breakpoints(part["breakpoints"])
+            U, _ = bound_segments(head, target, bp[:-1], bp[1:])
+            outer.append((bp, _range_max_table(iv.up(U + slack)),
+                          compile_interval(sp.diff(target.expr, U_SYM), [U_SYM])))
+        outputs.append(outer)
 
     def cell_info(p, F, L, C):
         starts, table = leaves[p]
@@ -124,22 +137,27 @@ def torus_bound(spec: SeqMap, doc: dict, max_pairs: int = DEFAULT_MAX_PAIRS, tim
         U1, P1 = cell_info(0, *cells1)
         U2, P2 = cell_info(1, *cells2)
         e = iv.up(iv.up(U1 + U2) / 2)
-        total = np.zeros(U1.size)
+        means = []
         for q in range(Q):
             u = iv.add(P1[q], P2[q])
             u = (iv.down(u[0] / 2), iv.up(u[1] / 2))
             # both enclose u_q: intersect the box image with the global range
             u = (np.maximum(u[0], ranges[q][0]), np.minimum(u[1], ranges[q][1]))
-            m = (iv.down(u[0] - e), iv.up(u[1] + e))
-            bp, table, dg = outer[q]
-            inside = (m[0] >= bp[0]) & (m[1] <= bp[-1])
-            i0 = np.clip(np.searchsorted(bp, m[0], side="right") - 1, 0, bp.size - 2)
-            i1 = np.clip(np.searchsorted(bp, m[1], side="left") - 1, 0, bp.size - 2)
-            i1 = np.maximum(i1, i0)
-            c = np.where(inside, _range_max(table, i0, i1), np.inf)
-            L = iv.mag(dg(m))
-            total = iv.up(total + iv.up(c + iv.up(L * e)))
-        return np.where(np.isfinite(total), total, np.inf)
+            means.append((iv.down(u[0] - e), iv.up(u[1] + e)))
+        worst = np.zeros(U1.size)
+        for outer in outputs:
+            total = np.zeros(U1.size)
+            for q, m in enumerate(means):
+                bp, table, dg = outer[q]
+                inside = (m[0] >= bp[0]) & (m[1] <= bp[-1])
+                i0 = np.clip(np.searchsorted(bp, m[0], side="right") - 1, 0, bp.size - 2)
+                i1 = np.clip(np.searchsorted(bp, m[1], side="left") - 1, 0, bp.size - 2)
+                i1 = np.maximum(i1, i0)
+                c = np.where(inside, _range_max(table, i0, i1), np.inf)
+                L = iv.mag(dg(m))
+                total = iv.up(total + iv.up(c + iv.up(L * e)))
+            worst = np.maximum(worst, np.where(np.isfinite(total), total, np.inf))
+        return worst
 
     F, L, C = root_cells(1)
     for _ in range(start_level):

@@ -10,7 +10,11 @@ the circle from Arb, biases rounded once from exact products) and its embedded c
 checked by :func:`certify.checker.head.check_document`; every outer head's segments
 (:func:`certify.kernel.linebound.check_line`); the reachable ranges and the Lipschitz
 constants by interval arithmetic; and the end-to-end sum ``sum_q (c_q + L_q e)`` with upward
-rounding (the error analysis is in :mod:`certify.constructions.kolmogorov_arnold`). The
+rounding (the error analysis is in :mod:`certify.constructions.kolmogorov_arnold`). For a
+sequence-to-sequence map (outer maps per output position) every outer head is re-checked at
+every position i as the line head it is there (offsets b_k + <e_i, mu e_(p_k)> rounded once,
+the rounding's slack added), and the bound is the largest of the positions' sums
+``sum_q (c_{i,q} + L_{i,q} e)``. The
 torus bound a certificate may record is not re-checked, and a VALID answer does not cover it.
 """
 
@@ -24,8 +28,8 @@ import numpy as np
 
 from certify.errors import InputError
 from certify.formats.seqmap import (CERT_FORMAT, architecture,
-                                    inner_problem, lipschitz_bound, mean_range, outer_line, parse_seqmap,
-                                    sum_up, unpack_breakpoints)
+                                    inner_problem, lipschitz_bound, mean_range, outer_line, outer_line_at,
+                                    parse_seqmap, sum_up, unpack_breakpoints)
 from certify.kernel import interval as iv
 from certify.kernel.linebound import check_line
 
@@ -35,6 +39,11 @@ def rounding_slack(values: np.ndarray, eta: float) -> float:
     span covers the values and the inert tokens' 0."""
     span = float(iv.up(np.max(np.maximum(values.max(axis=0), 0.0) - np.minimum(values.min(axis=0), 0.0))))
     return float(iv.up(iv.up(iv.exp(iv.point(iv.up(2 * eta)))[1] - 1.0) * span))
+
+
+def iv_add_up(a, b):
+    """a + b rounded up; None when a is None (a part not certified)."""
+    return None if a is None else float(iv.up(a + b))
 
 
 def end_to_end_bound(e_bar: float, outer_upper: list, lipschitz: list) -> float:
@@ -169,14 +178,20 @@ def _validate_structure(doc) -> None:
         interval = _need(o, "interval", where)
         if not (isinstance(interval, list) and len(interval) == 2 and all(map(_is_num, interval))):
             raise _Invalid(where + ".interval", "expected two numbers [lo, hi]")
-        upper = _need(o, "upper", where)
-        if upper is not None and not _is_num(upper):
-            raise _Invalid(where + ".upper", f"expected a number or null, got {upper!r}")
-        _need(o, "breakpoints", where)
         n = _numeric(_need(o, "slopes", where), where + ".slopes", 1)
         for key in ("offsets", "values"):
             if _numeric(_need(o, key, where), f"{where}.{key}", 1) != n:
                 raise _Invalid(f"{where}.{key}", f"expected {n} numbers (one per slope), got {len(o[key])}")
+        parts = [(where, o)]
+        if "positions" in o or "position_keys" in o:
+            if _numeric(_need(o, "position_keys", where), where + ".position_keys", 2, 2) != n:
+                raise _Invalid(where + ".position_keys", f"expected {n} rows (one per slope)")
+            parts = list((w, e) for _, w, e in _objects(o, "positions", where))
+        for w, part in parts:
+            upper = _need(part, "upper", w)
+            if upper is not None and not _is_num(upper):
+                raise _Invalid(w + ".upper", f"expected a number or null, got {upper!r}")
+            _need(part, "breakpoints", w)
 
 
 def _check_document(doc, out: SequenceMapCheck, strict: bool) -> None:
@@ -216,34 +231,74 @@ def _check_document(doc, out: SequenceMapCheck, strict: bool) -> None:
         e_p.append(float(iv.up(report.upper + rounding_slack(values, eta))))
     out.inner_errors = e_p
     e_bar = float(iv.up(sum_up(e_p) / n))
+    if spec.per_position:
+        return _check_positions(doc, spec, e_bar, out)
     ups, Ls = [], []
     for q, o in enumerate(doc["outer"]):
         where = f"outer[{q}]"
-        lo_r, hi_r = mean_range(spec, q)
-        need_lo, need_hi = float(iv.down(lo_r - e_bar)), float(iv.up(hi_r + e_bar))
-        lo, hi = o["interval"]
-        if not (lo <= need_lo and hi >= need_hi):
-            raise _Invalid(where + ".interval", f"[{lo!r}, {hi!r}] does not hold the reachable means "
-                                                f"[{need_lo!r}, {need_hi!r}]")
+        if "positions" in o or "position_keys" in o:
+            raise _Invalid(where, "has per-position parts, but the spec's outer maps are the same at every position")
+        lo, hi = _outer_interval(spec, q, o, e_bar, where)
         head, target = outer_line(spec, o, q)
-        claimed = o["upper"]
-        if claimed is None:
-            raise _Invalid(where + ".upper", "the outer head is not certified")
-        breakpoints = unpack_breakpoints(o["breakpoints"], field=where + ".breakpoints")
-        ok, reason, worst = check_line(head, target, lo, hi, breakpoints, claimed)
-        if not ok:
-            raise _Invalid(where + ".breakpoints", reason)
-        ups.append(worst)
+        ups.append(_segments_checked(head, target, lo, hi, o, where))
         Ls.append(lipschitz_bound(target.expr, lo, hi))
     if len(ups) != Q:
         raise _Invalid("outer", f"expected {Q} outer heads, got {len(ups)}")
     out.outer_errors = ups
-    bound = end_to_end_bound(e_bar, ups, Ls)
+    _compare_bound(doc, end_to_end_bound(e_bar, ups, Ls), eps, out)
+
+
+def _compare_bound(doc, bound: float, eps: float, out: SequenceMapCheck) -> None:
     out.bound = bound
     recorded = doc.get("bound")
     if recorded is None or not bound <= recorded:
         raise _Invalid("bound", f"records {recorded!r} but the recomputed bound is {bound!r}")
     if doc["verdict"] == "CERTIFIED" and not bound <= eps:
         raise _Invalid("verdict", f"CERTIFIED but the bound {bound!r} is above epsilon {eps!r}")
+
+
+def _outer_interval(spec, q: int, o: dict, e_bar: float, where: str) -> tuple[float, float]:
+    """The outer head's interval, which must hold the reachable means widened by e_bar."""
+    lo_r, hi_r = mean_range(spec, q)
+    need_lo, need_hi = float(iv.down(lo_r - e_bar)), float(iv.up(hi_r + e_bar))
+    lo, hi = o["interval"]
+    if not (lo <= need_lo and hi >= need_hi):
+        raise _Invalid(where + ".interval", f"[{lo!r}, {hi!r}] does not hold the reachable means "
+                                            f"[{need_lo!r}, {need_hi!r}]")
+    return lo, hi
+
+
+def _segments_checked(head, target, lo: float, hi: float, part: dict, where: str) -> float:
+    """The recomputed worst segment bound of a line head's certificate part."""
+    claimed = part["upper"]
+    if claimed is None:
+        raise _Invalid(where + ".upper", "the outer head is not certified")
+    breakpoints = unpack_breakpoints(part["breakpoints"], field=where + ".breakpoints")
+    ok, reason, worst = check_line(head, target, lo, hi, breakpoints, claimed)
+    if not ok:
+        raise _Invalid(where + ".breakpoints", reason)
+    return worst
+
+
+def _check_positions(doc, spec, e_bar: float, out: SequenceMapCheck) -> None:
+    """A sequence-to-sequence map: every outer head at every output position."""
+    n, Q = spec.length, spec.terms
+    per_position = [[] for _ in range(n)]
+    Ls = [[] for _ in range(n)]
+    for q, o in enumerate(doc["outer"]):
+        where = f"outer[{q}]"
+        if "positions" not in o:
+            raise _Invalid(where + ".positions", "is required: the spec's outer maps depend on the position")
+        if len(o["positions"]) != n:
+            raise _Invalid(where + ".positions", f"expected {n} entries (one per output position), got {len(o['positions'])}")
+        lo, hi = _outer_interval(spec, q, o, e_bar, where)
+        values = np.asarray(o["values"], dtype=np.float64)[:, None]
+        for i, part in enumerate(o["positions"]):
+            head, target, eta = outer_line_at(spec, o, q, i)
+            worst = _segments_checked(head, target, lo, hi, part, f"{where}.positions[{i}]")
+            per_position[i].append(float(iv.up(worst + rounding_slack(values, eta))))
+            Ls[i].append(lipschitz_bound(target.expr, lo, hi))
+    out.outer_errors = [max(c[q] for c in per_position) for q in range(Q)]
+    _compare_bound(doc, max(end_to_end_bound(e_bar, per_position[i], Ls[i]) for i in range(n)), spec.epsilon, out)
 
 

@@ -66,13 +66,18 @@ def _add_ka(seq) -> None:
     k = seq.add_parser("ka", help="depth-linear construction from a Kolmogorov-Arnold form",
                        description="Realise f(x_1..x_n) = sum_q chi_q(sum_p psi_{p,q}(x_p)), x_p on S^1, by "
                                    "prefixes of a fixed transformer (inner head, uniform summing head, Q outer "
-                                   "heads; 2 + Q layers). Writes a certify.seqmap-certificate/1 document that "
+                                   "heads; 2 + Q layers). A term's outer map may be given per output position "
+                                   "(a list of n expressions): then position i gets f_i = sum_q "
+                                   "chi_{i,q}(sum_p psi_{p,q}(x_p)), a sequence-to-sequence map, and every "
+                                   "position is certified. Writes a certify.seqmap-certificate/1 document that "
                                    "'certify check' re-checks. Exit 0 when the end-to-end bound is <= epsilon, "
                                    "3 otherwise. Spec format (certify.seqmap/1): {\"format\": "
                                    "\"certify.seqmap/1\", \"length\": n, \"epsilon\": e, \"terms\": "
-                                   "[{\"inner\": [n expressions in x0, x1], \"outer\": \"expression in s\"}]}.",
+                                   "[{\"inner\": [n expressions in x0, x1], \"outer\": \"expression in s\" or "
+                                   "[n expressions in s]}]}.",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    k.add_argument("--example", default=None, metavar="NAME", help="product, power-sum or smooth-max")
+    k.add_argument("--example", default=None, metavar="NAME",
+                   help="product, power-sum, smooth-max or moments (sequence to sequence: mean, variance, ...)")
     k.add_argument("--length", type=int, default=None, metavar="N", help="sequence length of an example")
     k.add_argument("--spec", default=None, metavar="SPEC.json", help="a certify.seqmap/1 file")
     k.add_argument("--epsilon", type=float, default=None, help="epsilon (required with --example)")
@@ -168,13 +173,16 @@ def run_ka(args) -> int:
                "epsilon": spec.epsilon, "length": spec.length, "terms": spec.terms,
                "architecture": arch, "inner_error_mean": r.doc["inner_error_mean"],
                "outer_errors": [o["upper"] for o in r.doc["outer"]], "seconds": r.seconds,
-               "torus": r.doc.get("torus")}
-    lines = [f"{r.verdict}: sup over (S^1)^{spec.length} of |F - f| <= {fmt(r.bound)} "
-             f"(epsilon {spec.epsilon:g})",
+               "torus": r.doc.get("torus"), "position_bounds": r.doc.get("position_bounds")}
+    what = "max_i sup |F_i - f_i|" if spec.per_position else "sup |F - f|"
+    lines = [f"{r.verdict}: {what} over (S^1)^{spec.length} <= {fmt(r.bound)} (epsilon {spec.epsilon:g})",
              f"  transformer: {arch['layers']} layers x {arch['heads_per_layer']} head, width {arch['width']}, "
              f"{spec.terms} terms; only the prefixes depend on f",
              f"  inner head: mean certified error {fmt(r.doc['inner_error_mean'])} over {spec.length} positions",
-             "  outer heads: " + ", ".join(fmt(o["upper"]) for o in r.doc["outer"])]
+             "  outer heads: " + ", ".join(fmt(o["upper"]) for o in r.doc["outer"])
+             + (" (the largest over the output positions)" if r.doc.get("position_bounds") else "")]
+    if r.doc.get("position_bounds"):
+        lines.insert(1, "  per output position: " + ", ".join(fmt(b) for b in r.doc["position_bounds"]))
     if "torus" in r.doc:
         t = r.doc["torus"]
         lines.append(f"  torus branch-and-bound (direct, n = 2): {fmt(t['bound'])} "

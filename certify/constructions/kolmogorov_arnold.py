@@ -48,10 +48,11 @@ from certify.formats.expressions import parse_target
 from certify.kernel import interval as iv
 from certify.kernel.interval_expressions import compile_interval
 from certify.certifier.line_search import prove_line
-from certify.kernel.linebound import LineHead, LineTarget, check_line
-from certify.checker.sequence_map import end_to_end_bound, rounding_slack
+from certify.kernel.linebound import check_line
+from certify.checker.sequence_map import end_to_end_bound, iv_add_up, rounding_slack
 from certify.formats.seqmap import (CERT_FORMAT, MAX_LENGTH, S, SPEC_FORMAT, U_SYM, Layout, SeqMap, architecture,
-                                    inner_problem, lipschitz_bound, mean_range, pack_breakpoints, sum_up)
+                                    inner_problem, lipschitz_bound, mean_range, outer_line, outer_line_at,
+                                    pack_breakpoints, sum_up)
 from certify.heads.transformer import Block, Head, Transformer
 
 
@@ -104,7 +105,17 @@ EXAMPLES = {
                              {"inner": ["x0"] * n, "outer": f"s**2/{n}"}]),
     "smooth-max": ("log(sum_p exp(a_p)), the log-sum-exp smooth maximum",
                    lambda n: [{"inner": ["exp(x0)"] * n, "outer": "log(s)"}]),
+    "moments": ("sequence to sequence: position 1 the mean of the a_p, position 2 their variance, "
+                "position i >= 3 the mean to the power i",
+                lambda n: _moments(n)),
 }
+
+
+def _moments(n: int) -> list[dict]:
+    mean = f"(s/{n})"
+    first = [mean, f"-{mean}**2"] + [f"{mean}**{i}" for i in range(3, n + 1)]
+    second = ["0", mean] + ["0"] * (n - 2)
+    return [{"inner": ["x0"] * n, "outer": first[:n]}, {"inner": ["x0**2"] * n, "outer": second[:n]}]
 
 
 def example(name: str, n: int, epsilon: float) -> dict:
@@ -112,6 +123,8 @@ def example(name: str, n: int, epsilon: float) -> dict:
         raise InputError("--example", f"unknown example {name!r}; choose from {', '.join(EXAMPLES)}")
     if not (isinstance(n, int) and 1 <= n <= MAX_LENGTH):
         raise InputError("--length", f"must be an integer in 1..{MAX_LENGTH}, got {n!r}")
+    if name == "moments" and n < 2:
+        raise InputError("--length", "the moments example needs n >= 2 (two output positions)")
     return {"format": SPEC_FORMAT, "length": n, "terms": EXAMPLES[name][1](n), "epsilon": epsilon,
             "meta": {"example": name, "description": EXAMPLES[name][0]}}
 
@@ -141,7 +154,9 @@ def pretrained(n: int, Q: int) -> Transformer:
                    W_O=_select(Q, d, s["MEAN"]).T)
     blocks = [Block([inner]), Block([summing])]
     for q in range(Q):
-        blocks.append(Block([Head(W_Q=_select(4, d, [s["MEAN"][q], s["ONE"][0]], 2.0),
+        # query 2 (MEAN_q, 1, e_p): the positional part meets the outer prefix's position keys
+        # (zero for a map that is the same at every position)
+        blocks.append(Block([Head(W_Q=_select(4, d, [s["MEAN"][q], s["ONE"][0]] + list(s["P"]), 2.0),
                                   W_K=_select(4, d, s["KEY"]), W_V=_select(1, d, s["VAL"][:1]),
                                   W_O=_select(1, d, s["ACC"]).T)]))
     readout = _select(1, d, s["ACC"])
@@ -166,6 +181,8 @@ def with_prefixes(net: Transformer, n: int, Q: int, inner: dict, outer: list[dic
         pq[:, s["KEY"][0]] = a
         pq[:, s["KEY"][1]] = b
         pq[:, s["VAL"][0]] = v
+        if "position_keys" in o:
+            pq[:, s["KEY"][2:]] = np.asarray(o["position_keys"])
         net.blocks[2 + q].heads[0].prefix = pq
     return net
 
@@ -197,6 +214,47 @@ def _build_outer(g, lo: float, hi: float, eps: float, inert: int) -> dict:
             "lambda": lam, "nodes": int(count)}
 
 
+def _build_outer_positions(gs: list, lo: float, hi: float, eps: float, n: int) -> dict:
+    """Prefix of outer head q of a sequence-to-sequence map: for each output position i the
+    nodes of :func:`_build_outer` on one common grid (one lambda and offset for all, so only
+    the values chi_{i,q} differ), with position keys mu e_i; mu makes the nodes of the other
+    positions negligible at position i (their scores are at least mu (1 - cos(2 pi/n)) lower)."""
+    Ls = [max(lipschitz_bound(g, lo, hi), MIN_LIPSCHITZ) for g in gs]
+    if not all(math.isfinite(x) for x in Ls):
+        raise InputError("terms", f"an outer map is not Lipschitz on [{lo:.4g}, {hi:.4g}]")
+    h = eps / max(Ls)
+    count = max(2, int(math.ceil((hi - lo) / h)) + 5)
+    t = lo - 2 * h + h * np.arange(count)
+    vals = []
+    for g in gs:
+        vlo, vhi = compile_interval(g, [U_SYM])(iv.point(t))
+        vals.append((vlo + vhi) / 2)
+    V = np.array(vals)
+    osc = float(np.ptp(V)) + MIN_OSCILLATION
+    r, delta = h, h / 2
+    lam = 2 * math.log(max(2 * count * osc / eps, 2.0)) / (r * r - delta * delta)
+    B = lam * h * h / 8 + math.log(max(BIAS_MARGIN * n * (np.max(np.abs(V)) + 1) / eps, 2.0))
+    span = osc + float(np.max(np.abs(V)))
+    mu = (lam * h * h / 8 + math.log(max(BIAS_MARGIN * (n - 1) * count * span / eps, 2.0))) \
+        / (1 - math.cos(2 * math.pi / n))
+    E = Layout(n, 1).positions()
+    return {"slopes": np.tile(lam * t, n).tolist(), "offsets": np.tile(B - lam * t * t / 2, n).tolist(),
+            "values": V.reshape(-1).tolist(), "position_keys": np.repeat(mu * E, count, axis=0).tolist(),
+            "lambda": lam, "mu": mu, "nodes": int(count), "nodes_per_position": int(count)}
+
+
+def _prove_outer(head, target, lo, hi, eps, L, slack=0.0) -> dict:
+    """Certify one line head on [lo, hi]; the bound recorded is the checker's recomputation."""
+    t1 = time.monotonic()
+    res = prove_line(head, target, lo, hi, eps, accuracy=PROOF_ACCURACY)
+    if res.verdict == "CERTIFIED":  # the recomputed bound, as the checker will see it
+        _, _, worst = check_line(head, target, lo, hi, res.breakpoints, res.upper)
+        res.upper = worst
+    return {"verdict": res.verdict, "upper": res.upper if math.isfinite(res.upper) else None, "lower": res.lower,
+            "lipschitz": L, "segments": int(res.breakpoints.size - 1), "breakpoints": pack_breakpoints(res.breakpoints),
+            "seconds": round(time.monotonic() - t1, 3)}
+
+
 @dataclass
 class KAResult:
     spec: SeqMap
@@ -222,9 +280,10 @@ def construct(spec: SeqMap, progress=None, time_limit: float | None = None,
     say = progress or (lambda msg: None)
     # ranges of the inner maps and of the means u_q (rigorous)
     mean_rng = [mean_range(spec, q) for q in range(Q)]
-    g = [spec.outer[q].subs(S, n * U_SYM) for q in range(Q)]
+    outputs = n if spec.per_position else 1
+    g = [[spec.outer_at(q, i).subs(S, n * U_SYM) for i in range(outputs)] for q in range(Q)]
     pad = [RANGE_PAD * max(hi - lo, MIN_RANGE_WIDTH) for lo, hi in mean_rng]
-    Ls = [lipschitz_bound(g[q], mean_rng[q][0] - pad[q], mean_rng[q][1] + pad[q]) for q in range(Q)]
+    Ls = [max(lipschitz_bound(gi, mean_rng[q][0] - pad[q], mean_rng[q][1] + pad[q]) for gi in g[q]) for q in range(Q)]
     if not all(math.isfinite(x) for x in Ls):
         raise InputError("terms", "an outer map is not Lipschitz on the reachable range")
     # error budget: half for the outer heads, half through the Lipschitz constants; the net
@@ -275,23 +334,36 @@ def construct(spec: SeqMap, progress=None, time_limit: float | None = None,
     for q in range(Q):
         lo = float(iv.down(mean_rng[q][0] - (e_bar if math.isfinite(e_bar) else pad[q])))
         hi = float(iv.up(mean_rng[q][1] + (e_bar if math.isfinite(e_bar) else pad[q])))
-        o = _build_outer(g[q], lo, hi, e_outer, n)
-        head, target = LineHead(np.array(o["slopes"]), np.array(o["offsets"]), np.array(o["values"]), n), \
-            LineTarget(g[q], U_SYM)
-        say(f"outer head {q + 1}/{Q}: proving on [{lo:.4g}, {hi:.4g}] ({o['nodes']} prefix tokens)")
-        t1 = time.monotonic()
-        res = prove_line(head, target, lo, hi, e_outer, accuracy=PROOF_ACCURACY)
-        if res.verdict == "CERTIFIED":  # the recomputed bound, as the checker will see it
-            _, _, worst = check_line(head, target, lo, hi, res.breakpoints, res.upper)
-            res.upper = worst
-        L = lipschitz_bound(g[q], lo, hi)
+        if not spec.per_position:
+            o = _build_outer(g[q][0], lo, hi, e_outer, n)
+            head, target = outer_line(spec, o, q)
+            say(f"outer head {q + 1}/{Q}: proving on [{lo:.4g}, {hi:.4g}] ({o['nodes']} prefix tokens)")
+            outer.append(o)
+            outer_docs.append({"term": q + 1, "interval": [lo, hi],
+                               **_prove_outer(head, target, lo, hi, e_outer, lipschitz_bound(g[q][0], lo, hi))})
+            continue
+        o = _build_outer_positions(g[q], lo, hi, e_outer, n)
+        per = []
+        for i in range(n):
+            head, target, eta = outer_line_at(spec, o, q, i)
+            slack = rounding_slack(np.asarray(o["values"])[:, None], eta)
+            say(f"outer head {q + 1}/{Q}, output position {i + 1}/{n}: proving on [{lo:.4g}, {hi:.4g}] "
+                f"({len(o['slopes'])} prefix tokens)")
+            d = _prove_outer(head, target, lo, hi, e_outer, lipschitz_bound(g[q][i], lo, hi))
+            per.append({"position": i + 1, "bias_rounding": eta, "rounding_slack": slack, **d})
+        worst = [d["upper"] for d in per]
         outer.append(o)
-        outer_docs.append({"term": q + 1, "interval": [lo, hi], "verdict": res.verdict,
-                           "upper": res.upper if math.isfinite(res.upper) else None, "lower": res.lower,
-                           "lipschitz": L, "segments": int(res.breakpoints.size - 1),
-                           "breakpoints": pack_breakpoints(res.breakpoints),
-                           "seconds": round(time.monotonic() - t1, 3)})
-    bound = end_to_end_bound(e_bar, [d["upper"] for d in outer_docs], [d["lipschitz"] for d in outer_docs])
+        outer_docs.append({"term": q + 1, "interval": [lo, hi], "positions": per,
+                           "verdict": "CERTIFIED" if all(d["verdict"] == "CERTIFIED" for d in per) else "UNDECIDED",
+                           "upper": max(worst) if all(w is not None for w in worst) else None})
+    if spec.per_position:
+        position_bounds = [end_to_end_bound(e_bar, [iv_add_up(d["positions"][i]["upper"], d["positions"][i]["rounding_slack"])
+                                                    for d in outer_docs],
+                                            [d["positions"][i]["lipschitz"] for d in outer_docs]) for i in range(n)]
+        bound = max(position_bounds)
+    else:
+        position_bounds = None
+        bound = end_to_end_bound(e_bar, [d["upper"] for d in outer_docs], [d["lipschitz"] for d in outer_docs])
     verdict = "CERTIFIED" if bound <= eps else "UNDECIDED"
     net = with_prefixes(pretrained(n, Q), n, Q, inner, outer)
     doc = {"format": CERT_FORMAT, "spec": {"format": SPEC_FORMAT, "length": n, "epsilon": eps,
@@ -300,6 +372,8 @@ def construct(spec: SeqMap, progress=None, time_limit: float | None = None,
            "bound": bound if math.isfinite(bound) else None, "inner_error_mean": e_bar if math.isfinite(e_bar) else None,
            "inner": {**inner, "positions": positions},
            "outer": [{**o, **d} for o, d in zip(outer, outer_docs)]}
+    if position_bounds is not None:
+        doc["position_bounds"] = [b if math.isfinite(b) else None for b in position_bounds]
     return KAResult(spec, doc, net, bound, verdict, time.monotonic() - t0)
 
 

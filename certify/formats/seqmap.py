@@ -49,15 +49,35 @@ U_SYM = sp.Symbol("u", real=True)
 
 @dataclass
 class SeqMap:
+    """f(x_1..x_n) = sum_q chi_q(sum_p psi_{p,q}(x_p)), the same at every position; or, for a
+    sequence-to-sequence map (a term's outer map given per position), the output at position
+    i is f_i = sum_q chi_{i,q}(sum_p psi_{p,q}(x_p)) with the inner maps shared."""
+
     length: int
     inner: list            # Q lists of n sympy expressions over x0, x1
-    outer: list            # Q sympy expressions over s
+    outer: list            # Q entries: a sympy expression over s, or a list of n (one per position)
     epsilon: float
     texts: dict = field(repr=False, default_factory=dict)
 
     @property
     def terms(self) -> int:
         return len(self.outer)
+
+    @property
+    def per_position(self) -> bool:
+        """Whether some outer map depends on the output position (a sequence-to-sequence map)."""
+        return any(isinstance(o, list) for o in self.outer)
+
+    def outer_at(self, q: int, i: int):
+        """chi_{i,q}: term q's outer map at output position i (0-based)."""
+        o = self.outer[q]
+        return o[i] if isinstance(o, list) else o
+
+    def outer_texts(self, q: int) -> list:
+        """Term q's outer map as written, per output position."""
+        terms = self.texts.get("terms")
+        o = terms[q]["outer"] if terms else self.outer[q]
+        return [str(x) for x in o] if isinstance(o, list) else [str(o)] * self.length
 
     def inner_text(self, q: int, p: int) -> str:
         """The inner map psi_{p,q} as the spec wrote it (what the inner problems embed: a
@@ -99,7 +119,8 @@ def parse_seqmap(doc) -> SeqMap:
         if extra:
             raise InputError(where, f"unknown field(s) {', '.join(map(repr, extra))}")
         if "inner" not in term or "outer" not in term:
-            raise InputError(where, "needs both 'inner' (n expressions in x0, x1) and 'outer' (an expression in s)")
+            raise InputError(where, "needs both 'inner' (n expressions in x0, x1) and 'outer' (an expression in s, "
+                                    "or a list of n, one per output position)")
         if not (isinstance(term["inner"], list) and len(term["inner"]) == n):
             raise InputError(f"{where}.inner", f"expected a list of {n} expressions (one per position)")
         row = []
@@ -108,15 +129,26 @@ def parse_seqmap(doc) -> SeqMap:
             check_defined_on_sphere(t, conds, xs, fieldname=f"{where}.inner[{p}]")
             row.append(e)
         inner.append(row)
-        e, conds = parse_expression_domain(term["outer"], [S], fieldname=f"{where}.outer")
-        outer.append(e)
-        outer_conditions.append(conds)
+        o = term["outer"]
+        if isinstance(o, list):
+            if len(o) != n:
+                raise InputError(f"{where}.outer", f"expected one expression in s, or a list of {n} "
+                                                   "(one per output position)")
+            parsed = [parse_expression_domain(t, [S], fieldname=f"{where}.outer[{i}]") for i, t in enumerate(o)]
+            outer.append([e for e, _ in parsed])
+            outer_conditions.append([(f"{where}.outer[{i}]", t, c) for i, (t, (_, c)) in enumerate(zip(o, parsed))])
+        else:
+            e, conds = parse_expression_domain(o, [S], fieldname=f"{where}.outer")
+            outer.append(e)
+            outer_conditions.append([(f"{where}.outer", o, conds)])
     spec = SeqMap(n, inner, outer, float(eps), {"terms": terms})
-    for q, conds in enumerate(outer_conditions):
-        if conds:
+    for q, entries in enumerate(outer_conditions):
+        if any(conds for _, _, conds in entries):
             lo, hi = mean_range(spec, q)  # of u = s / n; the outer map is written in s
             reach = (float(iv.down(lo * n)), float(iv.up(hi * n)))
-            _check_outer_domain(terms[q]["outer"], conds, reach, f"terms[{q}].outer")
+            for fieldname, text, conds in entries:
+                if conds:
+                    _check_outer_domain(text, conds, reach, fieldname)
     return spec
 
 
@@ -150,27 +182,41 @@ def _check_outer_domain(text, conditions, reach, fieldname) -> None:
         stack += [(lo, mid), (mid, hi)]
 
 
+def layout_sizes(Q):
+    """The residual stream's slots and their sizes for Q terms (Q may be a sympy symbol)."""
+    return [("X", 2), ("P", 2), ("ONE", 1), ("PSI", Q), ("MEAN", Q), ("ACC", 1), ("KEY", 4), ("VAL", Q)]
+
+
+def layout_depth(Q):
+    """Blocks of one head each: the inner head, the summing head, one outer head per term."""
+    return 2 + Q
+
+
+def layout_width(Q):
+    return sum(size for _, size in layout_sizes(Q))
+
+
 @dataclass
 class Layout:
+    """The layout of :func:`layout_sizes` (the formulas the depth statement is proved from)."""
+
     n: int
     Q: int
 
     def __post_init__(self):
-        sizes = [("X", 2), ("P", 2), ("ONE", 1), ("PSI", self.Q), ("MEAN", self.Q), ("ACC", 1),
-                 ("KEY", 4), ("VAL", self.Q)]
         self.slot, at = {}, 0
-        for name, size in sizes:
+        for name, size in layout_sizes(self.Q):
             self.slot[name] = np.arange(at, at + size)
             at += size
         self.d = at
 
     @property
     def depth(self) -> int:
-        return 2 + self.Q
+        return layout_depth(self.Q)
 
     @property
     def heads(self) -> int:
-        return 2 + self.Q
+        return layout_depth(self.Q)  # one head per block
 
     def positions(self) -> np.ndarray:
         """e_p = (cos 2 pi p / n, sin 2 pi p / n), p = 0..n-1, each the float nearest to an
@@ -207,10 +253,35 @@ def inner_problem(spec: SeqMap, inner: dict, p: int, epsilon: float):
 
 
 def outer_line(spec: SeqMap, o: dict, q: int):
+    """Outer head q of a map that is the same at every position: the line head u -> (u, 1)."""
+    if spec.per_position:
+        raise InputError("outer", "a sequence-to-sequence map has one line head per position (outer_line_at)")
     head = LineHead(np.asarray(o["slopes"], float), np.asarray(o["offsets"], float),
                     np.asarray(o["values"], float), spec.length)
     target = LineTarget(spec.outer[q].subs(S, spec.length * U_SYM), U_SYM)
     return head, target
+
+
+def _exact_offsets(offsets: np.ndarray, e: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, float]:
+    """fl(b_k + <e, pos_k>) computed exactly then rounded once, and eta >= every |exact - float|."""
+    out = np.empty(pos.shape[0])
+    for k, (b, (u, v)) in enumerate(zip(offsets, pos)):
+        exact = Fraction(float(b)) + Fraction(float(e[0])) * Fraction(float(u)) + Fraction(float(e[1])) * Fraction(float(v))
+        out[k] = float(exact)  # correctly rounded: error <= |out| 2^-53
+    eta = float(iv.up(np.max(np.abs(out)) * math.ldexp(1.0, -52))) if out.size else 0.0
+    return out, eta
+
+
+def outer_line_at(spec: SeqMap, o: dict, q: int, i: int):
+    """Outer head q of a sequence-to-sequence map at output position i (0-based): the query
+    2 (MEAN_q, 1, e_i) against the keys (a_k, b_k, mu e_(p_k)) is the line head with offsets
+    b_k + <e_i, mu e_(p_k)> (rounded once; eta bounds the rounding), against chi_{i,q}(n u).
+    Returns (head, target, eta)."""
+    e = Layout(spec.length, spec.terms).positions()[i]
+    offsets, eta = _exact_offsets(np.asarray(o["offsets"], float), e, np.asarray(o["position_keys"], float))
+    head = LineHead(np.asarray(o["slopes"], float), offsets, np.asarray(o["values"], float), spec.length)
+    target = LineTarget(spec.outer_at(q, i).subs(S, spec.length * U_SYM), U_SYM)
+    return head, target, eta
 
 
 def inner_range(expr, level: int = 9):

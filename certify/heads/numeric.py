@@ -125,16 +125,26 @@ def target_values(target, points: np.ndarray) -> np.ndarray:
     return np.stack([fn(*cols) for fn in fns], axis=1)
 
 
-def seqmap_values(spec, X: np.ndarray) -> np.ndarray:
-    """A sequence map's f at B sequences X (B x n x 2) (:class:`~certify.formats.seqmap.SeqMap`)."""
+def seqmap_outputs(spec, X: np.ndarray) -> np.ndarray:
+    """A sequence map's outputs f_i at B sequences X (B x n x 2): B x n, one column per output
+    position (:class:`~certify.formats.seqmap.SeqMap`; the columns agree when the map is the
+    same at every position)."""
     from certify.formats.expressions import coordinate_symbols
     from certify.formats.seqmap import S
 
     X = np.asarray(X, dtype=np.float64)
     xs = coordinate_symbols(1)
-    total = np.zeros(X.shape[0])
+    total = np.zeros((X.shape[0], spec.length))
     for q in range(spec.terms):
         s = sum(compile_numpy(spec.inner[q][p], xs)(X[:, p, 0], X[:, p, 1]) * np.ones(X.shape[0])
                 for p in range(spec.length))
-        total = total + compile_numpy(spec.outer[q], [S])(s) * np.ones(X.shape[0])
+        for i in range(spec.length):
+            total[:, i] += compile_numpy(spec.outer_at(q, i), [S])(s) * np.ones(X.shape[0])
     return total
+
+
+def seqmap_values(spec, X: np.ndarray) -> np.ndarray:
+    """A sequence map's f at B sequences X (B x n x 2), for a map that is the same at every position."""
+    if spec.per_position:
+        raise ValueError("a sequence-to-sequence map has one output per position: use seqmap_outputs")
+    return seqmap_outputs(spec, X)[:, 0]
