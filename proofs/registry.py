@@ -48,6 +48,7 @@ MODULES = (
     "head_tends_to_nearest_key_average",    # lambda -> infinity (ours) [3.4]
     "elementwise_maps_by_one_prefix",       # element-wise maps [4.1]
     "sequence_maps_depth_linear",           # depth-linear sequence maps [4.2]
+    "certifier_facts",                      # the softmax form and the certifier's facts [1.3, 6]
 )
 
 

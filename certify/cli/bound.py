@@ -80,7 +80,7 @@ def run(args) -> int:
     lines = [f"certify bound: S^{m}, eps = {args.epsilon:g}, L = {args.lipschitz:g}, |f|_inf <= {sup_norm:.4g}",
              f"{'route':<7} {'lambda':>10} {'delta':>10} {'prefix length N':>18} {'a-priori':>9}  growth"]
     for b in bounds:
-        n = f"{b.prefix_length:.0f}" if b.prefix_length_exact else f"~{b.prefix_length:.3g}"
+        n = b.prefix_length_text
         lines.append(f"{b.route:<7} {b.lam:>10.4g} {b.delta:>10.3g} {n:>18} {b.a_priori_bound:>9.3g}  N ~ {b.exponent}")
     lines.append(f"paper (Theorem 4): N = O(eps^-{e}) with unknown constants; eps^-{e} = "
                  f"{_power_text(args.epsilon, -e)} (shape only)")

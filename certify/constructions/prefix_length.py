@@ -71,7 +71,16 @@ class RouteBound:
     exponent: str                 # growth of N as eps -> 0 (THEORY 3.2-3.3)
 
     def to_json(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        if not math.isfinite(self.prefix_length):  # beyond float64 (the stated route at large m)
+            out["prefix_length"] = None
+        return out
+
+    @property
+    def prefix_length_text(self) -> str:
+        if not math.isfinite(self.prefix_length):
+            return "> 1.8e308"
+        return f"{self.prefix_length:.0f}" if self.prefix_length_exact else f"~{self.prefix_length:.3g}"
 
 
 def _prefix_length(m: int, delta: float, max_exact: int) -> tuple[float, bool]:
@@ -114,7 +123,10 @@ def route_bound(route: str, m: int, eps: float, L: float, F: float = 1.0,
     if route == "stated":
         lam = lambda_for_smoothing(m, L, eps / 2)
         delta, quad = stated_quadrature_delta(m, lam, F, L, eps / 2)
-        N, exact = _prefix_length(m, delta, max_exact)
+        try:
+            N, exact = _prefix_length(m, delta, max_exact)
+        except InputError:  # beyond float64: reported as such (the other routes may still be finite)
+            N, exact = math.inf, False
         bound = smoothing_error_bound(m, lam, L) + quad
         return RouteBound(route, lam, delta, N, exact, bound, f"eps^-{m * (m + 3)} (THEORY 3.1's constants)")
     if route == "paper":

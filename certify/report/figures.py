@@ -18,9 +18,9 @@ MAP_TARGET, MAP_LAM, MAP_N, MAP_EPS = "x0*x1", 30.0, 200, 0.1
 MAP_MAX_CELLS = 100_000
 #: The figures, by file name, with their captions.
 FIGURES = (("fig-vmf-kernel.png", "The vMF kernel on S^2 for lambda = 1, 5, 10 (the paper's Figure 3)."),
-           ("fig-bessel-ratios.png", "a_k^2(lambda), k = 1, 2, 3, with the derived lower bounds (the k = 1 "
-                                     "bound is VERIFIED ON RANGE in the table; the k = 2, 3 curves are drawn, not "
-                                     "checked; the paper's Figure 5 shows its own bound, whose exact form is unknown)."),
+           ("fig-bessel-ratios.png", "a_k^2(lambda), k = 1, 2, 3, with the derived lower bounds (VERIFIED ON "
+                                     "RANGE in the table: k = 1 on [0.1, 50], k = 2, 3 on [0.5, 50]; the paper's "
+                                     "Figure 5 shows its own bound, whose exact form is unknown)."),
            ("fig-prefix-length.png", "Prefix length against epsilon."),
            ("fig-error-map.png", "Error map of a certified prefix on S^2."))
 
@@ -79,14 +79,14 @@ def fig_bessel_ratios(path: Path) -> None:
         low = np.prod([lam / (1 + j + np.sqrt(lam**2 + (2 + j) ** 2)) for j in range(k)], axis=0)
         ax.plot(lam, a, color=colour, lw=2, label=f"a_{k}^2(lambda)")
         ax.plot(lam, low, color=colour, ls="--", lw=1.5,
-                label=f"lower bound, k = {k}" + (" (VERIFIED ON RANGE)" if k == 1 else " (drawn, not checked)"))
+                label=f"lower bound, k = {k} (VERIFIED ON RANGE on " + ("[0.1, 50])" if k == 1 else "[0.5, 50])"))
     ax.set_xscale("log")
     ax.set_xlabel("lambda")
     ax.set_ylabel("a_k^2(lambda) = I_(k+1/2)(lambda) / I_(1/2)(lambda)")
     ax.set_ylim(0, 1)
     ax.grid(True, which="both", alpha=0.3)
     ax.set_title("Funk-Hecke coefficients on S^2 and the Amos-type lower bounds\n"
-                 "(the k = 1 bound is VERIFIED ON RANGE [0.1, 50] by certify claim; k = 2, 3 are not checked)")
+                 "(bounds VERIFIED ON RANGE by certify claim: k = 1 on [0.1, 50], k = 2, 3 on [0.5, 50])")
     ax.legend(fontsize=9, ncol=2)
     fig.savefig(path, dpi=DPI, bbox_inches="tight")
     plt.close(fig)

@@ -63,7 +63,8 @@ def test_every_theory_section_has_a_module():
                 "pretrained_head_scales_core_head", "vmf_kernel_integrates_to_one", "bessel_ratio_closed_forms",
                 "bessel_ratio_lower_bounds", "smoothing_error_bounded", "quadrature_error_bounded",
                 "prefixed_heads_dense", "core_head_density", "prefix_length_jackson_rates", "net_prefix_length_rate",
-                "head_tends_to_nearest_key_average", "elementwise_maps_by_one_prefix", "sequence_maps_depth_linear"}
+                "head_tends_to_nearest_key_average", "elementwise_maps_by_one_prefix", "sequence_maps_depth_linear",
+                "certifier_facts"}
     assert sections == set(MODULES)
     kinds = {r.key: r.provenance for r in results()}
     # the paper's results and ours are kept apart
@@ -188,3 +189,23 @@ def test_core_instances_certify_both_heads_and_the_step():
     assert by_key["core_to_classical_instances"].run().kind == "CONSISTENT"
     for o in core.outcomes():
         assert o.eta < 1 and o.soft[1] <= o.soft_bound and o.core[2] <= o.inst.epsilon
+
+
+def test_certifier_facts_and_their_perturbations():
+    from proofs import certifier_facts as facts
+
+    assert facts.check_shift().kind == PROVED and facts.check_cap_range().kind == PROVED
+    # a shift that is not a constant, a cap wider than pi/2, constants below the true ones
+    assert facts.check_shift(lambda s, c: s + c * s).kind == NOT_CHECKED
+    assert facts.check_cap_range(-1).kind == NOT_CHECKED
+    assert facts.check_gradient(0.2).kind == NOT_CHECKED and facts.check_gradient().kind == "CONSISTENT"
+    assert facts.check_weight_change(0.5).kind == NOT_CHECKED and facts.check_weight_change().kind == "CONSISTENT"
+    assert facts.check_cells(0.5).kind == NOT_CHECKED and facts.check_cells().kind == "CONSISTENT"
+
+
+def test_product_lower_bounds_for_k2_k3_and_a_raised_one_is_refuted():
+    from proofs.bessel_ratio_lower_bounds import product_claim
+
+    for k in (2, 3):
+        assert claim_verdict(product_claim(k)).kind == VERIFIED
+    assert claim_verdict(product_claim(2).replace(">= (lam/(1 + ", ">= 1.2*(lam/(1 + ")).kind == REFUTED
