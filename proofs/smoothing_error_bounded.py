@@ -3,10 +3,15 @@ with 1 - a_1^m(lambda) <= m/(2 lambda) + (m+2)^2/(8 lambda^2).
 
 Check: the coefficient inequality for m = 1 (a Bessel ratio, enclosed by its monotonicity)
 and m = 2 (closed form) on lambda in [0.5, 1000] by Arb branch-and-bound. The first step, the
-Funk-Hecke/Jensen argument from the coefficient to the sup norm, is not machine-checked."""
+Funk-Hecke/Jensen argument from the coefficient to the sup norm, is not machine-checked.
+
+The modulus form |f * K_lambda - f| <= (1 + pi/sqrt 2) w(f, sqrt(1 - a_1^m)) (w geodesic) is
+CONSISTENT: checked on f = x0 on S^1 and S^2, where f * K_lambda = a_1^m f (Funk-Hecke, degree
+1) gives sup |f * K - f| = 1 - a_1^m exactly and w(x0, r) = 2 sin(r/2): the resulting
+inequality in lambda is VERIFIED ON RANGE [0.5, 1000] by Arb for both. Instances only."""
 
 from ._claims import claim_verdict
-from .registry import Result
+from .registry import CONSISTENT, NOT_CHECKED, VERIFIED, Result, Verdict
 
 CLAIM = "forall lam in [0.5, 1000]: 1 - ({a}) <= {m}/(2*lam) + ({m}+2)**2/(8*lam**2)"
 A1 = {1: "besseli(1, lam)/besseli(0, lam)", 2: "coth(lam) - 1/lam"}
@@ -16,3 +21,22 @@ RESULTS = [
            "derived", CLAIM.format(a=A1[m], m=m), (lambda m=m: claim_verdict(CLAIM.format(a=A1[m], m=m))))
     for m in (1, 2)
 ]
+
+MODULUS = "forall lam in [0.5, 1000]: 1 - ({a}) <= (1 + pi/sqrt(2))*2*sin(sqrt(1 - ({a}))/2)"
+
+
+def _check_modulus():
+    notes = []
+    for m in (1, 2):
+        v = claim_verdict(MODULUS.format(a=A1[m]))
+        if v.kind != VERIFIED:
+            return Verdict(NOT_CHECKED, f"f = x0 on S^{m}: {v.kind}, {v.evidence}")
+        notes.append(f"f = x0 on S^{m} (sup |f * K - f| = 1 - a_1^{m}, w(x0, r) = 2 sin(r/2)): VERIFIED ON RANGE "
+                     f"lam in [1/2, 1000], {v.evidence}")
+    return Verdict(CONSISTENT, "; ".join(notes) + ". Instances only: the statement is about every f and w")
+
+
+RESULTS.append(Result("smoothing_modulus", "smoothing bound, modulus form (THEORY 3.1 step 1)",
+                      "the smoothing error through a modulus of continuity", "derived",
+                      "forall continuous f on S^m, lambda > 0: sup |f * K_lambda - f| <= (1 + pi/sqrt 2) "
+                      "w(f, sqrt(1 - a_1^m(lambda))), w the geodesic modulus of continuity", _check_modulus))

@@ -166,8 +166,8 @@ def _validate_structure(doc) -> None:
     rows = _numeric(_need(inner, "keys", "inner"), "inner.keys", 2, 2)
     for key in ("values", "position_keys"):
         _numeric(_need(inner, key, "inner"), f"inner.{key}", 2, 2 if key == "position_keys" else None)
-    if len(inner["position_keys"]) != rows:
-        raise _Invalid("inner.position_keys", f"expected {rows} rows (one per key), got {len(inner['position_keys'])}")
+        if len(inner[key]) != rows:
+            raise _Invalid(f"inner.{key}", f"expected {rows} rows (one per key), got {len(inner[key])}")
     for _, where, entry in _objects(inner, "positions", "inner"):
         cert = entry.get("certificate")
         if isinstance(cert, dict):
@@ -233,6 +233,8 @@ def _check_document(doc, out: SequenceMapCheck, strict: bool) -> None:
     e_bar = float(iv.up(sum_up(e_p) / n))
     if spec.per_position:
         return _check_positions(doc, spec, e_bar, out)
+    if "position_bounds" in doc:
+        raise _Invalid("position_bounds", "is for maps whose outer maps depend on the position")
     ups, Ls = [], []
     for q, o in enumerate(doc["outer"]):
         where = f"outer[{q}]"
@@ -299,6 +301,13 @@ def _check_positions(doc, spec, e_bar: float, out: SequenceMapCheck) -> None:
             per_position[i].append(float(iv.up(worst + rounding_slack(values, eta))))
             Ls[i].append(lipschitz_bound(target.expr, lo, hi))
     out.outer_errors = [max(c[q] for c in per_position) for q in range(Q)]
-    _compare_bound(doc, max(end_to_end_bound(e_bar, per_position[i], Ls[i]) for i in range(n)), spec.epsilon, out)
+    bounds = [end_to_end_bound(e_bar, per_position[i], Ls[i]) for i in range(n)]
+    recorded = _need(doc, "position_bounds", "")
+    if not (isinstance(recorded, list) and len(recorded) == n):
+        raise _Invalid("position_bounds", f"expected {n} numbers (one per output position)")
+    for i, (b, r) in enumerate(zip(bounds, recorded)):
+        if not (_is_num(r) and b <= r):
+            raise _Invalid(f"position_bounds[{i}]", f"records {r!r} but the recomputed bound is {b!r}")
+    _compare_bound(doc, max(bounds), spec.epsilon, out)
 
 

@@ -235,8 +235,10 @@ def _build_outer_positions(gs: list, lo: float, hi: float, eps: float, n: int) -
     lam = 2 * math.log(max(2 * count * osc / eps, 2.0)) / (r * r - delta * delta)
     B = lam * h * h / 8 + math.log(max(BIAS_MARGIN * n * (np.max(np.abs(V)) + 1) / eps, 2.0))
     span = osc + float(np.max(np.abs(V)))
-    mu = (lam * h * h / 8 + math.log(max(BIAS_MARGIN * (n - 1) * count * span / eps, 2.0))) \
-        / (1 - math.cos(2 * math.pi / n))
+    mu = 0.0  # one output position: no other position's nodes to suppress
+    if n > 1:
+        mu = (lam * h * h / 8 + math.log(max(BIAS_MARGIN * (n - 1) * count * span / eps, 2.0))) \
+            / (1 - math.cos(2 * math.pi / n))
     E = Layout(n, 1).positions()
     return {"slopes": np.tile(lam * t, n).tolist(), "offsets": np.tile(B - lam * t * t / 2, n).tolist(),
             "values": V.reshape(-1).tolist(), "position_keys": np.repeat(mu * E, count, axis=0).tolist(),

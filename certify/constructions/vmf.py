@@ -62,8 +62,11 @@ def quadrature_error_bound(lam: float, delta: float, sup_f: float, lipschitz: fl
       eta  = lam delta e^{lam delta}                       (|D - 1|, denominator),
       eta' = (lam |f|_inf + L) delta e^{lam delta}        (numerator).
     The core head's error is eta'; the softmax head's is (eta' + |f|_inf eta)/(1 - eta).
-    These are sharper than THEORY 3.1's c|S^m| lam e^lam delta (which they imply for
-    delta <= 1) and are labelled as ours. Returns inf when eta >= 1.
+    Compared with THEORY 3.1's eta = c|S^m| lam e^lam delta (also a valid bound, from
+    e^{lam <x,b>} - e^{lam <x,y>} <= lam delta e^lam), these are smaller exactly when
+    e^{lam delta} <= c_{m+1}(lam) |S^m| e^lam, which holds on the routes' parameters (lam delta
+    is small, and c |S^m| e^lam grows like lam^{m/2}); they are labelled as ours.
+    Returns inf when eta >= 1.
     """
     growth = delta * math.exp(min(lam * delta, 700.0))
     eta = lam * growth

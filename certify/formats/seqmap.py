@@ -229,12 +229,20 @@ class Layout:
             return np.array([[float(t.cos_pi().mid()), float(t.sin_pi().mid())] for t in turns])
 
 
+def _rounded(exact: Fraction, field: str) -> float:
+    """float(exact), correctly rounded; InputError naming ``field`` beyond float64's range."""
+    try:
+        return float(exact)
+    except OverflowError:
+        raise InputError(field, "a score offset is beyond float64's range") from None
+
+
 def _exact_biases(e: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, float]:
     """fl(<e, pos_k>) computed exactly then rounded once, and eta >= every |exact - float|."""
     out = np.empty(pos.shape[0])
     for k, (u, v) in enumerate(pos):
         exact = Fraction(float(e[0])) * Fraction(float(u)) + Fraction(float(e[1])) * Fraction(float(v))
-        out[k] = float(exact)  # correctly rounded: error <= |out| 2^-53
+        out[k] = _rounded(exact, "inner.position_keys")  # correctly rounded: error <= |out| 2^-53
     eta = float(iv.up(np.max(np.abs(out)) * math.ldexp(1.0, -52))) if out.size else 0.0
     return out, eta
 
@@ -262,12 +270,12 @@ def outer_line(spec: SeqMap, o: dict, q: int):
     return head, target
 
 
-def _exact_offsets(offsets: np.ndarray, e: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, float]:
+def _exact_offsets(offsets: np.ndarray, e: np.ndarray, pos: np.ndarray, field: str) -> tuple[np.ndarray, float]:
     """fl(b_k + <e, pos_k>) computed exactly then rounded once, and eta >= every |exact - float|."""
     out = np.empty(pos.shape[0])
     for k, (b, (u, v)) in enumerate(zip(offsets, pos)):
         exact = Fraction(float(b)) + Fraction(float(e[0])) * Fraction(float(u)) + Fraction(float(e[1])) * Fraction(float(v))
-        out[k] = float(exact)  # correctly rounded: error <= |out| 2^-53
+        out[k] = _rounded(exact, field)  # correctly rounded: error <= |out| 2^-53
     eta = float(iv.up(np.max(np.abs(out)) * math.ldexp(1.0, -52))) if out.size else 0.0
     return out, eta
 
@@ -278,7 +286,8 @@ def outer_line_at(spec: SeqMap, o: dict, q: int, i: int):
     b_k + <e_i, mu e_(p_k)> (rounded once; eta bounds the rounding), against chi_{i,q}(n u).
     Returns (head, target, eta)."""
     e = Layout(spec.length, spec.terms).positions()[i]
-    offsets, eta = _exact_offsets(np.asarray(o["offsets"], float), e, np.asarray(o["position_keys"], float))
+    offsets, eta = _exact_offsets(np.asarray(o["offsets"], float), e, np.asarray(o["position_keys"], float),
+                                  f"outer[{q}].offsets")
     head = LineHead(np.asarray(o["slopes"], float), offsets, np.asarray(o["values"], float), spec.length)
     target = LineTarget(spec.outer_at(q, i).subs(S, spec.length * U_SYM), U_SYM)
     return head, target, eta

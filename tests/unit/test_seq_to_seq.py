@@ -127,3 +127,30 @@ def test_per_position_spec_errors():
     assert exc.value.field == "terms[0].outer[1]"
     with pytest.raises(ValueError):
         seqmap_values(parse_seqmap(TWO), _sequences(2, 3, 0))
+
+
+def test_one_position_list_outer_is_constructed_and_checked():
+    spec = parse_seqmap({"format": "certify.seqmap/1", "length": 1, "epsilon": 0.1,
+                         "terms": [{"inner": ["x0"], "outer": ["s**2"]}]})
+    r = construct(spec)
+    assert r.verdict == "CERTIFIED" and check_sequence_map(r.doc).valid
+
+
+def test_offsets_beyond_float64_and_short_inner_rows_are_invalid_not_a_crash():
+    spec = parse_seqmap(TWO)
+    r = construct(spec)
+    d = copy.deepcopy(r.doc)
+    d["outer"][0]["offsets"][0] = 1.7e308
+    d["outer"][0]["position_keys"][0] = [1.7e308, 0.0]
+    c = check_sequence_map(d)
+    assert not c.valid and c.where == "outer[0].offsets"
+    d = copy.deepcopy(r.doc)
+    d["inner"]["values"] = d["inner"]["values"][:-1]
+    c = check_sequence_map(d)
+    assert not c.valid and c.where == "inner.values"
+    d = copy.deepcopy(r.doc)
+    d["position_bounds"] = [0.0, r.doc["position_bounds"][1]]
+    c = check_sequence_map(d)
+    assert not c.valid and c.where == "position_bounds[0]"
+    del d["position_bounds"]
+    assert check_sequence_map(d).where == "position_bounds"
