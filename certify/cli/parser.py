@@ -10,11 +10,11 @@ from __future__ import annotations
 import argparse
 
 from certify import __version__
-from certify.cli import audit, bound, check, claim, construct, construct_seq, demo, estimate, evaluate, prove
+from certify.cli import audit, bound, check, claim, construct, construct_seq, demo, estimate, evaluate, prove, tune
 from certify.cli.options import CommandParser, add_debug_option, subcommands
 
 #: The commands in the order ``certify --help`` lists them.
-COMMANDS = (construct, construct_seq, evaluate, estimate, prove, check, claim, bound, demo, audit)
+COMMANDS = (construct, construct_seq, tune, evaluate, estimate, prove, check, claim, bound, demo, audit)
 
 EPILOG = """\
 exit codes:
