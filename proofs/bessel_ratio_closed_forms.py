@@ -71,3 +71,51 @@ RESULTS.insert(0, Result("funk_hecke_identity", "a_k^m (Funk-Hecke)", "coefficie
                          "forall m >= 1, k >= 0, lambda > 0: I_{k+(m-1)/2}(lambda)/I_{(m-1)/2}(lambda) = "
                          "c_{m+1} |S^{m-1}| int_{-1}^{1} e^{lambda t} C_k(t)/C_k(1) (1-t^2)^{(m-2)/2} dt",
                          _check_funk_hecke))
+
+
+#: The grid of the property check (THEORY 2.1) and the reference values it states.
+PROPERTY_GRID = {"m": (1, 2, 3), "k": range(0, 7), "lam": (0.25, 0.5, 1, 2, 5, 10, 20, 50, 100, 300)}
+REFERENCES = ((2, 1, 10, "0.9", 1e-8), (2, 2, 10, "0.73", 1e-8), (2, 3, 10, "0.535", 1e-8),
+              (2, 1, 1, "0.31303529", 1e-8))
+
+
+def arb_coefficient(m: int, k: int, lam):
+    """a_k^m(lam) = I_{k+(m-1)/2}(lam) / I_{(m-1)/2}(lam) as an Arb ball (256 bits)."""
+    import flint
+
+    with flint.ctx.workprec(256):
+        x = flint.arb(flint.fmpq(*lam)) if isinstance(lam, tuple) else flint.arb(lam)
+        nu = flint.arb(m - 1) / 2
+        return x.bessel_i(nu + k) / x.bessel_i(nu)
+
+
+def _check_properties():
+    import flint
+
+    grid = PROPERTY_GRID
+    for m in grid["m"]:
+        for lam in grid["lam"]:
+            a = [arb_coefficient(m, k, lam) for k in grid["k"]]
+            if not (abs(a[0] - 1) < flint.arb(2) ** -200 and all(0 < x < 1 for x in a[1:])
+                    and all(x > y for x, y in zip(a, a[1:]))):
+                return Verdict(NOT_CHECKED, f"m = {m}, lambda = {lam}: a_k not in (0, 1) decreasing in k (Arb)")
+        for k in grid["k"][1:]:
+            a = [arb_coefficient(m, k, lam) for lam in grid["lam"]]
+            if not all(x < y for x, y in zip(a, a[1:])):
+                return Verdict(NOT_CHECKED, f"m = {m}, k = {k}: a_k not increasing in lambda on the grid (Arb)")
+    for m, k, lam, value, tol in REFERENCES:
+        if not abs(arb_coefficient(m, k, lam) - flint.arb(value)) < tol:
+            return Verdict(NOT_CHECKED, f"a_{k}^{m}({lam}) is not {value} to {tol:g} (Arb)")
+    c3 = flint.arb(1) / (4 * flint.arb.pi() * flint.arb(1).sinh())
+    if not abs(c3 - flint.arb("0.067713913")) < 1e-9:
+        return Verdict(NOT_CHECKED, "c_3(1) is not 0.067713913 (Arb)")
+    return Verdict(CONSISTENT, f"Arb (256 bits, comparisons certain): a_0 = 1, 0 < a_k < 1 and a_k decreasing in k for "
+                               f"m = 1, 2, 3, k = 0..6 at lambda in {list(grid['lam'])}, and increasing in lambda along "
+                               "that grid; reference values a_1^2(10) = 0.9, a_2^2(10) = 0.73, a_3^2(10) = 0.535, "
+                               "a_1^2(1) = 0.31303529 (to 1e-8) and c_3(1) = 0.067713913 (to 1e-9). A grid only: the "
+                               "properties for every lambda are standard (Amos 1974), not machine-checked here")
+
+
+RESULTS.append(Result("bessel_ratio_properties", "a_k^m properties (THEORY 2.1)", "range, monotonicity, reference values",
+                      "derived", "forall m >= 1, k >= 1, lambda > 0: a_0^m = 1, 0 < a_k^m(lambda) < 1, a_k^m decreasing "
+                      "in k and increasing in lambda; the reference values of THEORY 2.1", _check_properties))

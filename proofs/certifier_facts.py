@@ -166,13 +166,14 @@ RESULTS = [
            "sum_k e^(s_k) v_k / sum_k e^(s_k)", check_shift),
     Result("cap_score_range", "score range on a cap (THEORY 6)", "exact range of a linear score on a cap", "derived",
            "forall unit c, cap {x in S^m: angle(x, c) <= t}, t <= pi/2, key A at angle phi to c: "
-           "<x, A> in [|A| cos(min(pi, phi + t)), |A| cos(max(0, phi - t))], both ends attained", check_cap_range),
+           "<x, A> in [|A| cos(min(pi, phi + t)), |A| cos(max(0, phi - t))], both ends attained (the certifier's "
+           "cells have t < pi/2)", check_cap_range),
     Result("head_gradient_bound", "gradient of the head (THEORY 6)", "a Lipschitz bound for the softmax head",
            "derived", "forall softmax heads, x: |D H(x)|_2 <= (1/4) diam{A_k} diam{v_k}", check_gradient),
     Result("weight_change_bound", "weight change on a cap (THEORY 6)", "how far a key's weight moves on a cap",
            "derived", "forall softmax heads, c, y with |y - c| <= rho, c': pi_k(y) <= pi_k(c) "
            "exp(rho (|A_k - c'| + |A_bar - c'|)), A_bar = sum_k pi_k(c) A_k", check_weight_change),
     Result("cubed_sphere_cells", "cubed-sphere cells (THEORY 6)", "the certifier's cells and their caps", "derived",
-           "forall m, cells of the cubed sphere: the 2(m+1) projected facets tile S^m and every point of a cell lies "
-           "within the radius cell_caps returns around the cell's centre", check_cells),
+           "forall m, cells of the cubed sphere: every point of a cell lies within the radius cell_caps returns "
+           "around the cell's centre (the 2(m+1) projected facets tile S^m: cited)", check_cells),
 ]

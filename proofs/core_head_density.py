@@ -21,6 +21,7 @@ with the same keys, biases and values is exactly H_core / D, where D(x) = sum_k 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,7 +97,7 @@ def certified_eta(core_problem) -> tuple[float, str]:
     for _ in range(ETA_TRIES):
         r = decide(normaliser_problem(core_problem, eps), max_cells=INSTANCE_MAX_CELLS).result
         if r.verdict == CERTIFIED:
-            return r.upper, f"|D - 1| <= {r.upper:.3g} (CERTIFIED, witnessed >= {r.lower:.3g})"
+            return r.upper, f"|D - 1| <= {r.upper:.3g} (CERTIFIED, {'witnessed >= ' + format(r.lower, '.3g') if r.lower > 0 else 'no witness above 0'})"
         if r.verdict != "REFUTED":
             return float("inf"), f"|D - 1| <= {eps:g} was {r.verdict}"
         eps = max(2 * eps, 1.1 * r.lower) if r.lower < 0.5 else 1.0
@@ -112,6 +113,7 @@ class StepOutcome:
     core: tuple          # (verdict, lower, upper) of |H_core - f|
     soft: tuple          # (verdict, lower, upper) of |H_soft - f|
     note: str
+    delta: float         # the partition's covering radius
 
     @property
     def soft_bound(self) -> float:
@@ -129,8 +131,9 @@ def run_instance(inst: CoreInstance) -> StepOutcome:
     for kind in ("core", "softmax"):
         r = decide(construction(inst, kind).problem, max_cells=INSTANCE_MAX_CELLS, accuracy=ACCURACY).result
         out[kind] = (r.verdict, r.lower, r.upper)
-    eta, note = certified_eta(construction(inst, "core").problem)
-    return StepOutcome(inst, eta, out["core"], out["softmax"], note)
+    core = construction(inst, "core")
+    eta, note = certified_eta(core.problem)
+    return StepOutcome(inst, eta, out["core"], out["softmax"], note, core.partition.delta)
 
 
 _OUTCOMES: dict = {}
@@ -158,12 +161,13 @@ def _check_density():
 def check_step(soft_identity=None) -> Verdict:
     """The step from the core head to the classical head. ``soft_identity`` (for tests)
     replaces the claimed equality softmax = N/D."""
-    v, s, c = sp.symbols("v0:3"), sp.symbols("s0:3", real=True), sp.Symbol("c", positive=True)
-    num = sum(c * sp.exp(si) * vi for si, vi in zip(s, v))
-    den = sum(c * sp.exp(si) for si in s)
-    soft = sum(sp.exp(si) * vi for si, vi in zip(s, v)) / sum(sp.exp(si) for si in s)
+    k, n_keys = sp.symbols("k N", integer=True, positive=True)
+    s, v, c = sp.IndexedBase("s"), sp.IndexedBase("v"), sp.Symbol("c", positive=True)
+    num = sp.Sum(c * sp.exp(s[k]) * v[k], (k, 1, n_keys))
+    den = sp.Sum(c * sp.exp(s[k]), (k, 1, n_keys))
+    soft = sp.Sum(sp.exp(s[k]) * v[k], (k, 1, n_keys)) / sp.Sum(sp.exp(s[k]), (k, 1, n_keys))
     claimed = num / den if soft_identity is None else soft_identity(num, den)
-    if sp.simplify(soft - claimed) != 0:
+    if sp.simplify(sp.expand(soft - claimed)) != 0:
         return Verdict(NOT_CHECKED, "sympy did not confirm softmax = N/D")
     N, D, g, eta, eta2, F = z3.Reals("N D g eta eta2 F")
     hyp = [0 <= eta, eta < 1, zabs(D - 1) <= eta, zabs(N - g) <= eta2, zabs(g) <= F]
@@ -173,7 +177,8 @@ def check_step(soft_identity=None) -> Verdict:
                         "and |N/D - N| <= (F + eta') eta/(1 - eta)")
     if z1.kind == PROVED and z2.kind == PROVED:
         return Verdict(PROVED, "sympy: the softmax head with keys A_k, biases b_k, values v_k is N/D, "
-                               "N = sum_k c e^(s_k) v_k and D = sum_k c e^(s_k) for every common weight c "
+                               "N = sum_k c e^(s_k) v_k and D = sum_k c e^(s_k), for a symbolic number of keys and "
+                               "every common weight c "
                                f"(here c = c_(m+1) |S^m|/N, in the biases); {z1.evidence}; {z2.evidence}")
     return Verdict(NOT_CHECKED, z1.evidence + "; " + z2.evidence)
 
@@ -190,7 +195,9 @@ def _check_instances():
         if o.soft[1] > o.soft_bound:
             return Verdict(NOT_CHECKED, f"{o.inst.describe()}: the softmax head's witnessed error {o.soft[1]:.6g} "
                                         f"exceeds the step's bound {o.soft_bound:.6g}")
-        notes.append(f"{o.inst.describe()}: {o.note}, |H_core - f| <= {o.core[2]:.3g}, |f_i| <= {o.inst.sup_bound:g} "
+        a_priori = o.inst.lam * o.delta * math.exp(o.inst.lam * o.delta)
+        notes.append(f"{o.inst.describe()}: {o.note} (the a-priori lambda delta e^(lambda delta) = {a_priori:.3g}), "
+                     f"|H_core - f| <= {o.core[2]:.3g}, |f_i| <= {o.inst.sup_bound:g} "
                      f"(z3), so |H_soft - f| <= {o.soft_bound:.3g} (certified directly: [{o.soft[1]:.3g}, "
                      f"{o.soft[2]:.3g}]) and |H_soft - H_core| <= {o.heads_apart:.3g}")
     return Verdict(CONSISTENT, "certify prove on each instance, then the step's bounds: " + "; ".join(notes) +
@@ -201,9 +208,10 @@ RESULTS = [
     Result("core_head_density", "main theorem, core head (Figure 1)", "core heads are universal approximators",
            "paper, statement reconstructed",
            "forall continuous f: S^m -> R^o, eps > 0, exists lambda, N, p^a, p^b: "
-           "sup_x |sum_k e^(lambda <x, p_k^a>) p_k^b - f(x)| <= eps", _check_density),
-    Result("core_to_classical", "classical head from the core head (THEORY 3.1 step 2)",
-           "the normaliser nearly constant", "paper, statement reconstructed",
+           "sup_x |sum_k e^(lambda <x, p_k^a>) p_k^b - f(x)| <= eps (biases b_k fold into p_k^b as e^(b_k) p_k^b)",
+           _check_density),
+    Result("core_to_classical", "classical head from the core head (THEORY 3.1 step 2, ours)",
+           "the normaliser nearly constant", "derived",
            "forall core head N with normaliser D (the same head with values 1), g, F >= |g|, 0 <= eta < 1: "
            "|D - 1| <= eta, |N - g| <= eta' => |N/D - g| <= (eta' + F eta)/(1 - eta) and "
            "|N/D - N| <= (F + eta') eta/(1 - eta); N/D is the classical head", check_step),

@@ -5,7 +5,7 @@ the average of p_k^b over A = argmax_k <x, p_k^a> (a nearest-key, Voronoi interp
   Delta}, M = |A|: every other key has weight <= q/M (1 - W), so the weight W off A satisfies
   W <= (N - M) q / (M + (N - M) q) <= (N - 1) q, and |H - avg_A| <= W max_k |v_k - avg_A|
   <= (N - 1) e^{-lambda Delta} diam{v_k}. Checked by z3 (negation unsat). The limit follows.
-* THEORY 3.4 states the rate as N e^{-lambda Delta} max_k |p_k^b|: with constant 1 this is
+* An earlier version of THEORY 3.4 stated the rate as N e^{-lambda Delta} max_k |p_k^b|: with constant 1 this is
   FALSE. Witness (S^1, N = 3): x = (1, 0), keys at angles 0 and +-pi/3, values 1, -1, -1,
   lambda = 10, so Delta = 1/2 and lambda Delta = 5: the error is 4/(e^5 + 2), above
   3 e^{-5} (it needs e^5 > 6). Evaluated in Arb: REFUTED.
@@ -61,7 +61,7 @@ RESULTS = [
     Result("lambda_limit", "lambda -> infinity (ours)", "limit to the nearest-key interpolant", "derived",
            "forall fixed keys, x with score gap Delta > 0: |H_lambda(x) - avg_{argmax} p^b| <= "
            "(N - 1) e^(-lambda Delta) diam{p_k^b} -> 0", check_corrected),
-    Result("lambda_limit_as_stated", "lambda -> infinity, rate as in THEORY 3.4", "rate N e^(-lambda Delta) max|p^b|",
-           "derived", "forall fixed keys, x: |H_lambda(x) - avg_{argmax} p^b| <= N e^(-lambda Delta) max_k |p_k^b|",
+    Result("lambda_limit_as_stated", "lambda -> infinity, rate of an earlier THEORY 3.4",
+           "rate N e^(-lambda Delta) max|p^b|", "trap", "forall fixed keys, x: |H_lambda(x) - avg_{argmax} p^b| <= N e^(-lambda Delta) max_k |p_k^b|",
            _check_stated),
 ]

@@ -74,9 +74,13 @@ def _check_theorem4():
     if route.kind != PROVED:
         return Verdict(NOT_CHECKED, "the vMF route's rate was not proved: " + route.evidence)
     return Verdict(IMPLIED, "sympy: 10 + 14m + 4m^2 = 2(m+1)(2m+5) (28, 54 for m = 1, 2); " + cmp_.evidence +
-                   "; so the row 'Theorem 4 (vMF route, our constants)' (PROVED: N = O(eps^-3m), citing "
-                   "Leopardi's partition bound) implies the stated rate for eps <= 1. The paper's own constants "
-                   "and proof are not checked")
+                   "; so the vMF route's N = O(eps^-3m) implies the stated rate for eps <= 1. That route rests on "
+                   "the rows 'Theorem 4 (vMF route, our constants)' (PROVED given the derived quadrature bound; "
+                   "Leopardi's partition bound cited), 'quadrature lemma (a)' (VERIFIED ON RANGE |v| <= 50), "
+                   "'quadrature lemma (b)' (PROVED) and 'smoothing bound (m = 1, 2)' (VERIFIED ON RANGE for "
+                   "lambda <= 1000 and m = 1, 2 only), and on cited steps: the integration over cells behind eta, "
+                   "eta' and the Funk-Hecke/Jensen step of the smoothing bound. As strong as those, for every m "
+                   "only where they are; the paper's own constants and proof are not checked")
 
 
 RESULTS = [
@@ -85,6 +89,8 @@ RESULTS = [
            _check_theorem4),
     Result("vmf_route_rate", "Theorem 4 (vMF route, our constants)", "explicit rate of the vMF route", "derived",
            "forall m >= 1, L, F >= |f|, eps <= 4F: lambda(eps) from the smoothing bound, "
-           "delta = eps/(24(lambda F + L)) give quadrature error <= eps/2, delta ~ eps^3, N = O(eps^-3m)",
+           "delta = eps/(24(lambda F + L)) make the derived quadrature bound (eta' + F eta)/(1 - eta), "
+           "eta = lambda delta e^(lambda delta), eta' = (lambda F + L) delta e^(lambda delta), <= eps/2; "
+           "delta ~ eps^3, N = O(eps^-3m)",
            check_vmf_rate),
 ]

@@ -60,7 +60,7 @@ def _check_instances():
 
 RESULTS = [
     Result("exp_increment", "quadrature lemma (a)", "|e^v - 1| <= |v| e^|v|", "derived",
-           "forall real v: |e^v - 1| <= |v| e^{|v|}", _check_exp),
+           "forall v in [-50, 50]: |e^v - 1| <= |v| e^{|v|}", _check_exp),
     Result("softmax_quadrature", "quadrature lemma (b)", "normalised quadrature error", "derived",
            "forall Num, D, g, eta in [0, 1), eta', F: |D-1| <= eta, |Num-g| <= eta', |g| <= F => "
            "|Num/D - g| <= (eta' + F eta)/(1 - eta)", check_softmax),

@@ -7,7 +7,8 @@ Verdict kinds (never overstated):
   verdict);
 * VERIFIED ON RANGE: Arb branch-and-bound over a stated parameter box (``certify claim``);
   the box is part of the verdict;
-* REFUTED: a witness evaluated in ball arithmetic;
+* REFUTED: a witness evaluated in ball arithmetic, or the statement's negation PROVED (the
+  evidence says which);
 * IMPLIED: follows from other rows of the audit, named in the evidence, by a step sympy or z3
   confirms; exactly as strong as those rows (and what they cite);
 * CONSISTENT: numerical evidence only;

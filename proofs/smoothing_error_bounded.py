@@ -40,3 +40,28 @@ RESULTS.append(Result("smoothing_modulus", "smoothing bound, modulus form (THEOR
                       "the smoothing error through a modulus of continuity", "derived",
                       "forall continuous f on S^m, lambda > 0: sup |f * K_lambda - f| <= (1 + pi/sqrt 2) "
                       "w(f, sqrt(1 - a_1^m(lambda))), w the geodesic modulus of continuity", _check_modulus))
+
+#: f * K_lambda = a_k^m f for a degree-k spherical harmonic f (Funk-Hecke), so for f = x0 (degree 1,
+#: sup |f| = 1) and f = x0 x1 on S^2 (degree 2, sup |f| = 1/2; both chordal 1-Lipschitz:
+#: |x^T M x - y^T M y| <= |x - y| |M| |x + y| with |M| = 1/2) the sup error is exact.
+STEP = "forall lam in [0.5, 1000]: {err} <= sqrt(2*(1 - ({a1})))"
+STEP_INSTANCES = (("x0 on S^1", 1, "1 - (besseli(1, lam)/besseli(0, lam))"),
+                  ("x0 on S^2", 2, "1 - (coth(lam) - 1/lam)"),
+                  ("x0*x1 on S^2", 2, "(1 - (1 + 3/lam**2 - 3*coth(lam)/lam))/2"))
+
+
+def _check_step():
+    notes = []
+    for what, m, err in STEP_INSTANCES:
+        v = claim_verdict(STEP.format(err=err, a1=A1[m]))
+        if v.kind != VERIFIED:
+            return Verdict(NOT_CHECKED, f"{what}: {v.kind}, {v.evidence}")
+        notes.append(f"{what} (L = 1; sup |f * K - f| = {err.replace('lam', 'lambda')} exactly): VERIFIED ON RANGE "
+                     f"lam in [1/2, 1000], {v.evidence}")
+    return Verdict(CONSISTENT, "; ".join(notes) + ". Instances only: the step for every f (Funk-Hecke and Jensen) "
+                               "is not machine-checked")
+
+
+RESULTS.insert(0, Result("smoothing_step", "smoothing bound (THEORY 3.1 step 1)", "the smoothing error in sup norm",
+                         "derived", "forall L-Lipschitz f on S^m (chordal), lambda > 0: sup |f * K_lambda - f| <= "
+                         "L sqrt(2(1 - a_1^m(lambda)))", _check_step))

@@ -290,7 +290,11 @@ def construct(spec: SeqMap, progress=None, time_limit: float | None = None,
         raise InputError("terms", "an outer map is not Lipschitz on the reachable range")
     # error budget: half for the outer heads, half through the Lipschitz constants; the net
     # construction's certified error is typically a third of its design value, hence the 2
-    e_inner = min(INNER_DESIGN_FACTOR * eps / (2 * max(sum(Ls), MIN_LIPSCHITZ)), min(pad) if min(pad) > 0 else eps)
+    # the pads of terms whose inner sums are constant (a zero term that fills Q up to 2n + 1)
+    # do not cap the design: their outer heads only need the constant widened by the error
+    live = [pad[q] for q in range(Q) if mean_rng[q][1] - mean_rng[q][0] > MIN_RANGE_WIDTH]
+    cap = min(live) if live and min(live) > 0 else eps
+    e_inner = min(INNER_DESIGN_FACTOR * eps / (2 * max(sum(Ls), MIN_LIPSCHITZ)), cap)
     e_outer = eps / (2 * Q)
     # inner head: one net construction for all n Q inner maps, copied per position with mu e_p
     texts = [spec.inner_text(q, p) for p in range(n) for q in range(Q)]

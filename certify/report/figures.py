@@ -87,7 +87,7 @@ def fig_bessel_ratios(path: Path) -> None:
     ax.grid(True, which="both", alpha=0.3)
     ax.set_title("Funk-Hecke coefficients on S^2 and the Amos-type lower bounds\n"
                  "(bounds VERIFIED ON RANGE by certify claim: k = 1 on [0.1, 50], k = 2, 3 on [0.5, 50])")
-    ax.legend(fontsize=9, ncol=2)
+    ax.legend(fontsize=9, ncol=2, loc="lower right")
     fig.savefig(path, dpi=DPI, bbox_inches="tight")
     plt.close(fig)
 
@@ -99,7 +99,7 @@ def fig_prefix_length(path: Path, rows: list[dict]) -> None:
     # distinct markers, line styles and sizes, so that lines that meet stay visible; the right
     # panel leaves out the paper's eps^-28 shape, whose range flattens the others
     series = (("paper_exponent_shape", "paper, Theorem 4: eps^-28 (constant 1, shape only)", "k", ":", "x", 9),
-              ("stated_route", "paper's route as stated (THEORY 3.1 constants, ~eps^-4)", "C3", "-.", "v", 9),
+              ("stated_route", "paper's route, THEORY 3.1 constants (~eps^-4)", "C3", "-.", "v", 9),
               ("paper_route", "paper's route, our constants (~eps^-3)", "C0", "-", "o", 8),
               ("net_route", "net route, ours (~eps^-1)", "C1", "--", "s", 8),
               ("smallest_certified", "smallest N certified by certify prove (net)", "C2", "-", "D", 6))

@@ -16,7 +16,8 @@ TITLE = "Audit: \"Prompting a Pretrained Transformer Can Be a Universal Approxim
 LEGEND = [
     ("PROVED", "a symbolic identity sympy confirms, or z3 finds the negation unsat"),
     ("VERIFIED ON RANGE", "Arb interval branch-and-bound over the stated box (the box is part of the verdict)"),
-    ("REFUTED", "a witness evaluated in ball arithmetic"),
+    ("REFUTED", "a witness evaluated in ball arithmetic, or the statement's negation proved (the evidence says "
+                "which)"),
     ("IMPLIED", "follows from the rows named in its evidence by a step sympy or z3 confirms; exactly as strong "
                 "as those rows and what they cite"),
     ("CONSISTENT", "numerical evidence only (e.g. prefixes certified for some targets)"),
@@ -75,8 +76,8 @@ def report_blocks(doc: dict) -> list[tuple]:
                 for r in rows if r["verdict"] == "REFUTED"]
     by_key = {r["key"]: r for r in rows}
     if by_key.get("tempting_bound_m2_k1", {}).get("verdict") == "PROVED":
-        findings.append("The tempting bound a_1^2 >= 1 - 1/lambda is sometimes listed as false from lambda ~ 37. "
-                        "It is true for every lambda > 0: it reads coth(lambda) >= 1, margin 2/(e^(2 lambda) - 1) "
+        findings.append("The tempting bound a_1^2 >= 1 - 1/lambda looks false for large lambda in float "
+                        "arithmetic (the margin rounds to 0). It is true for every lambda > 0: it reads coth(lambda) >= 1, margin 2/(e^(2 lambda) - 1) "
                         "(PROVED above), which float evaluation rounds away.")
     if all(r["paper_route"] > 3 * r["net_route"] for r in doc["prefix_length"]):
         findings.append("With our constants, the paper's vMF route asks for far more prefix tokens than the net "
@@ -85,12 +86,12 @@ def report_blocks(doc: dict) -> list[tuple]:
                ("h2", "Prefix length against epsilon"),
                ("p", f"f = {LENGTH_TARGET} on S^{LENGTH_DIM}, L = {LENGTH_L:g}, |f| <= 1/2. The paper's column is "
                      "eps^-28 with constant 1 (its constants are unknown): only its growth is comparable. The "
-                     "paper's route as stated uses THEORY 3.1's constants (eta = c|S^m| lambda e^lambda delta, "
+                     "paper's route with THEORY 3.1's constants (derived there, the route the paper's) uses eta = c|S^m| lambda e^lambda delta, "
                      "eta' = c|S^m| e^lambda (lambda |f| + L) delta; N ~ eps^-m(m+3), extrapolated beyond 2e5); "
                      "the next column is the same route with our sharper quadrature constants (N ~ eps^-3m); "
                      "the net route is ours (THEORY 3.3); the last column is what certify prove certifies "
                      "(bisection on N for the net construction)."),
-               ("table", ["epsilon", "paper eps^-28", "paper's route as stated", "paper's route (our constants)",
+               ("table", ["epsilon", "paper eps^-28", "paper's route, THEORY 3.1 constants", "paper's route (our constants)",
                           "net route (ours)", "smallest certified N"],
                 [list(c) for c in table_view(doc)["prefix_length"]], None)]
     if doc.get("depth"):

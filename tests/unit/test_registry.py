@@ -69,7 +69,10 @@ def test_every_theory_section_has_a_module():
     kinds = {r.key: r.provenance for r in results()}
     # the paper's results and ours are kept apart
     assert kinds["density_theorem"] == kinds["theorem4_rate"] == "paper"
-    assert kinds["corollary2"] == kinds["lemma3_head"] == "paper, statement reconstructed"
+    assert kinds["corollary2"] == kinds["sequence_theorem"] == "paper, statement reconstructed"
+    # our exact forms and constants are ours; a false statement made by neither is a trap
+    assert kinds["lemma3_head"] == kinds["core_to_classical"] == "derived"
+    assert kinds["lambda_limit_as_stated"] == kinds["corollary2_all_n"] == "trap"
     assert kinds["net_rate"] == kinds["lambda_limit"] == kinds["vmf_route_rate"] == "derived"
 
 
@@ -209,3 +212,19 @@ def test_product_lower_bounds_for_k2_k3_and_a_raised_one_is_refuted():
     for k in (2, 3):
         assert claim_verdict(product_claim(k)).kind == VERIFIED
     assert claim_verdict(product_claim(2).replace(">= (lam/(1 + ", ">= 1.2*(lam/(1 + ")).kind == REFUTED
+
+
+def test_coefficient_properties_and_a_wrong_reference_value(monkeypatch):
+    from proofs import bessel_ratio_closed_forms as cf
+
+    assert cf._check_properties().kind == "CONSISTENT"
+    monkeypatch.setattr(cf, "REFERENCES", ((2, 1, 10, "0.9001", 1e-8),))
+    assert cf._check_properties().kind == NOT_CHECKED
+
+
+def test_smoothing_step_instances_and_a_too_small_constant(monkeypatch):
+    from proofs import smoothing_error_bounded as sm
+
+    assert sm._check_step().kind == "CONSISTENT"
+    monkeypatch.setattr(sm, "STEP", "forall lam in [0.5, 1000]: {err} <= sqrt((1 - ({a1}))/100)")
+    assert sm._check_step().kind == NOT_CHECKED
