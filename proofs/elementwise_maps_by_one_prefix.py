@@ -93,13 +93,19 @@ def _sequence_certified(o, max_length):
             f"reference head on {4 * SEQUENCES} random sequences of lengths 1, 2, 5 and 40: worst error {worst:.3g}"), None
 
 
+def _certified_instance(inst, n_max):
+    """(outcome, note, None) or (None, None, reason): the single head and its sequence problem."""
+    o = decide(inst)
+    if not o.certified:
+        return None, None, "the single-head prefix was not certified: " + o.describe()
+    note, why = _sequence_certified(o, n_max)
+    return (None, None, why) if why else (o, note, None)
+
+
 def _check_corollary():
     notes = []
     for inst, n_max in INSTANCES:
-        o = decide(inst)
-        if not o.certified:
-            return Verdict(NOT_CHECKED, "the single-head prefix was not certified: " + o.describe())
-        note, why = _sequence_certified(o, n_max)
+        _, note, why = _certified_instance(inst, n_max)
         if why:
             return Verdict(NOT_CHECKED, why)
         notes.append(note)
@@ -133,10 +139,7 @@ def decay_length(problem, sup_target: float, epsilon: float) -> float:
 
 def _check_all_n():
     inst, n_max = INSTANCES[1]
-    o = decide(inst)
-    if not o.certified:
-        return Verdict(NOT_CHECKED, "the single-head prefix was not certified: " + o.describe())
-    note, why = _sequence_certified(o, n_max)
+    o, note, why = _certified_instance(inst, n_max)
     if why:
         return Verdict(NOT_CHECKED, why)
     # sup |x0 x1| = 1/2 on S^1, at x = (1, 1)/sqrt 2

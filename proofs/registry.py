@@ -46,6 +46,7 @@ MODULES = (
     "core_head_density",                    # the core head and the step to the classical head [1.2, 3.1]
     "prefix_length_jackson_rates",          # Theorem 4 and the vMF route's rate [3.2]
     "net_prefix_length_rate",               # the net rate (ours) [3.3]
+    "tuned_prefix_lengths",                 # the open question on instances: tuned prefixes (ours) [3.2]
     "head_tends_to_nearest_key_average",    # lambda -> infinity (ours) [3.4]
     "elementwise_maps_by_one_prefix",       # element-wise maps [4.1]
     "sequence_maps_depth_linear",           # depth-linear sequence maps [4.2]

@@ -15,7 +15,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "audit", help="audit the paper's claims: run every check in proofs/ and write the report",
         description="Run every result registered in proofs/ (definitions, lemmas, theorems, the derived "
-                    "constants) and write DIR/paper-audit.md, .html and .json with four figures: a table of "
+                    "constants) and write DIR/paper-audit.md, .html and .json with five figures: a table of "
                     "each claim with its label, statement, provenance (paper, paper with the statement "
                     "reconstructed, derived, trap), verdict (PROVED, VERIFIED ON RANGE, REFUTED, IMPLIED, "
                     "CONSISTENT, NOT CHECKED), evidence and time, and the run's date, commit, CPU, numpy "
@@ -47,7 +47,7 @@ def run(args) -> int:
         print(json.dumps(doc, indent=1, allow_nan=False, default=json_default))
     else:
         print(f"certify audit: wrote {out / (REPORT + '.md')}, {out / (REPORT + '.html')}, "
-              f"{out / (REPORT + '.json')} and 4 figures")
+              f"{out / (REPORT + '.json')} and 5 figures")
         print_summary(doc)
     return EXIT_OK
 

@@ -51,7 +51,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=positive_int, default=None, metavar="R",
                    help="optimisation rounds, each followed by an exchange step (default 6)")
     p.add_argument("--iterations", type=positive_int, default=None, metavar="K",
-                   help="L-BFGS-B iterations per round (default 150)")
+                   help="L-BFGS-B iterations per round (default 1000)")
     p.add_argument("--max-prefix-length", type=positive_int, default=None, metavar="N",
                    help="--search-length: largest N tried (default 1024)")
     add_budget_options(p, DEFAULT_PROVE_CELLS, per="per certify prove ")

@@ -34,7 +34,7 @@ from certify.heads.numeric import target_values
 #: Rounds of L-BFGS-B followed by an exchange step.
 DEFAULT_ROUNDS = 6
 #: L-BFGS-B iterations per round.
-DEFAULT_ITERATIONS = 150
+DEFAULT_ITERATIONS = 1000
 #: Sample points at the start (per dimension of the sphere: S^1 2000, S^2 6000, ...).
 SAMPLE_PER_DIM = {1: 2000, 2: 6000}
 #: Fresh points drawn per exchange step, and how many of the worst are added.
@@ -122,7 +122,13 @@ class _Model:
 
     # ---------------------------------------------------------------- objective
 
-    def loss_grad(self, theta, X, F, beta):
+    def loss_grad(self, theta, X, F, beta, unit=1.0):
+        """The smooth maximum divided by ``unit`` (the round's starting peak, so that L-BFGS-B's
+        tolerances see a loss of order 1 whatever the error's size), and its gradient."""
+        loss, grad = self._loss_grad(theta, X, F, beta)
+        return loss / unit, grad / unit
+
+    def _loss_grad(self, theta, X, F, beta):
         self.evaluations += 1
         A, V, b, _ = self.parts(theta)
         if self.full and self.ctx_keys.shape[0]:
@@ -219,8 +225,9 @@ def tune(problem: Problem, seed: int = 0, rounds: int = DEFAULT_ROUNDS, iteratio
         current = problem_error(model.problem_for(theta), X)
         peak = float(np.max(current) ** 2) if np.all(np.isfinite(current)) else 1.0
         beta = SHARPNESS / max(peak, 1e-300)
-        res = optimize.minimize(model.loss_grad, theta, args=(X, F, beta), jac=True, method="L-BFGS-B",
-                                options={"maxiter": iterations, "maxcor": 20})
+        res = optimize.minimize(model.loss_grad, theta, args=(X, F, beta, max(peak, 1e-300)), jac=True,
+                                method="L-BFGS-B", options={"maxiter": iterations, "maxcor": 20, "ftol": 1e-13,
+                                                            "gtol": 1e-10})
         iters += int(res.nit)
         if np.all(np.isfinite(res.x)):
             theta = res.x

@@ -5,7 +5,7 @@ RANGE, REFUTED, CONSISTENT, NOT CHECKED) and writes
 
 * ``paper-audit.json``: the rows (label, statement, provenance, verdict, evidence, box, time)
   and the tool versions; what the staleness test compares against a fresh run;
-* ``paper-audit.md`` and ``paper-audit.html``: the same as a report, with four figures:
+* ``paper-audit.md`` and ``paper-audit.html``: the same as a report, with five figures:
   ``fig-vmf-kernel.png`` (the vMF kernel on S^2 for lambda = 1, 5, 10; the paper's Figure 3),
   ``fig-bessel-ratios.png`` (a_k^2 for k = 1, 2, 3 with the derived lower bounds; Figure 5: each
   bound is VERIFIED ON RANGE by its row, k = 1 on [0.1, 50] and k = 2, 3 on [0.5, 50]),
@@ -29,7 +29,7 @@ from pathlib import Path
 
 from certify import tool_versions
 from certify.report.figures import (LENGTH_DIM, LENGTH_EPS, LENGTH_L, LENGTH_TARGET, fig_bessel_ratios,
-                                    fig_error_map, fig_prefix_length, fig_vmf_kernel)
+                                    fig_error_map, fig_prefix_length, fig_tuned_lengths, fig_vmf_kernel)
 from certify.report.render import REPORT, render_html, render_markdown, table_view
 
 #: The packages the audit uses beyond the core ones (recorded in the report).
@@ -78,6 +78,18 @@ def prefix_length_table(progress=None) -> list[dict]:
             progress(f"prefix length at eps = {eps:g}: net {net.prefix_length:.0f}, "
                      f"certified {found['smallest_certified']}")
     return rows
+
+
+def tuned_lengths() -> dict | None:
+    """The committed results of ``benchmarks/bench_tune.py`` (rows and fitted slopes); the row
+    'open question: shortest certified prefixes' re-certifies every tuned prefix they name."""
+    import json
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "TUNE.json"
+    if not path.is_file():
+        return None
+    doc = json.loads(path.read_text())
+    return {"rows": doc["rows"], "slopes": doc.get("slopes", {}), "date": doc.get("date"), "machine": doc.get("machine")}
 
 
 # ------------------------------------------------------------------------------ report
@@ -142,9 +154,11 @@ def run_audit(out_dir: str | Path = "reports", progress=None) -> dict:
     lengths = prefix_length_table(progress)
     fig_prefix_length(out / "fig-prefix-length.png", lengths)
     error_map = fig_error_map(out / "fig-error-map.png")
+    tuned = tuned_lengths()
+    fig_tuned_lengths(out / "fig-tuned-lengths.png", tuned)
     doc = {"paper": "Petrov, Torr, Bibi, Prompting a Pretrained Transformer Can Be a Universal Approximator, "
                     "ICML 2024", "tools": tool_versions(*AUDIT_PACKAGES), "results": rows, "prefix_length": lengths,
-           "error_map": error_map, "depth": depth_table(range(1, 9)), "host": host,
+           "error_map": error_map, "depth": depth_table(range(1, 9)), "tuned": tuned, "host": host,
            "seconds": round(time.monotonic() - t0, 1)}
     from certify.formats.jsonio import write_json_atomic
 
@@ -217,7 +231,8 @@ def compare_reports(old: dict, new: dict) -> dict:
         changed.append("order")
         lines.append("the order of the results changed")
     old_tables, new_tables = table_view(old), table_view(new)
-    for table, label in (("prefix_length", "prefix-length table"), ("depth", "depth table")):
+    for table, label in (("prefix_length", "prefix-length table"), ("depth", "depth table"),
+                         ("tuned", "tuned-prefix table")):
         a, b = old_tables[table], new_tables[table]
         if a != b:
             changed.append(table)

@@ -22,7 +22,10 @@ FIGURES = (("fig-vmf-kernel.png", "The vMF kernel on S^2 for lambda = 1, 5, 10 (
                                      "RANGE in the table: k = 1 on [0.1, 50], k = 2, 3 on [0.5, 50]; the paper's "
                                      "Figure 5 shows its own bound, whose exact form is unknown)."),
            ("fig-prefix-length.png", "Prefix length against epsilon."),
-           ("fig-error-map.png", "Error map of a certified prefix on S^2."))
+           ("fig-error-map.png", "Error map of a certified prefix on S^2."),
+           ("fig-tuned-lengths.png", "Smallest certified prefix length against epsilon: tuned prefixes (certify "
+                                     "tune), the net route and the paper's route (a-priori), from "
+                                     "benchmarks/TUNE.json."))
 
 
 def _plt():
@@ -146,3 +149,32 @@ def fig_error_map(path: Path) -> dict:
     plt.close(fig)
     return {"verdict": proof.verdict, "lower": proof.lower, "upper": proof.upper, "cells": proof.cells,
             "grid_max": float(err.max())}
+
+
+def fig_tuned_lengths(path: Path, tuned: dict | None) -> None:
+    """Per target: the smallest certified N of tuned prefixes and of the net route, and the
+    paper's route's a-priori N, against epsilon (log-log)."""
+    plt = _plt()
+    rows = (tuned or {}).get("rows") or []
+    names = list(dict.fromkeys(r["target"] for r in rows)) or ["(no benchmark results)"]
+    fig, axes = plt.subplots(1, len(names), figsize=(4.4 * len(names), 4.8), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        rs = [r for r in rows if r["target"] == name]
+        eps = [r["epsilon"] for r in rs]
+        for key, label, colour, ls, marker in (("paper_route", "paper's route (a-priori)", "C0", "-", "o"),
+                                               ("net_certified", "net route, smallest certified", "C1", "--", "s"),
+                                               ("tuned", "tuned, smallest certified", "C2", "-", "D")):
+            ax.plot(eps, [r[key] or np.nan for r in rs], color=colour, ls=ls, marker=marker, ms=7, lw=1.8,
+                    label=label, mfc="none" if marker != "D" else colour)
+        if rs:
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.invert_xaxis()
+        ax.set_xlabel("epsilon")
+        ax.set_ylabel("prefix length N")
+        ax.set_title(name + (f" (S^{rs[0]['sphere_dim']})" if rs and "S^" not in name else ""))
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle("Smallest certified prefix length: tuned prefixes, the net route and the paper's route")
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    plt.close(fig)

@@ -44,7 +44,15 @@ def table_view(doc: dict) -> dict:
     """The report's tables as printed: what a rerun must reproduce besides the rows."""
     return {"prefix_length": [_prefix_length_cells(r) for r in doc.get("prefix_length") or []],
             "depth": [tuple(str(r[k]) for k in ("n", "terms", "layers", "heads", "width"))
-                      for r in doc.get("depth") or []]}
+                      for r in doc.get("depth") or []],
+            "tuned": [_tuned_cells(r) for r in ((doc.get("tuned") or {}).get("rows") or [])]}
+
+
+def _tuned_cells(r: dict) -> tuple:
+    ratio = f"{r['net_certified'] / r['tuned']:.1f}" if r.get("tuned") and r.get("net_certified") else "-"
+    below = f"{r['tuned_below']} ({r['tuned_below_verdict']})" if r.get("tuned_below") else "-"
+    return (r["target"], str(r["sphere_dim"]), f"{r['epsilon']:g}", str(r["tuned"]), below,
+            str(r["net_certified"]), ratio, f"{r['paper_route']:.3g}")
 
 
 def report_blocks(doc: dict) -> list[tuple]:
@@ -98,6 +106,23 @@ def report_blocks(doc: dict) -> list[tuple]:
         blocks += [("h2", "Depth of the sequence construction against n"), ("p", DEPTH_NOTE),
                    ("table", ["n", "terms Q = 2n + 1", "layers", "heads", "width"],
                     [list(c) for c in table_view(doc)["depth"]], None)]
+    tuned = doc.get("tuned")
+    if tuned:
+        fit = [[name, *("-" if s.get(k) is None else f"{s[k]:.2f}" for k in ("tuned", "net_certified", "paper_route"))]
+               for name, s in tuned["slopes"].items()]
+        blocks += [("h2", "Prefix tuning: shortest certified prefixes"),
+                   ("p", "The paper asks whether far shorter prefixes than its Jackson-type rate suffice. "
+                         "`certify tune --search-length` tunes prefixes (L-BFGS-B on a smooth maximum of the error, "
+                         "seed 0) and finds the smallest N whose tuned prefix certify prove CERTIFIES; the net route's "
+                         "smallest certified N and the paper's route's a-priori N are beside it (python "
+                         f"benchmarks/bench_tune.py, {tuned.get('date')}). Every tuned prefix is re-certified by the row "
+                         "'open question: shortest certified prefixes' above. Provenance derived, verdict CONSISTENT: "
+                         "instances, not a theorem."),
+                   ("table", ["target", "S^m", "epsilon", "tuned N (certified)", "below it (verdict)",
+                              "net route N (certified)", "net / tuned", "paper's route N (a-priori)"],
+                    [list(c) for c in table_view(doc)["tuned"]], None),
+                   ("p", "Fitted exponents of N(eps) (slope of log N against log(1/eps) on the measured range):"),
+                   ("table", ["target", "tuned", "net route", "paper's route"], fit, None)]
     m = doc["error_map"]
     blocks.append(("h2", "Figures"))
     for name, caption in FIGURES:

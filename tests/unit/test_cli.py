@@ -200,7 +200,7 @@ def test_every_command_is_a_module_with_add_parser_and_run():
     from certify.cli.parser import COMMANDS, build_parser
 
     names = list(subcommands(build_parser()))
-    assert names == ["construct", "construct-seq", "eval", "estimate", "prove", "check", "claim", "bound",
+    assert names == ["construct", "construct-seq", "tune", "eval", "estimate", "prove", "check", "claim", "bound",
                      "demo", "audit"]
     assert all(callable(m.add_parser) and callable(m.run) for m in COMMANDS)
 

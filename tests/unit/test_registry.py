@@ -64,7 +64,7 @@ def test_every_theory_section_has_a_module():
                 "bessel_ratio_lower_bounds", "smoothing_error_bounded", "quadrature_error_bounded",
                 "prefixed_heads_dense", "core_head_density", "prefix_length_jackson_rates", "net_prefix_length_rate",
                 "head_tends_to_nearest_key_average", "elementwise_maps_by_one_prefix", "sequence_maps_depth_linear",
-                "certifier_facts"}
+                "certifier_facts", "tuned_prefix_lengths"}
     assert sections == set(MODULES)
     kinds = {r.key: r.provenance for r in results()}
     # the paper's results and ours are kept apart
@@ -228,3 +228,23 @@ def test_smoothing_step_instances_and_a_too_small_constant(monkeypatch):
     assert sm._check_step().kind == "CONSISTENT"
     monkeypatch.setattr(sm, "STEP", "forall lam in [0.5, 1000]: {err} <= sqrt((1 - ({a1}))/100)")
     assert sm._check_step().kind == NOT_CHECKED
+
+
+def test_tuned_prefix_row_recertifies_and_a_tampered_prefix_fails(tmp_path, monkeypatch):
+    import json
+
+    from proofs import tuned_prefix_lengths as tp
+
+    rows, _ = tp.benchmark_rows()
+    first = next(r for r in rows if r.get("tuned_file"))
+    doc = json.loads((tp.ROOT / first["tuned_file"]).read_text())
+    doc["head"]["values"][0][0] += 1.0  # a mis-tuned prefix under the same name
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    results = json.loads(tp.RESULTS_FILE.read_text())
+    results["rows"] = [dict(first, tuned_file=str(bad))]
+    fake = tmp_path / "TUNE.json"
+    fake.write_text(json.dumps(results))
+    monkeypatch.setattr(tp, "RESULTS_FILE", fake)
+    v = tp._check()
+    assert v.kind == NOT_CHECKED and "REFUTED" in v.evidence
