@@ -266,8 +266,9 @@ def start_problem(target, epsilon: float, prefix_length: int, head: dict | None 
                   lipschitz: float | None = None) -> Problem:
     """The start point: the ``start`` construction with ``prefix_length`` tokens, as a reduced
     softmax head, or placed into ``head`` (a problem file's head object: a reduced core or
-    softmax head, whose keys/values/biases are replaced, or a full-matrix head, whose prefix is
-    kept when it has ``prefix_length`` tokens and is fitted by :func:`fit_prefix` otherwise)."""
+    softmax head, kept as the start when it has ``prefix_length`` keys and given the
+    construction's keys, values and biases otherwise, or a full-matrix head, whose prefix is kept
+    when it has ``prefix_length`` tokens and is fitted by :func:`fit_prefix` otherwise)."""
     from certify.constructions.prefixes import construct_vmf
 
     if start not in ("net", "vmf"):
@@ -292,12 +293,16 @@ def start_problem(target, epsilon: float, prefix_length: int, head: dict | None 
         return start_problem_
     if not isinstance(head, dict):
         raise InputError("--head", "expected a JSON object (a problem file's head)")
+    from certify.formats.jsonio import check_finite
+
+    check_finite(head, ["head"])  # NaN, inf and numbers beyond float64 are refused, naming the entry
     h = dict(head)
     if "embedding" in h:
         prefix = h.get("prefix")
         if not (isinstance(prefix, list) and len(prefix) == prefix_length):
             h["prefix"] = fit_prefix(h, np.array(base["head"]["keys"]), np.array(base["head"]["values"])).tolist()
-    else:
+    elif not (isinstance(h.get("keys"), list) and len(h["keys"]) == prefix_length):
+        # a reduced head is the start as it is when it has N keys; otherwise the construction's
         for k in ("keys", "values", "biases"):
             h[k] = base["head"][k]
     doc = {"format": FORMAT, "sphere_dim": target.sphere_dim, "head": h, "target": list(target.texts),

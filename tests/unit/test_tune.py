@@ -130,3 +130,14 @@ def test_cli_tune_certify_search_and_bad_input(tmp_path, capsys):
     assert main(["tune", "--target", "x0", "--sphere-dim", "1", "--epsilon", "0.1", "--prefix-length", "3",
                  "--head", str(bad_head), "-o", str(tmp_path / "bad.json")]) == 2
     assert "bogus" in capsys.readouterr().err
+
+
+def test_a_head_file_with_nan_is_refused_and_a_reduced_head_with_n_keys_is_the_start(tmp_path, capsys):
+    h = tmp_path / "h.json"
+    h.write_text('{"kind": "softmax", "keys": [[1, 0]], "values": [[NaN]]}')
+    assert main(["tune", "--target", "x0", "--sphere-dim", "1", "--epsilon", "0.2", "--prefix-length", "3",
+                 "--head", str(h), "-o", str(tmp_path / "t.json")]) == 2
+    assert "head.values[0][0]" in capsys.readouterr().err and not (tmp_path / "t.json").exists()
+    start = {"kind": "softmax", "keys": [[2.0, 0.0], [-2.0, 0.0]], "values": [[1.0], [-1.0]], "biases": [0.0, 0.0]}
+    p = start_problem(parse_target(["x0"], 1), 0.2, 2, head=start)
+    assert p.canonical["head"]["keys"] == start["keys"] and p.canonical["head"]["values"] == start["values"]
