@@ -12,6 +12,16 @@ from certify.errors import EXIT_OK, EXIT_REFUTED, EXIT_UNDECIDED, InputError
 DEFAULT_PROVE_CELLS = 200_000
 
 
+def seed_value(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"must be in 0..2^63-1, got {text}")
+    return value
+
+
 def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "tune", help="prefix-tune: optimise a prefix for a target, optionally certify it",
@@ -47,7 +57,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--certify", action="store_true", help="run certify prove on the tuned prefix")
     p.add_argument("--certificate", type=output_file, default=None, metavar="CERT.json",
                    help="with --certify: write the certificate here")
-    p.add_argument("--seed", type=int, default=0, help="seed of the samples (default 0)")
+    p.add_argument("--seed", type=seed_value, default=0, help="seed of the samples, 0..2^63-1 (default 0)")
     p.add_argument("--rounds", type=positive_int, default=None, metavar="R",
                    help="optimisation rounds, each followed by an exchange step (default 6)")
     p.add_argument("--iterations", type=positive_int, default=None, metavar="K",
@@ -70,7 +80,16 @@ def _head(args, target):
     if args.head == "lemma3":
         return lemma3_head(args.sphere_dim, target.out_dim)
     doc = read_json(args.head, what="--head")
-    if isinstance(doc, dict) and "head" in doc and "format" in doc:
+    if isinstance(doc, dict) and "format" in doc:
+        from certify.formats.problem import problem_from_dict
+
+        p = problem_from_dict(doc)  # a problem file is validated whole
+        if p.sequence is not None:
+            raise InputError("--head", "a sequence problem cannot be tuned: tune its single head, then build the "
+                                       "sequence problem (certify construct-seq elementwise)")
+        if p.sphere_dim != args.sphere_dim:
+            raise InputError("--head", f"the problem file is on S^{p.sphere_dim}, not S^{args.sphere_dim} "
+                                       "(--sphere-dim)")
         doc = doc["head"]
     if not isinstance(doc, dict):
         raise InputError("--head", "expected a head object or a problem file")
@@ -100,6 +119,7 @@ def run(args) -> int:
     if args.search_length:
         res = search_length(target, args.epsilon, head, args.start, args.seed, rounds, iterations,
                             args.max_prefix_length or DEFAULT_SEARCH_MAX, args.max_cells, args.time_limit, show)
+        payload.pop("output")
         payload.update(smallest_certified=res["smallest_certified"], not_certified_below=res["not_certified_below"],
                        below_verdict=res.get("below_verdict"), trials=res["trials"])
         if res["best"] is None:
@@ -108,6 +128,7 @@ def run(args) -> int:
                                  "nothing written"])
             return EXIT_UNDECIDED
         t, decision = res["best"]
+        payload["output"] = str(args.output)
         below = res["not_certified_below"]
         lines.append(f"smallest certified N = {res['smallest_certified']} for {', '.join(args.target)} at epsilon "
                      f"{args.epsilon:g}" + (f" (N = {below}: {res['below_verdict']})" if below else "")

@@ -88,11 +88,14 @@ class _Model:
             b = np.array(h["biases"], dtype=np.float64)
             self.n0 = int(h.get("context_tokens", 0))
             self.N = A.shape[0]
-            ks = max(float(np.linalg.norm(A, axis=1).max()), 1e-300)
+            ks = max(float(np.abs(A).max()), float(np.abs(b).max()) if b.size else 0.0, 1e-300)
             vs = max(float(np.abs(V).max()), 1e-300)
             self.scales = np.concatenate([np.full(A.size, ks), np.full(V.size, vs), np.full(b.size, ks)])
             self.theta0 = np.concatenate([A.ravel(), V.ravel(), b]) / self.scales
         self.evaluations = 0
+        if not (np.all(np.isfinite(self.scales)) and np.all(np.isfinite(self.theta0))
+                and float(np.max(self.scales)) < 1e150):
+            raise InputError("--head", "the start prefix holds numbers too large to tune (above 1e150)")
 
     # ---------------------------------------------------------------- parameters
 
@@ -213,10 +216,16 @@ def tune(problem: Problem, seed: int = 0, rounds: int = DEFAULT_ROUNDS, iteratio
             raise InputError(name, f"must be an integer >= {lo}, got {value!r}")
     m = problem.sphere_dim
     rng = np.random.default_rng(seed)
-    model = _Model(problem)
     count = sample or SAMPLE_PER_DIM.get(m, 6000 * 3 ** (m - 2))
     X = np.concatenate([_sample(m, count), random_sphere_points(m, count // 4, rng)])
+    F0 = target_values(problem.target, X)
+    if not (np.all(np.isfinite(F0)) and float(np.max(np.abs(F0))) < 1e150):
+        raise InputError("--target", "the target's values are too large to tune (above 1e150 on the sphere)")
+    model = _Model(problem)
     before = estimate_sup_error(problem, seed=seed).value
+    if not (math.isfinite(before) and before < 1e150):
+        raise InputError("--target", f"the start's error is {before:.3g} on the sample: the target's or the head's "
+                                     "values are too large to tune (their squares overflow float64)")
     theta = model.theta0.copy()
     best_theta, best_est = theta.copy(), before
     history, iters = [], 0
@@ -224,6 +233,8 @@ def tune(problem: Problem, seed: int = 0, rounds: int = DEFAULT_ROUNDS, iteratio
         F = target_values(problem.target, X)
         current = problem_error(model.problem_for(theta), X)
         peak = float(np.max(current) ** 2) if np.all(np.isfinite(current)) else 1.0
+        if not math.isfinite(peak):
+            peak = 1.0
         beta = SHARPNESS / max(peak, 1e-300)
         res = optimize.minimize(model.loss_grad, theta, args=(X, F, beta, max(peak, 1e-300)), jac=True,
                                 method="L-BFGS-B", options={"maxiter": iterations, "maxcor": 20, "ftol": 1e-13,
@@ -296,6 +307,10 @@ def start_problem(target, epsilon: float, prefix_length: int, head: dict | None 
     from certify.formats.jsonio import check_finite
 
     check_finite(head, ["head"])  # NaN, inf and numbers beyond float64 are refused, naming the entry
+    if "keys" in head or "prefix" in head:
+        # the given head is validated as it is (types, shapes, fields), whatever replaces it below
+        problem_from_dict({"format": FORMAT, "sphere_dim": target.sphere_dim, "head": head,
+                           "target": list(target.texts), "epsilon": epsilon})
     h = dict(head)
     if "embedding" in h:
         prefix = h.get("prefix")

@@ -141,3 +141,27 @@ def test_a_head_file_with_nan_is_refused_and_a_reduced_head_with_n_keys_is_the_s
     start = {"kind": "softmax", "keys": [[2.0, 0.0], [-2.0, 0.0]], "values": [[1.0], [-1.0]], "biases": [0.0, 0.0]}
     p = start_problem(parse_target(["x0"], 1), 0.2, 2, head=start)
     assert p.canonical["head"]["keys"] == start["keys"] and p.canonical["head"]["values"] == start["values"]
+
+
+def test_hostile_targets_seeds_and_problem_files_exit_2(tmp_path, capsys):
+    out = tmp_path / "t.json"
+    base = ["tune", "--sphere-dim", "1", "--epsilon", "0.1", "--prefix-length", "3", "-o", str(out)]
+    seq = tmp_path / "seq.json"
+    seq.write_text(json.dumps({"format": "certify.problem/1", "sphere_dim": 1, "target": ["x0"], "epsilon": 0.1,
+                               "head": {"kind": "softmax", "keys": [[1.0, 0.0]], "values": [[0.0]]},
+                               "sequence": {"max_length": 3, "causal": False}}))
+    for extra, field in ((["--target", "1e308*x0"], "--target"), (["--target", "x0", "--seed", "-1"], "--seed"),
+                         (["--target", "x0", "--head", str(seq)], "--head")):
+        with pytest.raises(SystemExit) if field == "--seed" else _nothing():
+            code = main(base + extra)
+            assert code == 2
+        err = capsys.readouterr().err
+        assert field in err and not out.exists(), (extra, err)
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
