@@ -13,14 +13,14 @@ the point). The decision is :mod:`certify.claims.search`.
 
 from __future__ import annotations
 
-import ast
-import re
 from dataclasses import dataclass
 from fractions import Fraction
 
 import sympy as sp
 
+from certify.claims.light import ClaimParts, split_claim
 from certify.errors import InputError
+from certify.formats.limits import MAX_BOX_END
 from certify.formats.expressions import CLAIM_FUNCTIONS, DomainCondition, parse_expression_domain
 from certify.kernel.arb_expressions import arb_precision, compile_arb, compile_domain
 
@@ -29,21 +29,6 @@ from certify.kernel.arb_expressions import arb_precision, compile_arb, compile_d
 PRECISION = 128
 
 
-#: Most quantified variables in one claim (the box search is exponential in it).
-MAX_VARIABLES = 8
-
-
-#: Largest |box end|: box widths (up to twice this) and float samples stay finite floats.
-MAX_BOX_END = 2 ** 1000
-
-
-_RESERVED = set(CLAIM_FUNCTIONS) | {"pi", "forall", "in"}
-
-
-_OPS = {ast.LtE: "<=", ast.GtE: ">=", ast.Lt: "<", ast.Gt: ">"}
-
-
-_VAR = re.compile(r"\s*([A-Za-z_][A-Za-z_0-9]*)\s+in\s+\[([^\[\]]*)\]\s*(,|$)")
 
 
 @dataclass
@@ -135,54 +120,19 @@ def corners(box, limit: int = 256) -> list[list[Fraction]]:
     return [[box[i][1] if (k >> i) & 1 else box[i][0] for i in range(n)] for k in range(min(1 << n, limit))]
 
 
-def parse_claim(text: str, fieldname: str = "claim") -> Claim:
-    """Parse ``forall v in [a, b], ...: LHS op RHS`` (see module docstring)."""
-    if not isinstance(text, str) or not text.strip():
-        raise InputError(fieldname, "empty claim")
-    body = text.strip()
-    m = re.match(r"forall\s+(.*?):(.*)$", body, re.S)
-    if not m:
-        raise InputError(fieldname, "a claim reads 'forall x in [a, b], y in [c, d]: LHS <= RHS'")
-    spec, relation = m.group(1), m.group(2)
-    names, box, pos = [], [], 0
-    while pos < len(spec):
-        vm = _VAR.match(spec, pos)
-        if not vm:
-            raise InputError(fieldname, f"cannot read the variable list at {spec[pos:]!r} "
-                                        "(expected 'name in [a, b]')")
-        name = vm.group(1)
-        if name in _RESERVED:
-            raise InputError(fieldname, f"{name!r} cannot be a variable name (reserved)")
-        if name in names:
-            raise InputError(fieldname, f"variable {name!r} is quantified twice")
-        parts = vm.group(2).split(",")
-        if len(parts) != 2:
-            raise InputError(fieldname, f"the range of {name!r} must be '[a, b]'")
-        lo = _constant(parts[0], f"{fieldname}: range of {name}")
-        hi = _constant(parts[1], f"{fieldname}: range of {name}")
+def parse_claim(text: str, fieldname: str = "claim", parts: ClaimParts | None = None) -> Claim:
+    """Parse ``forall v in [a, b], ...: LHS op RHS`` (see module docstring); ``parts`` is
+    the claim already split by :func:`~certify.claims.light.split_claim`."""
+    parts = parts or split_claim(text, fieldname)
+    body, op, left, right = parts.text, parts.op, parts.left, parts.right
+    names, box = [], []
+    for name, lo_text, hi_text in parts.variables:
+        lo = _constant(lo_text, f"{fieldname}: range of {name}")
+        hi = _constant(hi_text, f"{fieldname}: range of {name}")
         if bool(lo > hi):
-            raise InputError(fieldname, f"empty range for {name!r}: {parts[0].strip()} > {parts[1].strip()}")
+            raise InputError(fieldname, f"empty range for {name!r}: {lo_text.strip()} > {hi_text.strip()}")
         names.append(name)
         box.append((lo, hi))
-        pos = vm.end()
-        if vm.group(3) == "":
-            break
-    if not names:
-        raise InputError(fieldname, "no quantified variable")
-    if len(names) > MAX_VARIABLES:
-        raise InputError(fieldname, f"{len(names)} variables (at most {MAX_VARIABLES})")
-    relation = relation.strip()
-    try:
-        tree = ast.parse(relation, mode="eval")
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        raise InputError(fieldname, f"cannot parse the inequality {relation!r}") from None
-    node = tree.body
-    if not isinstance(node, ast.Compare) or len(node.ops) != 1 or type(node.ops[0]) not in _OPS:
-        raise InputError(fieldname, "the claim must be one inequality LHS op RHS with op one of "
-                                    "<=, >=, <, > (no chains, no ==)")
-    op = _OPS[type(node.ops[0])]
-    left = ast.get_source_segment(relation, node.left)
-    right = ast.get_source_segment(relation, node.comparators[0])
     symbols = tuple(sp.Symbol(n, real=True) for n in names)
     lhs, dl = parse_expression_domain(left, symbols, fieldname=f"{fieldname}: left side",
                                       functions=CLAIM_FUNCTIONS)

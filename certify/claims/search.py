@@ -56,7 +56,6 @@ from __future__ import annotations
 import heapq
 import math
 import time
-from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
@@ -65,6 +64,7 @@ import sympy as sp
 from certify.budgets import DEFAULT_MAX_BOXES
 from certify.errors import InputError
 from certify.heads.numeric import compile_numpy
+from certify.claims.result import REFUTED, UNDECIDED, VERIFIED, ClaimResult
 from certify.claims.grammar import PRECISION, Claim, corners, end_bounds, flint_module, undefined_message
 from certify.kernel.arb_expressions import arb_precision, compile_arb, compile_domain
 
@@ -77,30 +77,6 @@ MAX_DERIVATIVE = 4
 PRECISION_LADDER = (512, 2048, 8192)
 #: Random float samples used to look for a counterexample before the box search.
 SAMPLES = 4000
-
-VERIFIED, REFUTED, UNDECIDED = "VERIFIED ON RANGE", "REFUTED", "UNDECIDED"
-
-
-@dataclass
-class ClaimResult:
-    claim: Claim
-    verdict: str
-    boxes: int
-    seconds: float
-    reason: str = ""
-    witness: dict | None = None       # name -> exact rational (str)
-    witness_margin: tuple | None = None  # enclosure of the margin at the witness (floats)
-    worst_lower: float | None = None  # least lower bound of the margin over open boxes
-
-    def to_json(self) -> dict:
-        return {"claim": self.claim.text, "verdict": self.verdict, "box": self.claim.box_text(),
-                "boxes": self.boxes, "seconds": round(self.seconds, 3), "reason": self.reason,
-                "witness": self.witness, "witness_margin": self.witness_margin,
-                "worst_lower": self.worst_lower}
-
-
-# ------------------------------------------------------------------------- parsing
-
 
 # ------------------------------------------------------------------------- Arb evaluation
 

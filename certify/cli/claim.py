@@ -41,9 +41,20 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
+def claim_lines(text: str, fieldname: str) -> list[tuple[str, str]]:
+    """(field, claim text) per claim of a claims file: one per line, blank lines and lines
+    starting with '#' skipped."""
+    out = [(f"{fieldname} line {n}", line) for n, line in enumerate(text.splitlines(), 1)
+           if line.strip() and not line.lstrip().startswith("#")]
+    if not out:
+        raise InputError(fieldname, "no claim found")
+    return out
+
+
 def run(args) -> int:
-    from certify.claims.grammar import parse_claim, parse_claims_file
-    from certify.claims.search import REFUTED, VERIFIED, check_claim
+    from certify.claims.decide import decide_claim
+    from certify.claims.light import split_claim
+    from certify.claims.result import REFUTED, VERIFIED
 
     if (args.claim is None) == (args.file is None):
         raise InputError("CLAIM", "give one claim string or --file FILE (not both)")
@@ -52,17 +63,21 @@ def run(args) -> int:
             text = Path(args.file).read_text()
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError("--file", f"cannot read {args.file}: {exc}") from None
-        claims = parse_claims_file(text, f"--file {args.file}")
+        items = claim_lines(text, f"--file {args.file}")
     else:
-        claims = [parse_claim(args.claim, "CLAIM")]
+        items = [("CLAIM", args.claim)]
+    # every claim's structure first: a malformed line is refused before any work
+    parsed = [(fieldname, line, split_claim(line, fieldname)) for fieldname, line in items]
     show = sys.stderr.isatty() and not args.json
     results, lines = [], []
-    for c in claims:
-        def progress(info, c=c):
+    for fieldname, line, parts in parsed:
+        def progress(info):
             if show:
                 print(f"\r  {info['boxes']:>8} boxes, {info['open']:>7} open, {info['seconds']:.1f} s",
                       end="", file=sys.stderr, flush=True)
-        r = check_claim(c, max_boxes=args.max_boxes, time_limit=args.time_limit, progress=progress)
+        r = decide_claim(line, fieldname, parts=parts, max_boxes=args.max_boxes,
+                         time_limit=args.time_limit, progress=progress)
+        c = r.claim
         if show:
             print("\r" + " " * 50 + "\r", end="", file=sys.stderr)
         results.append(r)

@@ -44,17 +44,10 @@ from typing import Callable, Mapping, Sequence
 import sympy as sp
 
 from certify.errors import InputError
+from certify.formats.limits import MAX_DEPTH, MAX_EXPONENT, MAX_LENGTH, MAX_NODES
 from certify.kernel.arb_expressions import ARB_PRECISIONS, _flint, arb_precision, arb_value, compile_domain, holds
 from certify.kernel.interval_expressions import compile_interval
 
-#: Longest accepted expression string; longer strings are refused before parsing.
-MAX_LENGTH = 4000
-#: Largest number of syntax-tree nodes; bounds the work of building the sympy object.
-MAX_NODES = 2000
-#: Deepest nesting of the syntax tree; keeps the recursive walk far from Python's limit.
-MAX_DEPTH = 60
-#: Largest |p| in ``base ** p``; stops exact integer blow-ups such as ``9**9**9``.
-MAX_EXPONENT = 64
 
 
 @dataclass(frozen=True)

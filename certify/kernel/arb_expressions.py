@@ -15,70 +15,20 @@ Working precision is scoped with ``flint.ctx.workprec`` (:func:`arb_precision`).
 
 from __future__ import annotations
 
-import math
 from typing import Callable, Sequence
 
 import sympy as sp
 
+from certify.kernel.arb_balls import _flint, arb_mul, arb_precision
+from certify.kernel.arb_balls import arb_pow_int as _arb_pow_int
 from certify.kernel.expression_tree import Rules, compile_tree, fold
+
+__all__ = ["ARB_PRECISIONS", "ArbRules", "_flint", "arb_mul", "arb_precision", "arb_value",
+           "compile_arb", "compile_domain", "holds"]
 
 #: Bits of working precision of Arb evaluations, and the ladder tried when a constant
 #: condition is not decided at the first (an exponentially small quantity needs more bits).
 ARB_PRECISIONS = (128, 512, 2048)
-
-
-def _flint():
-    import flint
-
-    return flint
-
-
-def arb_precision(bits: int):
-    """Scoped Arb working precision: ``with arb_precision(256): ...`` (restored on exit)."""
-    return _flint().ctx.workprec(bits)
-
-
-def _arb_pow_int(x, k: int):
-    """x**k (k >= 0) from the exact ends of x when x is not certainly positive: Arb's own
-    power of a ball that contains 0 is NaN or loses the sign of even powers."""
-    if k == 0:
-        return x ** 0
-    if not x.is_finite() or x > 0 or x.is_exact():
-        return x ** k
-    ends = x.lower() ** k, x.upper() ** k
-    hull = ends[0].union(ends[1])
-    if k % 2:
-        return hull  # increasing: between the powers of the ends
-    if x.contains(0):
-        hull = hull.union(_flint().arb(0))
-    return hull.nonnegative_part()
-
-
-#: Relative radius below which a ball product is kept as it is (the corner hull cannot help).
-_TIGHT = math.ldexp(1.0, -40)
-
-
-def arb_mul(x, y):
-    """Enclosure of {a b : a in x, b in y}: the ball product, intersected for wide balls with
-    the hull of the four endpoint products (ball products lose signs: [0, 2] [1, 3] is
-    [-2, 6] as balls, [0, 6] as intervals)."""
-    p = x * y
-    if not p.is_finite() or p.rad() <= abs(p.mid()) * _TIGHT:
-        return p
-    xs, ys = (x.lower(), x.upper()), (y.lower(), y.upper())
-    corners = [xe * ye for xe in xs for ye in ys]
-    hull = corners[0]
-    for c in corners[1:]:
-        hull = hull.union(c)
-    if not hull.is_finite():
-        return p
-    hull = hull.intersection(p)
-    # a ball's mid/radius rounding can reach past 0: clip when the sign is certain
-    if all(c >= 0 for c in corners):
-        return hull.nonnegative_part()
-    if all(c <= 0 for c in corners):
-        return -((-hull).nonnegative_part())
-    return hull
 
 
 def _bessel_ratios(factors, build):

@@ -1,0 +1,16 @@
+"""Size limits of user expressions and claims (imports nothing: the sympy-free claim fast
+path, :mod:`certify.claims.light`, and the whitelist parser, :mod:`certify.formats.expressions`,
+share them)."""
+
+#: Longest accepted expression string; longer strings are refused before parsing.
+MAX_LENGTH = 4000
+#: Largest number of syntax-tree nodes; bounds the work of building the sympy object.
+MAX_NODES = 2000
+#: Deepest nesting of the syntax tree; keeps the recursive walk far from Python's limit.
+MAX_DEPTH = 60
+#: Largest |p| in ``base ** p``; stops exact integer blow-ups such as ``9**9**9``.
+MAX_EXPONENT = 64
+#: Most quantified variables in one claim (the box search is exponential in it).
+MAX_VARIABLES = 8
+#: Largest |box end| of a claim: box widths (up to twice this) and float samples stay finite.
+MAX_BOX_END = 2 ** 1000

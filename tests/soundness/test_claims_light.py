@@ -1,0 +1,160 @@
+"""The sympy-free fast path of ``certify claim`` (certify.claims.light): it verifies only
+what is true (random claims re-checked in mpmath, planted false claims, claims undefined
+somewhere), it refuses what the full grammar refuses, it agrees with the full engine, and a
+trivial claim is answered without importing sympy."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from fractions import Fraction
+
+import mpmath
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from certify.claims.decide import decide_claim
+from certify.claims.light import FUNCTIONS, light_claim, quick_verify
+from certify.claims.result import REFUTED, UNDECIDED, VERIFIED
+from certify.errors import InputError
+from certify.formats.expressions import CLAIM_FUNCTIONS
+
+from tests.unit.test_claims import test_bad_claims_are_refused_with_a_field as _bad
+
+mpmath.mp.dps = 40
+
+BAD = _bad.pytestmark[0].args[1]
+
+
+def test_function_list_is_the_full_grammars():
+    assert set(FUNCTIONS) == set(CLAIM_FUNCTIONS)
+    for name, spec in CLAIM_FUNCTIONS.items():
+        assert FUNCTIONS[name] == spec.arity
+
+
+@pytest.mark.parametrize("text", BAD + [
+    "forall x in [0, 1]: log(x - 2) <= x",          # undefined everywhere on the box
+    "forall x in [0, 1]: 0*log(x - 2) <= 1",        # sympy drops the log; as written it is undefined
+    "forall x in [0, 1]: x/(x - x) <= 1",
+    "forall x in [0, 1]: (x**9)**9 <= 2",           # sympy merges the exponents past the limit
+    "forall x in [0, 2**1001]: x <= 2**1002",
+    "forall x in [0, 1]: 1e400 <= 2",
+    "forall x in [0, 1]: sqrt(-1) <= 2",
+])
+def test_what_the_full_grammar_refuses_is_refused(text):
+    with pytest.raises(InputError):
+        decide_claim(text, "claim")
+
+
+@pytest.mark.parametrize("text", [
+    "forall x in [0, 1]: x <= 1 - 1/10**30",            # false at the corner by 1e-30
+    "forall x in [0, 1]: sin(x) <= x - 1/10**9",
+    "forall x in [-1, 1], y in [-1, 1]: x*y <= 1 - 1/10**12",
+    "forall x in [0, 1]: x**2 < 1",
+    "forall x in [1/3, 1/2]: sqrt(x) < sqrt(1/2)",
+    "forall x in [0, 1]: min(x, 1/2) < 1/2",
+])
+def test_planted_false_claims_are_never_fast_verified(text):
+    light = light_claim(text)
+    assert light is not None
+    assert quick_verify(light, 10 ** 6) is None
+    assert decide_claim(text).verdict in (REFUTED, UNDECIDED)
+
+
+@pytest.mark.parametrize("text", [
+    "forall x in [0, 1]: x <= 2",
+    "forall x in [0, 1], y in [-2, 3]: x*y <= 3 + 1/10**9",
+    "forall x in [1/2, 3]: log(x) + sqrt(x) <= 4",
+    "forall x in [0, 1]: exp(x) - abs(x - 1/2) <= 3",
+    "forall x in [1, 2]: besseli(1, x)/besseli(0, x) <= 1",
+    "forall x in [1, 2]: gamma(x) + coth(x) <= 3",
+    "forall x in [-1, 1]: max(x, 0) + min(x, 0) <= 2",
+])
+def test_fast_verdicts_agree_with_the_full_engine(text):
+    fast = decide_claim(text)
+    full = decide_claim(text, fast=False)
+    assert fast.engine == "fast" and full.engine == "full"
+    assert fast.verdict == full.verdict == VERIFIED
+    assert fast.to_json()["box"] == full.to_json()["box"]
+
+
+# random claims: whatever the fast path verifies holds at sampled points (mpmath, 40 digits)
+
+_LEAVES = st.one_of(st.just(("var", "x")), st.just(("var", "y")),
+                    st.fractions(min_value=-3, max_value=3, max_denominator=8).map(lambda q: ("num", q)))
+
+
+def _extend(children):
+    unary = st.tuples(st.sampled_from(["exp", "sin", "cos", "atan", "tanh", "abs", "log", "sqrt",
+                                       "sinh", "coth"]), children).map(lambda t: ("call", t[0], (t[1],)))
+    binary = st.tuples(st.sampled_from(["add", "sub", "mul", "div"]), children, children)
+    power = st.tuples(st.just("pow"), children, st.sampled_from([Fraction(2), Fraction(3), Fraction(-1),
+                                                                  Fraction(1, 2), Fraction(1, 3)]))
+    return st.one_of(unary, binary, power, st.tuples(st.just("neg"), children))
+
+
+TREES = st.recursive(_LEAVES, _extend, max_leaves=6)
+
+
+def _q(q: Fraction):
+    return mpmath.mpf(q.numerator) / q.denominator
+
+
+def _mp(t, env):
+    k = t[0]
+    if k == "num":
+        return mpmath.mpf(t[1].numerator) / t[1].denominator
+    if k == "var":
+        return env[t[1]]
+    if k == "neg":
+        return -_mp(t[1], env)
+    if k == "pow":
+        return _mp(t[1], env) ** (mpmath.mpf(t[2].numerator) / t[2].denominator)
+    if k == "call":
+        x = _mp(t[2][0], env)
+        return {"exp": mpmath.exp, "sin": mpmath.sin, "cos": mpmath.cos, "atan": mpmath.atan,
+                "tanh": mpmath.tanh, "abs": abs, "log": mpmath.log, "sqrt": mpmath.sqrt,
+                "sinh": mpmath.sinh, "coth": mpmath.coth}[t[1]](x)
+    a, b = _mp(t[1], env), _mp(t[2], env)
+    if k == "add":
+        return a + b
+    if k == "sub":
+        return a - b
+    return a * b if k == "mul" else a / b
+
+
+@settings(max_examples=300, deadline=None)
+@given(TREES, st.fractions(-2, 2, max_denominator=4), st.fractions(0, 2, max_denominator=4),
+       st.fractions(-2, 2, max_denominator=4), st.fractions(0, 2, max_denominator=4),
+       st.fractions(-2, 2, max_denominator=16))
+def test_random_fast_verdicts_hold_at_samples(t, x0, wx, y0, wy, c):
+    from certify.claims.light import LightClaim
+
+    box = ((x0, x0 + wx), (y0, y0 + wy))
+    claim = LightClaim("random", ("x", "y"), (), box, "<=", t, ("num", c))
+    if quick_verify(claim, 64) is None:
+        return
+    for i in range(5):
+        for j in range(5):
+            env = {"x": _q(box[0][0] + wx * Fraction(i, 4)), "y": _q(box[1][0] + wy * Fraction(j, 4))}
+            try:
+                v = _mp(t, env)
+            except (ZeroDivisionError, ValueError) as exc:   # undefined where it was verified
+                raise AssertionError((t, env, exc)) from None
+            assert isinstance(v, mpmath.mpf), (t, env, v)   # defined (and real) where verified
+            assert v <= _q(c), (t, env, v)
+
+
+def test_trivial_claim_runs_without_sympy():
+    code = ("import sys, runpy; sys.argv = ['certify', 'claim', '--json', 'forall x in [0, 1]: x <= 2'];\n"
+            "from certify.cli.main import main\n"
+            "rc = main(sys.argv[1:])\n"
+            "assert 'sympy' not in sys.modules, 'sympy imported'\n"
+            "sys.exit(rc)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": os.getcwd()}, timeout=120)
+    assert out.returncode == 0, out.stderr
+    row = json.loads(out.stdout)["claims"][0]
+    assert row["verdict"] == VERIFIED and row["engine"] == "fast"
