@@ -36,8 +36,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--time-limit", type=positive_float, default=None, metavar="S",
                    help="seconds per claim: an extra wall-clock cap (default none); the verdict "
                         "depends only on the claim and --max-boxes unless this cuts it short")
+    p.add_argument("--no-fast-path", action="store_true",
+                   help="skip the fast path (Arb ball bisection of the claim as written, at most 64 "
+                        "boxes, without importing sympy) and decide every claim with the full engine")
     add_json_option(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, light=True)
     return p
 
 
@@ -76,7 +79,7 @@ def run(args) -> int:
                 print(f"\r  {info['boxes']:>8} boxes, {info['open']:>7} open, {info['seconds']:.1f} s",
                       end="", file=sys.stderr, flush=True)
         r = decide_claim(line, fieldname, parts=parts, max_boxes=args.max_boxes,
-                         time_limit=args.time_limit, progress=progress)
+                         time_limit=args.time_limit, progress=progress, fast=not args.no_fast_path)
         c = r.claim
         if show:
             print("\r" + " " * 50 + "\r", end="", file=sys.stderr)

@@ -147,11 +147,11 @@ def test_random_fast_verdicts_hold_at_samples(t, x0, wx, y0, wy, c):
             assert v <= _q(c), (t, env, v)
 
 
-def test_trivial_claim_runs_without_sympy():
+def test_trivial_claim_runs_without_sympy_or_numpy():
     code = ("import sys, runpy; sys.argv = ['certify', 'claim', '--json', 'forall x in [0, 1]: x <= 2'];\n"
             "from certify.cli.main import main\n"
             "rc = main(sys.argv[1:])\n"
-            "assert 'sympy' not in sys.modules, 'sympy imported'\n"
+            "assert 'sympy' not in sys.modules and 'numpy' not in sys.modules, sorted(sys.modules)\n"
             "sys.exit(rc)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": os.getcwd()}, timeout=120)
