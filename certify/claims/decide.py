@@ -25,9 +25,10 @@ def decide_claim(text, fieldname: str = "claim", *, parts: ClaimParts | None = N
         t0 = time.monotonic()
         light = light_claim(text, fieldname, parts)
         if light is not None:
-            boxes = quick_verify(light, max_boxes)
-            if boxes is not None:
-                return ClaimResult(light, VERIFIED, boxes, time.monotonic() - t0, engine="fast")
+            quick = quick_verify(light, max_boxes)
+            if quick is not None:
+                return ClaimResult(light, VERIFIED, quick[0], time.monotonic() - t0, depths=quick[1],
+                                   engine="fast")
     from certify.claims.grammar import parse_claim
     from certify.claims.search import check_claim
 

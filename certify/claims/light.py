@@ -377,9 +377,10 @@ def evaluate(t: tuple, env: dict):
     return out
 
 
-def quick_verify(claim: LightClaim, max_boxes: int) -> int | None:
-    """The number of boxes that verified ``claim`` by plain ball bisection (at most
-    ``min(QUICK_BOXES, max_boxes)``), or None: then the full engine decides it."""
+def quick_verify(claim: LightClaim, max_boxes: int) -> tuple[int, tuple[int, ...]] | None:
+    """``(boxes, depths)`` when plain ball bisection verified ``claim`` within
+    ``min(QUICK_BOXES, max_boxes)`` boxes (``depths``: the most splits of each variable), or
+    None: then the full engine decides it."""
     if claim.box is None:
         return None
     import flint
@@ -395,13 +396,15 @@ def quick_verify(claim: LightClaim, max_boxes: int) -> int | None:
         b = flint.arb(flint.fmpq(mid.numerator, mid.denominator), flint.fmpq(rad.numerator, rad.denominator))
         return b.nonnegative_part() if lo >= 0 and lo != hi else b
 
-    stack, boxes = [list(claim.box)], 0
+    stack, boxes = [(list(claim.box), (0,) * len(claim.box))], 0
+    deepest = [0] * len(claim.box)
     with arb_precision(PRECISION):
         while stack:
             if boxes >= limit:
                 return None
-            b = stack.pop()
+            b, depth = stack.pop()
             boxes += 1
+            deepest[:] = [max(a, d) for a, d in zip(deepest, depth)]
             v = evaluate(margin, {n: ball(lo, hi) for n, (lo, hi) in zip(claim.names, b)})
             if v.is_finite() and (v > 0 if claim.strict else v >= 0):
                 continue
@@ -413,5 +416,5 @@ def quick_verify(claim: LightClaim, max_boxes: int) -> int | None:
             for half in ((mid, hi), (lo, mid)):
                 nb = list(b)
                 nb[j] = half
-                stack.append(nb)
-    return boxes
+                stack.append((nb, depth[:j] + (depth[j] + 1,) + depth[j + 1:]))
+    return boxes, tuple(deepest)

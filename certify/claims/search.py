@@ -276,7 +276,8 @@ def check_claim(claim: Claim, max_boxes: int = DEFAULT_MAX_BOXES, time_limit: fl
             v = refuting(pt, ladder=True)
             if v is not None:
                 return witness_result(pt, v, 0, "counterexample at an exact corner of the box")
-        heap = [(0.0, 0, box)]
+        heap = [(0.0, 0, box, (0,) * len(box))]
+        deepest = [0] * len(box)   # most splits of each variable along any path (Coq hints)
         counter = 1
         boxes = 0
         worst = math.inf
@@ -289,8 +290,9 @@ def check_claim(claim: Claim, max_boxes: int = DEFAULT_MAX_BOXES, time_limit: fl
             if time_limit is not None and time.monotonic() - t0 >= time_limit:
                 reason = f"time limit of {time_limit:g} s reached"
                 break
-            _, _, b = heapq.heappop(heap)
+            _, _, b, depth = heapq.heappop(heap)
             boxes += 1
+            deepest[:] = [max(a, d) for a, d in zip(deepest, depth)]
             done, v = decide(b)
             if done:
                 continue
@@ -312,21 +314,21 @@ def check_claim(claim: Claim, max_boxes: int = DEFAULT_MAX_BOXES, time_limit: fl
                     near = ", ".join(f"{n} = {float((lo + hi) / 2):.17g}" for n, (lo, hi) in zip(claim.names, b))
                     reason += (f"; near {near} Arb cannot show that {doubt[1].explain()} "
                                "(the claim may be undefined there)")
-                heapq.heappush(heap, (0.0, counter, b))
+                heapq.heappush(heap, (0.0, counter, b, depth))
                 break
             lower = float(v.lower()) if v.is_finite() else -math.inf
             for half in ((b[j][0], mid[j]), (mid[j], b[j][1])):
                 nb = list(b)
                 nb[j] = half
-                heapq.heappush(heap, (lower, counter, nb))
+                heapq.heappush(heap, (lower, counter, nb, depth[:j] + (depth[j] + 1,) + depth[j + 1:]))
                 counter += 1
             now = time.monotonic()
             if progress and now - last >= 0.5:
                 last = now
                 progress({"boxes": boxes, "open": len(heap), "seconds": now - t0})
         if not heap:
-            return ClaimResult(claim, VERIFIED, boxes, time.monotonic() - t0)
-        worst = min(p for p, _, _ in heap)
+            return ClaimResult(claim, VERIFIED, boxes, time.monotonic() - t0, depths=tuple(deepest))
+        worst = min(entry[0] for entry in heap)
         return ClaimResult(claim, UNDECIDED, boxes, time.monotonic() - t0, reason,
                            worst_lower=None if not math.isfinite(worst) else worst)
 
