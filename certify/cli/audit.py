@@ -25,8 +25,18 @@ def add_parser(sub) -> argparse.ArgumentParser:
                     "compare with DIR/paper-audit.json: exit 0 if it is up to date, 1 if a verdict, statement "
                     "or table changed, each change printed as old -> new (evidence that differs with the "
                     "same verdict is listed, not counted as a change).",
-        epilog="examples:\n  certify audit\n  certify audit --out /tmp/audit\n  certify audit --check",
+        epilog="With CLAIMS (a .toml claims file), audit that file's inequalities instead: each claim is decided "
+               "as by certify claim and OUT/<stem>-audit.md, .html and .json list its verdict, evidence and time, "
+               "with the findings (every verdict other than the file expects, every REFUTED claim); exit 0 when "
+               "every verdict is the expected one, 1 when one is not. The format: title, authors, source, notes, "
+               "max_boxes, and per [[claim]] label, statement, provenance, expected (VERIFIED ON RANGE, REFUTED or "
+               "UNDECIDED), notes, key, max_boxes (see README.md, 'Auditing another paper').\n\n"
+               "examples:\n  certify audit\n  certify audit --out /tmp/audit\n  certify audit --check\n"
+               "  certify audit reports/claims/bessel-ratios.toml --out reports/claims\n"
+               "  certify audit reports/claims/bessel-ratios.toml --out reports/claims --check",
         formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("claims", nargs="?", metavar="CLAIMS.toml",
+                   help="a claims file to audit instead of the paper (see below)")
     p.add_argument("--out", type=output_folder, default="reports", metavar="DIR",
                    help="output folder (default reports)")
     p.add_argument("--check", action="store_true", help="compare a fresh run with DIR/paper-audit.json")
@@ -40,6 +50,8 @@ def run(args) -> int:
 
     out = Path(args.out)
     show = progress_printer(not args.json)
+    if args.claims is not None:
+        return _claims(args, out, show)
     if args.check:
         return _check(args, out, show)
     doc = run_audit(out, show)
@@ -68,3 +80,35 @@ def _check(args, out: Path, show) -> int:
         lines += [f"    {line}" for line in r["evidence"]]
     emit(args, payload, lines)
     return EXIT_OK if not changed else EXIT_REFUTED
+
+
+def _claims(args, out: Path, show) -> int:
+    """certify audit CLAIMS.toml [--check] (:mod:`certify.report.claims_audit`)."""
+    from certify.report.claims_audit import (check_claims_report, load_claims_file, report_name,
+                                             run_claims_audit, unexpected)
+
+    spec = load_claims_file(args.claims)
+    name = report_name(spec["file"])
+    if args.check:
+        r = check_claims_report(spec, out, show)
+        changed = r["changed"]
+        payload = {"up_to_date": not changed, "changed": changed, "differences": r["differences"],
+                   "evidence_differences": r["evidence"], "seconds": r["seconds"]}
+        lines = [f"{r['committed']}: " + ("up to date (every verdict and statement reproduced)" if not changed
+                                          else "OUT OF DATE: " + ", ".join(changed))]
+        lines += [f"  {line}" for line in r["differences"]]
+        if r["evidence"]:
+            lines.append("  evidence that differs with the same verdict (not a change of verdict):")
+            lines += [f"    {line}" for line in r["evidence"]]
+        emit(args, payload, lines)
+        return EXIT_OK if not changed else EXIT_REFUTED
+    doc = run_claims_audit(spec, out, show)
+    bad = unexpected(doc)
+    lines = [f"certify audit: wrote {out / (name + '.md')}, {out / (name + '.html')}, {out / (name + '.json')}"]
+    width = max(len(r["label"]) for r in doc["results"])
+    for r in doc["results"]:
+        mark = "" if not r["expected"] or r["expected"] == r["verdict"] else f"   (expected {r['expected']})"
+        lines.append(f"  {r['label']:<{width}}  {r['verdict']}{mark}")
+    lines.append(f"  ({len(doc['results'])} claims, {len(bad)} with an unexpected verdict, {doc['seconds']:.1f} s)")
+    emit(args, doc, lines)
+    return EXIT_OK if not bad else EXIT_REFUTED

@@ -147,9 +147,10 @@ def _md_cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def render_markdown(doc: dict) -> str:
+def render_markdown(doc: dict, blocks: list[tuple] | None = None) -> str:
+    """The report as markdown (``blocks`` default: the paper audit's, :func:`report_blocks`)."""
     out = []
-    for b in report_blocks(doc):
+    for b in blocks if blocks is not None else report_blocks(doc):
         kind = b[0]
         if kind == "h1":
             out.append(f"# {b[1]}")
@@ -187,12 +188,13 @@ def _inline_html(text: str) -> str:
 STYLE = ("body{font-family:sans-serif;max-width:1200px;margin:auto}table{border-collapse:collapse}"
          "td,th{border:1px solid #ccc;padding:4px;vertical-align:top;font-size:13px}"
          ".proved,.verified{background:#dfd}.implied{background:#efe}.refuted{background:#fdd}.consistent{background:#ffd}"
-         ".not{background:#eee}img{max-width:100%}")
+         ".not,.undecided{background:#eee}img{max-width:100%}")
 
 
-def render_html(doc: dict) -> str:
+def render_html(doc: dict, blocks: list[tuple] | None = None, title: str = REPORT) -> str:
+    """The same blocks as HTML (``blocks`` default: the paper audit's)."""
     body = []
-    for b in report_blocks(doc):
+    for b in blocks if blocks is not None else report_blocks(doc):
         kind = b[0]
         if kind in ("h1", "h2", "p"):
             body.append(f"<{kind}>{_inline_html(b[1])}</{kind}>")
@@ -214,5 +216,5 @@ def render_html(doc: dict) -> str:
             e = html.escape
             body.append(f"<figure><img src='{e(b[1])}' alt='{e(b[2])}'><figcaption>{_inline_html(b[3])}"
                         "</figcaption></figure>")
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{REPORT}</title><style>{STYLE}</style>"
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{STYLE}</style>"
             f"</head><body>{''.join(body)}</body></html>\n")
