@@ -383,18 +383,15 @@ def quick_verify(claim: LightClaim, max_boxes: int) -> tuple[int, tuple[int, ...
     None: then the full engine decides it."""
     if claim.box is None:
         return None
-    import flint
-
-    from certify.kernel.arb_balls import arb_precision
+    from certify.kernel.arb_balls import arb_precision, interval_ball
 
     margin = claim.margin()
     limit = min(QUICK_BOXES, max_boxes)
     widths = [(b - a) or Fraction(1) for a, b in claim.box]
 
-    def ball(lo, hi):
-        mid, rad = (lo + hi) / 2, (hi - lo) / 2
-        b = flint.arb(flint.fmpq(mid.numerator, mid.denominator), flint.fmpq(rad.numerator, rad.denominator))
-        return b.nonnegative_part() if lo >= 0 and lo != hi else b
+    def ball(j, lo, hi):
+        # anchored at the stated upper end where the box reaches it, else at its lower end
+        return interval_ball(lo, hi, hi == claim.box[j][1] and lo != claim.box[j][0])
 
     stack, boxes = [(list(claim.box), (0,) * len(claim.box))], 0
     deepest = [0] * len(claim.box)
@@ -405,7 +402,7 @@ def quick_verify(claim: LightClaim, max_boxes: int) -> tuple[int, tuple[int, ...
             b, depth = stack.pop()
             boxes += 1
             deepest[:] = [max(a, d) for a, d in zip(deepest, depth)]
-            v = evaluate(margin, {n: ball(lo, hi) for n, (lo, hi) in zip(claim.names, b)})
+            v = evaluate(margin, {n: ball(j, lo, hi) for j, (n, (lo, hi)) in enumerate(zip(claim.names, b))})
             if v.is_finite() and (v > 0 if claim.strict else v >= 0):
                 continue
             j = max(range(len(b)), key=lambda i: (b[i][1] - b[i][0]) / widths[i])

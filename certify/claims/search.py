@@ -5,8 +5,10 @@ SOUNDNESS CONTRACT
 ------------------
 * Every evaluation is python-flint Arb ball arithmetic at :data:`PRECISION` bits: each
   operation returns a ball containing the exact result for every point of its argument
-  balls. Variables become balls containing their (sub)box; a variable whose box starts at
-  or above 0 is clipped to its non-negative part, so that ``sqrt(t)`` on [0, a] is defined.
+  balls. Variables become balls containing their (sub)box, with one end exact
+  (:func:`certify.kernel.arb_balls.interval_ball`: the lower end, or the upper end on a box
+  reaching the stated box's upper end), so that ``sqrt(t)`` on [0, a] and ``sqrt(1 - x)``
+  on [a, 1] are defined.
 * The sides are evaluated in sympy's simplified form, which can be defined where the
   claim as written is not (``x/x`` is 1, ``exp(log(x))`` is x). The domain conditions of
   the sides as written (:class:`certify.formats.expressions.DomainCondition`: denominators != 0, log
@@ -66,6 +68,7 @@ from certify.errors import InputError
 from certify.heads.numeric import compile_numpy
 from certify.claims.result import REFUTED, UNDECIDED, VERIFIED, ClaimResult
 from certify.claims.grammar import PRECISION, Claim, corners, end_bounds, flint_module, undefined_message
+from certify.kernel.arb_balls import interval_ball
 from certify.kernel.arb_expressions import arb_precision, compile_arb, compile_domain
 
 #: Boxes narrower than this fraction of the initial width are not split further.
@@ -81,14 +84,13 @@ SAMPLES = 4000
 # ------------------------------------------------------------------------- Arb evaluation
 
 
-def _ball(lo: Fraction, hi: Fraction, clip: bool):
-    flint = flint_module()
-    mid = (lo + hi) / 2
-    rad = (hi - lo) / 2
-    if lo == hi:
-        return flint.arb(flint.fmpq(lo.numerator, lo.denominator))
-    b = flint.arb(flint.fmpq(mid.numerator, mid.denominator), flint.fmpq(rad.numerator, rad.denominator))
-    return b.nonnegative_part() if clip and lo >= 0 and lo != hi else b
+def _ball(lo: Fraction, hi: Fraction, clip: bool = True, high: bool = False):
+    """A ball containing [lo, hi] whose lower end is exactly lo, or with ``high`` whose upper
+    end is exactly hi (:func:`certify.kernel.arb_balls.interval_ball`): a variable whose box
+    starts at 0 stays non-negative, and one whose box ends where the claim's domain ends
+    (sqrt(1 - x) at x = 1) stays inside it. ``clip`` is kept for callers; the anchored end
+    makes it always so."""
+    return interval_ball(lo, hi, high)
 
 
 def check_claim(claim: Claim, max_boxes: int = DEFAULT_MAX_BOXES, time_limit: float | None = None,
@@ -168,7 +170,7 @@ def check_claim(claim: Claim, max_boxes: int = DEFAULT_MAX_BOXES, time_limit: fl
             """True when the margin is certainly >= 0 (> 0) on box b (and the claim is
             certainly defined on b: only there does the simplified margin, with its
             derivatives, stand for the claim as written)."""
-            balls = [_ball(lo, hi, True) for lo, hi in b]
+            balls = box_balls(b)
             v = g(balls)
             if claim.domain:
                 defined, cond = domain(balls)
@@ -184,7 +186,7 @@ def check_claim(claim: Claim, max_boxes: int = DEFAULT_MAX_BOXES, time_limit: fl
             if v.is_finite() and v.rad() <= abs(v.mid()) * 2.0 ** -64 + 2.0 ** -100:
                 for bits in PRECISION_LADDER:
                     with arb_precision(bits):
-                        w = g([_ball(lo, hi, True) for lo, hi in b])
+                        w = g(box_balls(b))
                     if w.is_finite() and ok(w):
                         return True, w
             if grads is not None:
@@ -225,6 +227,11 @@ def check_claim(claim: Claim, max_boxes: int = DEFAULT_MAX_BOXES, time_limit: fl
 
         def ok(v):
             return (v > 0) if claim.strict else (v >= 0)
+
+        def box_balls(b):
+            """The variables' balls on box b: anchored at the stated box's upper end where b
+            reaches it (and not its lower end), else at b's lower end."""
+            return [_ball(lo, hi, True, hi == box[j][1] and lo != box[j][0]) for j, (lo, hi) in enumerate(b)]
 
         def bad(v):
             return (v <= 0) if claim.strict else (v < 0)

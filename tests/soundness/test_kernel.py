@@ -537,3 +537,61 @@ def test_pruning_keeps_the_reference_key_when_the_values_barely_vary():
     assert np.all((idx >= 0).sum(axis=1) >= 1)
     res = prove(p, max_cells=20_000)
     assert res.verdict == "CERTIFIED" and res.upper < 1e-3
+
+
+# --------------------------------------------------------------- interval balls with an exact end
+
+from fractions import Fraction as _F  # noqa: E402
+
+from hypothesis import given as _given, settings as _settings, strategies as _st  # noqa: E402
+
+
+@_settings(max_examples=300, deadline=None)
+@_given(_st.fractions(-10, 10, max_denominator=2 ** 20), _st.fractions(0, 10, max_denominator=2 ** 20),
+        _st.booleans())
+def test_interval_ball_contains_its_interval_and_keeps_the_anchored_end(lo, width, high):
+    import flint
+
+    from certify.kernel.arb_balls import arb_precision, interval_ball
+
+    hi = lo + width
+    with arb_precision(128):
+        b = interval_ball(lo, hi, high)
+        for q in (lo, hi, (lo + hi) / 2):
+            assert b.contains(flint.arb(flint.fmpq(q.numerator, q.denominator)))
+        dyadic = lambda q: q.denominator & (q.denominator - 1) == 0  # noqa: E731
+        if width and high and dyadic(hi):
+            assert b.upper() == flint.arb(flint.fmpq(hi.numerator, hi.denominator))
+        if width and not high and dyadic(lo):
+            assert b.lower() == flint.arb(flint.fmpq(lo.numerator, lo.denominator))
+
+
+def test_products_by_one_and_minus_one_keep_exact_ends():
+    import flint
+
+    from certify.kernel.arb_balls import arb_mul, interval_ball
+
+    b = interval_ball(_F(1, 2), _F(1), high=True)
+    assert (arb_mul(flint.arb(-1), b) + 1) >= 0
+    assert arb_mul(b, flint.arb(1)).upper() == 1
+
+
+@pytest.mark.parametrize("text", [
+    "forall x in [-1, 1]: sqrt(1 - x) <= 3/2",
+    "forall x in [-1, 1]: sqrt(1 - x) <= 141422/100000",
+    "forall x in [0, 1]: sqrt(x)*sqrt(1 - x) <= 1/2 + 1/1000",
+    "forall x in [0, 2]: sqrt(2 - x) + log(4 - x) >= 0",
+])
+def test_claims_defined_up_to_the_box_end_are_verified(text):
+    from certify.claims.decide import decide_claim
+
+    assert decide_claim(text).verdict == "VERIFIED ON RANGE"
+    assert decide_claim(text, fast=False).verdict == "VERIFIED ON RANGE"
+
+
+def test_a_claim_undefined_just_past_the_end_is_still_refused():
+    from certify.claims.decide import decide_claim
+    from certify.errors import InputError
+
+    with pytest.raises(InputError):
+        decide_claim("forall x in [-1, 1 + 1/2**40]: sqrt(1 - x) <= 3/2")
