@@ -69,12 +69,12 @@ from certify.heads.numeric import compile_numpy
 from certify.claims.result import REFUTED, UNDECIDED, VERIFIED, ClaimResult
 from certify.claims.grammar import PRECISION, Claim, corners, end_bounds, flint_module, undefined_message
 from certify.kernel.arb_balls import interval_ball
-from certify.kernel.arb_expressions import arb_precision, compile_arb, compile_domain
+from certify.kernel.arb_expressions import arb_precision, compile_arb, compile_domain, with_bessel_ratios
 
 #: Boxes narrower than this fraction of the initial width are not split further.
 MIN_RELATIVE_WIDTH = 2.0 ** -60
 #: Highest derivative order the monotone-corner test may use.
-MAX_DERIVATIVE = 4
+MAX_DERIVATIVE = 6
 #: Higher precisions tried on a box whose margin ball is already tight but not decided
 #: (a margin like coth(lam) - 1 ~ e^(-2 lam) needs more bits, not more splitting).
 PRECISION_LADDER = (512, 2048, 8192)
@@ -93,18 +93,86 @@ def _ball(lo: Fraction, hi: Fraction, clip: bool = True, high: bool = False):
     return interval_ball(lo, hi, high)
 
 
+def abs_halves(margin: sp.Expr):
+    """``(rest - e, rest + e)`` when ``margin`` is ``rest - |e|`` (one term -Abs(e) of a sum,
+    as in ``|f - p| <= b``), else None: rest - |e| >= 0 holds exactly where both halves do
+    (|e| is max(e, -e)), and each half is smooth where e changes sign."""
+    if not margin.is_Add:
+        return None
+    terms = [t for t in margin.args if t.is_Mul and len(t.args) == 2 and t.args[0] == -1
+             and isinstance(t.args[1], sp.Abs)]
+    if len(terms) != 1:
+        return None
+    e = terms[0].args[1].args[0]
+    rest = margin - terms[0]
+    return rest - e, rest + e
+
+
 def check_claim(claim: Claim, max_boxes: int = DEFAULT_MAX_BOXES, time_limit: float | None = None,
                 progress=None) -> ClaimResult:
     """Decide ``claim`` on its box (see module docstring). ``max_boxes`` is the work budget
     (the same claim gets the same verdict on any machine); ``time_limit`` (seconds, None for
     none) is an optional extra cap. A claim found undefined at a point of its box (a domain
-    condition certainly fails there) is refused with an :class:`InputError`."""
+    condition certainly fails there) is refused with an :class:`InputError`.
+
+    A margin ``rest - |e|`` is decided as its two halves ``rest - e`` and ``rest + e``
+    (:func:`abs_halves`), one after the other within the one box budget: VERIFIED when both
+    are, REFUTED when one is (a point where rest - e < 0 has rest - |e| <= rest - e < 0)."""
+    halves = abs_halves(claim.margin)
+    if halves is None:
+        return _check(claim, claim.margin, max_boxes, time_limit, progress)
     t0 = time.monotonic()
+    used, depths, out = 0, None, None
+    for k, half in enumerate(halves):
+        limit = None if time_limit is None else max(time_limit - (time.monotonic() - t0), 1e-3)
+        r = _check(claim, half, max(max_boxes - used, 1), limit, progress)
+        used += r.boxes
+        if r.verdict == REFUTED:
+            r.boxes, r.seconds = used, time.monotonic() - t0
+            r.reason = (r.reason + "; " if r.reason else "") + f"on the half {sp.sstr(half)} >= 0 of the claim"
+            return r
+        if r.verdict != VERIFIED:
+            out = out or r
+        else:
+            depths = r.depths if depths is None else tuple(max(a, b) for a, b in zip(depths, r.depths))
+    if out is not None:
+        out.boxes, out.seconds = used, time.monotonic() - t0
+        return out
+    return ClaimResult(claim, VERIFIED, used, time.monotonic() - t0, depths=depths)
+
+
+def _check(claim: Claim, margin: sp.Expr, max_boxes: int, time_limit: float | None, progress) -> ClaimResult:
+    """The search of :func:`check_claim` for one margin expression (claim.margin or a half)."""
+    t0 = time.monotonic()
+    float_margin, margin = margin, with_bessel_ratios(margin)
+
+    def compile_derivative(*wrt):
+        """The compiled derivative of the margin. With Bessel ratios, both forms are
+        evaluated and their enclosures intersected: the closed form R' = 1 - R^2 - (2nu+1)R/x
+        is tight for x away from 0, the derivative of the quotient of Bessel functions is
+        finite at x = 0."""
+        ratio_form = compile_arb(sp.diff(margin, *wrt), claim.symbols)
+        if margin == float_margin:
+            return ratio_form
+        try:
+            raw = compile_arb(sp.diff(float_margin, *wrt), claim.symbols)
+        except (ValueError, TypeError):
+            return ratio_form
+
+        def both(balls):
+            a, b = ratio_form(balls), raw(balls)
+            if not a.is_finite():
+                return b
+            if not b.is_finite() or not a.overlaps(b):
+                return a
+            return a.intersection(b)
+        return both
+
     with arb_precision(PRECISION):
-        g = compile_arb(claim.margin, claim.symbols)
+        g = compile_arb(margin, claim.symbols)
         domain = compile_domain(claim.domain, claim.symbols)
         try:
-            grads = [compile_arb(sp.diff(claim.margin, v), claim.symbols) for v in claim.symbols]
+            grads = [compile_derivative(v) for v in claim.symbols]
             higher = [[None] * (MAX_DERIVATIVE + 1) for _ in claim.symbols]
         except (ValueError, TypeError):
             grads = None  # no monotonicity test (e.g. min/max/abs)
@@ -115,7 +183,7 @@ def check_claim(claim: Claim, max_boxes: int = DEFAULT_MAX_BOXES, time_limit: fl
                 return grads[j]
             if higher[j][k] is None:
                 try:
-                    higher[j][k] = compile_arb(sp.diff(claim.margin, claim.symbols[j], k), claim.symbols)
+                    higher[j][k] = compile_derivative(claim.symbols[j], k)
                 except (ValueError, TypeError):
                     higher[j][k] = False
             return higher[j][k] or None
@@ -200,18 +268,27 @@ def check_claim(claim: Claim, max_boxes: int = DEFAULT_MAX_BOXES, time_limit: fl
                     mv = mv + sl * flint.arb(0, flint.fmpq(r.numerator, r.denominator))
                 if mv.is_finite() and ok(mv):
                     return True, mv
+                # an exact point c of the box where the margin is >= 0 with zero gradient and
+                # around which it is convex: the minimum on the box is at c
+                for c in tight_points():
+                    if all(lo <= q <= hi for q, (lo, hi) in zip(c, b)) and convex_about(c, balls):
+                        return True, mv
                 # monotone in every variable on the box: the minimum is at one corner
                 corner = []
                 for j, s_ in enumerate(slopes):
                     if not s_.is_finite():
                         return False, v
                     sign = slope_sign(j, b, balls, s_)
-                    if sign > 0:
-                        corner.append(b[j][0])
-                    elif sign < 0:
-                        corner.append(b[j][1])
-                    else:
-                        return False, v
+                    corner.append(b[j][0] if sign > 0 else b[j][1] if sign < 0 else None)
+                if None in corner:
+                    # monotone in some variables, towards a face on the stated box's boundary:
+                    # the minimum on b is on that face, where the margin has fewer variables
+                    # (and sympy may simplify it: exp(lam*t) - exp(lam) at t = 1 is 0)
+                    face = tuple((j, q) for j, q in enumerate(corner)
+                                 if q is not None and q in (box[j][0], box[j][1]))
+                    if face and on_face(face, b, balls):
+                        return True, v
+                    return False, v
                 for bits in (PRECISION,) + PRECISION_LADDER:
                     with arb_precision(bits):
                         w = g([_ball(q, q, False) for q in corner])
@@ -271,7 +348,100 @@ def check_claim(claim: Claim, max_boxes: int = DEFAULT_MAX_BOXES, time_limit: fl
             return all(a <= q <= b for q, (a, b) in zip(pt, inner))
 
         # untrusted float search for a counterexample; every candidate is re-checked in Arb
-        cand = _float_candidates(claim, inner)
+        hessian = {}
+
+        def second(i, j):
+            """The compiled d^2 g / dx_i dx_j (None: not compilable)."""
+            if (i, j) not in hessian:
+                try:
+                    hessian[i, j] = compile_derivative(claim.symbols[i], claim.symbols[j])
+                except (ValueError, TypeError):
+                    hessian[i, j] = None
+            return hessian[i, j]
+
+        def convex_about(c, balls):
+            """True when g >= 0 on the box of ``balls`` follows from the exact point c of the
+            box: g(c) >= 0, every first derivative at c exactly 0, and g convex on the box
+            (then g(x) >= g(c) + grad g(c).(x - c) = g(c)). Convexity: in one variable,
+            g'' >= 0 on the box, or recursively g^(k)(c) >= 0, g^(k+1)(c) = 0 and g^(k+2) >= 0
+            on the box (the same argument for g^(k)); in several, the interval Hessian is
+            diagonally dominant with a non-negative diagonal (Gershgorin: every matrix in it
+            is positive semi-definite)."""
+            at = [_ball(q, q, False) for q in c]
+            v = g(at)
+            if not (v.is_finite() and v >= 0) or not all(dg(at).is_zero() for dg in grads):
+                return False
+            n = len(c)
+            if n == 1:
+                k = 2
+                while k <= MAX_DERIVATIVE:
+                    d = derivative(0, k)
+                    if d is None:
+                        return False
+                    w = d(balls)
+                    if w.is_finite() and w >= 0:
+                        return True
+                    nxt = derivative(0, k + 1) if k + 1 <= MAX_DERIVATIVE else None
+                    if nxt is None or not (d(at) >= 0 and nxt(at).is_zero()):
+                        return False
+                    k += 2
+                return False
+            entries = [[None] * n for _ in range(n)]
+            for i in range(n):
+                for j in range(i, n):
+                    h = second(i, j)
+                    if h is None:
+                        return False
+                    entries[i][j] = entries[j][i] = h(balls)
+                    if not entries[i][j].is_finite():
+                        return False
+            for i in range(n):
+                off = sum((abs(entries[i][j]).upper() for j in range(n) if j != i), flint_module().arb(0))
+                if not entries[i][i].lower() - off >= 0:
+                    return False
+            return True
+
+        cand = _float_candidates(claim, float_margin, inner)
+        tight = []
+
+        faces = {}
+
+        def on_face(face, b, balls):
+            """True when the margin restricted to ``face`` (variable j fixed at the exact end
+            q, for each (j, q)) is certainly >= 0 (> 0) on the rest of box b: its ball, or its
+            mean-value form."""
+            if face not in faces:
+                try:
+                    sub = margin.subs({claim.symbols[j]: sp.Rational(q.numerator, q.denominator) for j, q in face})
+                    free = [j for j in range(len(b)) if j not in dict(face)]
+                    faces[face] = (compile_arb(sub, claim.symbols),
+                                   [(j, compile_arb(sp.diff(sub, claim.symbols[j]), claim.symbols)) for j in free])
+                except (ValueError, TypeError):
+                    faces[face] = None
+            if faces[face] is None:
+                return False
+            fn, grads_ = faces[face]
+            fixed = dict(face)
+            at = [_ball(fixed[j], fixed[j], False) if j in fixed else x for j, x in enumerate(balls)]
+            w = fn(at)
+            if w.is_finite() and ok(w):
+                return True
+            flint = flint_module()
+            mids = [(lo + hi) / 2 for lo, hi in b]
+            centre = [_ball(fixed[j], fixed[j], False) if j in fixed else _ball(q, q, False) for j, q in enumerate(mids)]
+            mv = fn(centre)
+            for j, dg in grads_:
+                r = (b[j][1] - b[j][0]) / 2
+                mv = mv + dg(at) * flint.arb(0, flint.fmpq(r.numerator, r.denominator))
+            return bool(mv.is_finite() and ok(mv))
+
+        def tight_points():
+            """The candidate tight points, computed the first time a box needs them (most
+            claims never do; the minimisation imports scipy)."""
+            if not tight:
+                found = [] if claim.strict or grads is None else _tight_candidates(claim, float_margin, inner)
+                tight.append(found)
+            return tight[0]
         for pt in cand:
             if in_box(pt):
                 v = refuting(pt)
@@ -340,7 +510,7 @@ def check_claim(claim: Claim, max_boxes: int = DEFAULT_MAX_BOXES, time_limit: fl
                            worst_lower=None if not math.isfinite(worst) else worst)
 
 
-def _float_candidates(claim: Claim, box, n: int = SAMPLES):
+def _float_candidates(claim: Claim, margin: sp.Expr, box, n: int = SAMPLES):
     """Points (exact Fractions of floats) ordered by how badly the float margin fails."""
     lo = np.array([float(a) for a, _ in box])
     hi = np.array([float(b) for _, b in box])
@@ -350,7 +520,7 @@ def _float_candidates(claim: Claim, box, n: int = SAMPLES):
                         for k in range(min(1 << lo.size, 256))])
     pts = np.vstack([corners, pts, (lo + hi)[None, :] / 2])
     try:
-        fn = compile_numpy(claim.margin, claim.symbols)
+        fn = compile_numpy(margin, claim.symbols)
         vals = fn(*[pts[:, i] for i in range(lo.size)])
     except (ValueError, TypeError):
         return []
@@ -360,4 +530,43 @@ def _float_candidates(claim: Claim, box, n: int = SAMPLES):
     for k in order:
         if vals[k] < 0 or (claim.strict and vals[k] <= 0):
             out.append([Fraction(float(x)) for x in pts[k]])
+    return out
+
+
+#: Denominators tried when an approximate minimizer is rounded to an exact candidate point.
+TIGHT_DENOMINATORS = (1, 2, 3, 4, 6, 8, 10, 12, 16, 32, 64, 100, 128, 1000, 1024)
+
+
+def _tight_candidates(claim: Claim, margin: sp.Expr, box, n: int = SAMPLES, keep: int = 3) -> list[list[Fraction]]:
+    """Exact points of the box where the margin may have a tight minimum (untrusted guesses:
+    :func:`check_claim`'s convexity test checks each exactly): the float samples with the
+    smallest margins, refined by a bounded minimisation (scipy), each rounded to the
+    simplest fractions with the denominators of :data:`TIGHT_DENOMINATORS`."""
+    from scipy.optimize import minimize
+
+    lo = np.array([float(a) for a, _ in box])
+    hi = np.array([float(b) for _, b in box])
+    rng = np.random.default_rng(1)
+    pts = lo + (hi - lo) * rng.random((n, lo.size))
+    try:
+        fn = compile_numpy(margin, claim.symbols)
+        vals = np.asarray(fn(*[pts[:, i] for i in range(lo.size)]), dtype=float)
+    except (ValueError, TypeError):
+        return []
+    vals = np.where(np.isfinite(vals), vals, np.inf)
+    out = []
+    for k in np.argsort(vals)[:keep]:
+        def f(x):
+            with np.errstate(all="ignore"):
+                y = float(np.asarray(fn(*[np.array([t]) for t in x]), dtype=float)[0])
+            return y if math.isfinite(y) else 1e300
+        try:
+            x = minimize(f, pts[k], method="L-BFGS-B", bounds=list(zip(lo, hi)),
+                         options={"maxiter": 200}).x
+        except (ValueError, FloatingPointError, OverflowError):
+            x = pts[k]
+        for d in TIGHT_DENOMINATORS:
+            c = [Fraction(float(t)).limit_denominator(d) for t in x]
+            if all(Fraction(a) <= q <= Fraction(b) for q, (a, b) in zip(c, box)) and c not in out:
+                out.append(c)
     return out

@@ -23,8 +23,8 @@ from certify.kernel.arb_balls import _flint, arb_mul, arb_precision
 from certify.kernel.arb_balls import arb_pow_int as _arb_pow_int
 from certify.kernel.expression_tree import Rules, compile_tree, fold
 
-__all__ = ["ARB_PRECISIONS", "ArbRules", "_flint", "arb_mul", "arb_precision", "arb_value",
-           "compile_arb", "compile_domain", "holds"]
+__all__ = ["ARB_PRECISIONS", "ArbRules", "_flint", "arb_mul", "arb_precision", "arb_value", "besselratio",
+           "compile_arb", "compile_domain", "holds", "with_bessel_ratios"]
 
 #: Bits of working precision of Arb evaluations, and the ladder tried when a constant
 #: condition is not decided at the first (an exponentially small quantity needs more bits).
@@ -67,6 +67,42 @@ def _bessel_ratios(factors, build):
             return ends[0].union(ends[1])
         ratios.append(ratio)
     return ratios, rest
+
+
+class besselratio(sp.Function):
+    """R_nu(x) = I_{nu+1}(x)/I_nu(x) as one function (constant nu >= 0), so that its
+    derivatives are the closed form R' = 1 - R^2 - (2 nu + 1) R / x (from I_nu' = I_{nu+1} +
+    (nu/x) I_nu and I_{nu+1}' = I_nu - ((nu+1)/x) I_{nu+1}) instead of quotients of wide
+    Bessel balls. :func:`with_bessel_ratios` writes a margin with it; Arb evaluates it as the
+    increasing ratio from the ball's exact ends (:func:`_bessel_ratios`)."""
+
+    def fdiff(self, argindex=2):
+        if argindex != 2:
+            raise sp.ArgumentIndexError(self, argindex)
+        nu, x = self.args
+        return 1 - self ** 2 - (2 * nu + 1) * self / x
+
+
+def with_bessel_ratios(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with every product I_{nu+1}(x) * I_nu(x)^-1 (rational nu >= 0) written as
+    besselratio(nu, x): the same function wherever I_nu(x) != 0."""
+    def rewrite(e):
+        if not e.is_Mul:
+            return e
+        factors = list(e.args)
+        for den in list(factors):
+            if not (den.is_Pow and den.exp == -1 and den.base.func is sp.besseli):
+                continue
+            nu, x = den.base.args
+            if not (nu.is_Rational and nu >= 0):
+                continue
+            num = sp.besseli(nu + 1, x)
+            if num in factors and den in factors:
+                factors.remove(num)
+                factors.remove(den)
+                factors.append(besselratio(nu, x))
+        return sp.Mul(*factors)
+    return expr.replace(lambda e: e.is_Mul, rewrite)
 
 
 _SIMPLE = {sp.exp: "exp", sp.sin: "sin", sp.cos: "cos", sp.tan: "tan", sp.sinh: "sinh",
@@ -169,6 +205,18 @@ class ArbRules(Rules):
                     return y.lower().bessel_i(n.upper()).union(y.upper().bessel_i(n.lower()))
                 return y.bessel_i(n)
             return bessel
+        if f is besselratio:
+            order, point = e.args[0], args[1]
+            q = self.flint.fmpq(int(order.p), int(order.q))
+
+            def ratio(a):
+                y = point(a)
+                if not (y.is_finite() and y >= 0):
+                    return self.nan()
+                ends = [arb(0) if end.is_zero() else end.bessel_i(q + 1) / end.bessel_i(q)
+                        for end in (y.lower(), y.upper())]
+                return ends[0].union(ends[1])
+            return ratio
         if f in (sp.Min, sp.Max):
             pick = "min" if f is sp.Min else "max"
 

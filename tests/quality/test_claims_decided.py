@@ -30,7 +30,7 @@ def test_audited_claims_get_their_committed_verdicts_within_the_default_budget()
 
     expected = [(CLAIM.format(a=S_A1[1], m=1), VERIFIED, 1139), (CLAIM.format(a=S_A1[2], m=2), VERIFIED, 23),
                 (EXP_CLAIMS[0], VERIFIED, 7), (EXP_CLAIMS[1], VERIFIED, 7),
-                (AMOS.format(a=A1[1], m=1), VERIFIED, 5049), (AMOS.format(a=A1[2], m=2), VERIFIED, 2137),
+                (AMOS.format(a=A1[1], m=1), VERIFIED, 287), (AMOS.format(a=A1[2], m=2), VERIFIED, 2137),
                 (TEMPTING.format(a=A1[1], k=1, m=1), REFUTED, 0), (TEMPTING.format(a=A1[2], k=1, m=2), VERIFIED, 255)]
     from proofs._claims import CLAIM_MAX_BOXES
 

@@ -158,3 +158,67 @@ def test_trivial_claim_runs_without_sympy_or_numpy():
     assert out.returncode == 0, out.stderr
     row = json.loads(out.stdout)["claims"][0]
     assert row["verdict"] == VERIFIED and row["engine"] == "fast"
+
+
+# ----------------------------------------------- the full engine's higher-order routes, attacked
+
+from certify.claims.grammar import parse_claim as _parse  # noqa: E402
+from certify.claims.search import check_claim as _check  # noqa: E402
+
+
+@pytest.mark.parametrize("text", [
+    "forall x in [-1, 1]: x**3 >= 0",                          # zero gradient at 0, not convex
+    "forall x in [-1, 1], y in [-1, 1]: x**2 + y**2 - 3*x*y >= 0",   # zero gradient, indefinite
+    "forall x in [-1, 1]: x**2 >= x/10**12",                   # false at x = 1e-13
+    "forall x in [-1, 1]: x**4 - x**6*2 >= 0",                 # convex at 0, false near the ends
+    "forall lam in [1, 50], t in [-1, 1]: exp(lam*t) <= exp(lam) - 1/10**40",   # the face is false
+    "forall x in [1/2, 2]: abs(sqrt(x) - (((((122/7397*x + (-1733)/13547)*x + 529/1274)*x"
+    " + (-767)/999)*x + 407/334)*x + 227/925)) <= 7/100000",   # one half of |e| <= b is false
+    "forall lam in [1, 500]: besseli(1.5, lam)/besseli(0.5, lam) >= lam/(1 + sqrt(lam**2 + 4)) + 1/10**5",
+])
+def test_planted_false_claims_are_refuted_with_checked_witnesses(text):
+    r = _check(_parse(text), max_boxes=20000)
+    assert r.verdict == REFUTED, (r.verdict, r.reason)
+    claim = _parse(text)
+    import sympy as sp
+
+    point = {s: sp.Rational(Fraction(r.witness[n])) for n, s in zip(claim.names, claim.symbols)}
+    with mpmath.workdps(60):
+        value = sp.N(claim.margin.subs(point), 50)
+    assert value < 0, (text, r.witness, value)
+
+
+@pytest.mark.parametrize("text", [
+    "forall lam in [1, 500]: besseli(1.5, lam)/besseli(0.5, lam) >= lam/(1 + sqrt(lam**2 + 4))",
+    "forall lam in [1, 50], t in [-1, 1]: exp(lam*t) <= exp(lam)",
+    "forall x in [-2, 2]: cos(x) <= 1 - x**2/2 + x**4/24",
+    "forall x in [-1, 10]: sqrt(1 + x) <= 1 + x/2",
+    "forall x in [-1, 5]: (1 + x)**8 >= 1 + 8*x",
+    "forall x in [1/2, 2]: abs(sqrt(x) - (((((122/7397*x + (-1733)/13547)*x + 529/1274)*x"
+    " + (-767)/999)*x + 407/334)*x + 227/925)) <= 5/65536",
+])
+def test_tight_claims_decided_by_the_higher_order_routes(text):
+    r = _check(_parse(text))
+    assert r.verdict == VERIFIED, (r.verdict, r.reason)
+
+
+def test_bessel_ratio_derivative_encloses_the_true_derivative():
+    import flint
+    import sympy as sp
+
+    from certify.kernel.arb_balls import interval_ball
+    from certify.kernel.arb_expressions import besselratio, compile_arb
+
+    x = sp.Symbol("x", real=True)
+    for nu in (sp.Integer(0), sp.Rational(1, 2), sp.Integer(3)):
+        for k in (1, 2):
+            d = compile_arb(sp.diff(besselratio(nu, x), x, k), (x,))
+            for lo in (Fraction(1, 10), Fraction(3), Fraction(40)):
+                ball = interval_ball(lo, lo + Fraction(1, 64))
+                enc = d([ball])
+                for t in (lo, lo + Fraction(1, 128), lo + Fraction(1, 64)):
+                    with mpmath.workdps(40):
+                        true = mpmath.diff(lambda s: mpmath.besseli(nu + 1, s) / mpmath.besseli(nu, s),
+                                           _q(t), k)
+                    assert enc.contains(flint.arb(mpmath.nstr(true, 30))) or \
+                        abs(float(enc.mid()) - float(true)) <= float(enc.rad()) + 1e-25, (nu, k, t)

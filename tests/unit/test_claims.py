@@ -88,11 +88,17 @@ def test_strict_and_non_strict_at_a_boundary_zero():
     assert r.verdict == REFUTED and Fraction(r.witness["x"]) == 0
 
 
+#: Tight at the irrational point x = sqrt(2), where no exact point has a zero gradient.
+TIGHT = "forall x in [1, 2], y in [-1, 1]: x**4 - 4*x**2 + 4 + y**2*x >= 0"
+
+
 def test_tight_claims_stay_undecided_never_wrong():
-    r = run("forall x in [-1, 1], y in [-1, 1]: x*y <= (x**2 + y**2)/2", max_boxes=3000)
+    r = run(TIGHT, max_boxes=3000)
     assert r.verdict == UNDECIDED and r.reason
     # the same with room to spare is verified
-    assert run("forall x in [-1, 1], y in [-1, 1]: x*y < (x**2 + y**2)/2 + 0.001").verdict == VERIFIED
+    assert run(TIGHT.replace(">= 0", ">= -1/1000")).verdict == VERIFIED
+    # tight at an exact point (the gradient is 0 there, the margin convex): verified
+    assert run("forall x in [-1, 1], y in [-1, 1]: x*y <= (x**2 + y**2)/2").verdict == VERIFIED
 
 
 @pytest.mark.parametrize("text", [
@@ -183,8 +189,7 @@ def test_claims_file_skips_comments():
 def test_cli_exit_codes_and_json(tmp_path, capsys):
     assert main(["claim", "forall x in [0, 1]: x <= 1"]) == 0
     assert main(["claim", "forall x in [0, 1]: x < 1"]) == 1
-    assert main(["claim", "forall x in [-1, 1], y in [-1, 1]: x*y <= (x**2 + y**2)/2",
-                 "--max-boxes", "500"]) == 3
+    assert main(["claim", TIGHT, "--max-boxes", "500"]) == 3
     assert main(["claim", "forall x in [0, 1]: open('f') <= 1"]) == 2
     assert main(["claim"]) == 2
     f = tmp_path / "c.txt"
@@ -232,9 +237,8 @@ def test_claim_budget_is_boxes_not_seconds():
     assert inspect.signature(check_claim).parameters["max_boxes"].default == DEFAULT_MAX_BOXES
     args = build_parser().parse_args(["claim", "forall x in [0, 1]: x <= 1"])
     assert args.time_limit is None and args.max_boxes >= DEFAULT_MAX_BOXES
-    tight = "forall x in [-1, 1], y in [-1, 1]: x*y <= (x**2 + y**2)/2"
-    a = check_claim(parse_claim(tight), max_boxes=300)
-    b = check_claim(parse_claim(tight), max_boxes=300)
+    a = check_claim(parse_claim(TIGHT), max_boxes=300)
+    b = check_claim(parse_claim(TIGHT), max_boxes=300)
     assert a.verdict == b.verdict == UNDECIDED and a.boxes == b.boxes == 300
     assert a.reason == "box budget of 300 spent" and a.worst_lower == b.worst_lower
 
