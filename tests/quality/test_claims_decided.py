@@ -37,3 +37,43 @@ def test_audited_claims_get_their_committed_verdicts_within_the_default_budget()
     for text, verdict, boxes in expected:
         r = check_claim(parse_claim(text), max_boxes=CLAIM_MAX_BOXES, time_limit=None)
         assert r.verdict == verdict and r.boxes == boxes <= CLAIM_MAX_BOXES, (text, r.verdict, r.boxes, boxes, r.reason)
+
+
+def _suite():
+    import tomllib
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "claim_suite.toml"
+    return tomllib.loads(path.read_text())["claim"]
+
+
+SUITE_QUICK = ("remez_sqrt", "harrison97", "abs_err_atan", "cos_upper", "sqrt_upper", "bernoulli_8",
+               "own: langevin_bound", "own: exp_face")
+
+
+@pytest.mark.parametrize("label", SUITE_QUICK)
+def test_suite_claims_that_need_the_higher_order_routes_are_verified(label):
+    """The benchmark suite's claims that need Taylor-like routes (|e| <= b halves, tight
+    points, faces, the Bessel-ratio derivative), within the default budget."""
+    c = next(c for c in _suite() if c["label"] == label)
+    r = run(c["statement"])
+    assert r.verdict == VERIFIED, (label, r.verdict, r.reason)
+
+
+def test_suite_false_variants_are_refuted_with_witnesses_checked_in_mpmath():
+    from fractions import Fraction
+
+    import mpmath
+    import sympy as sp
+
+    false = [c for c in _suite() if c["expected"] == "REFUTED"]
+    assert len(false) == 7
+    for c in false:
+        claim = parse_claim(c["statement"])
+        r = check_claim(claim)
+        assert r.verdict == REFUTED, (c["label"], r.verdict)
+        point = {s: sp.Rational(Fraction(r.witness[n])) for n, s in zip(claim.names, claim.symbols)}
+        assert all(lo <= point[s] <= hi for s, (lo, hi) in zip(claim.symbols, claim.box))
+        with mpmath.workdps(60):
+            margin = sp.N(claim.margin.subs(point), 50)
+        assert (margin <= 0) if claim.strict else (margin < 0), (c["label"], r.witness, margin)
