@@ -297,7 +297,8 @@ def _boom(*args, **kwargs):
     ("certify.checker.sequence_map", "check_line", ["check", "{d}/seqmap.json"]),
     ("certify.constructions.prefixes", "construct_net", ["construct", "--target", "x0", "--sphere-dim", "1", "--epsilon",
                                             "0.5", "-o", "{d}/new.json"]),
-    ("certify.claims.search", "check_claim", ["claim", "forall x in [0, 1]: x <= 1"]),
+    ("certify.claims.search", "check_claim", ["claim", "forall x in [0, 1]: sin(x) <= x"]),
+    ("certify.claims.decide", "quick_verify", ["claim", "forall x in [0, 1]: x <= 1"]),
     ("certify.certifier.estimate", "estimate_sup_error", ["estimate", "{d}/problem.json"]),
 ])
 def test_injected_faults_are_exit_4(world, capsys, monkeypatch, module, name, argv):
