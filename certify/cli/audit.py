@@ -68,12 +68,15 @@ def _check(args, out: Path, show) -> int:
     """--check: a fresh run compared with DIR/paper-audit.json (:func:`certify.report.audit.check_report`)."""
     from certify.report.audit import check_report
 
-    r = check_report(out, show)
+    return _report_check(args, check_report(out, show), "every verdict, statement and table reproduced")
+
+
+def _report_check(args, r: dict, same: str) -> int:
+    """Print a --check comparison (old -> new per change) and return its exit code."""
     changed = r["changed"]
     payload = {"up_to_date": not changed, "changed": changed, "differences": r["differences"],
                "evidence_differences": r["evidence"], "seconds": r["seconds"]}
-    lines = [f"{r['committed']}: " + ("up to date (every verdict, statement and table reproduced)" if not changed
-                                      else "OUT OF DATE: " + ", ".join(changed))]
+    lines = [f"{r['committed']}: " + (f"up to date ({same})" if not changed else "OUT OF DATE: " + ", ".join(changed))]
     lines += [f"  {line}" for line in r["differences"]]
     if r["evidence"]:
         lines.append("  evidence that differs with the same verdict (not a change of verdict):")
@@ -90,18 +93,7 @@ def _claims(args, out: Path, show) -> int:
     spec = load_claims_file(args.claims)
     name = report_name(spec["file"])
     if args.check:
-        r = check_claims_report(spec, out, show)
-        changed = r["changed"]
-        payload = {"up_to_date": not changed, "changed": changed, "differences": r["differences"],
-                   "evidence_differences": r["evidence"], "seconds": r["seconds"]}
-        lines = [f"{r['committed']}: " + ("up to date (every verdict and statement reproduced)" if not changed
-                                          else "OUT OF DATE: " + ", ".join(changed))]
-        lines += [f"  {line}" for line in r["differences"]]
-        if r["evidence"]:
-            lines.append("  evidence that differs with the same verdict (not a change of verdict):")
-            lines += [f"    {line}" for line in r["evidence"]]
-        emit(args, payload, lines)
-        return EXIT_OK if not changed else EXIT_REFUTED
+        return _report_check(args, check_claims_report(spec, out, show), "every verdict and statement reproduced")
     doc = run_claims_audit(spec, out, show)
     bad = unexpected(doc)
     lines = [f"certify audit: wrote {out / (name + '.md')}, {out / (name + '.html')}, {out / (name + '.json')}"]

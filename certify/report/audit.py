@@ -256,22 +256,28 @@ def print_summary(doc: dict, file=sys.stdout) -> None:
     print(f"  ({len(rows)} results, {doc['seconds']:.1f} s)", file=file)
 
 
+def read_committed(committed: Path, command: str) -> dict:
+    """The committed audit JSON a --check compares against; missing or malformed is bad input."""
+    from certify.errors import InputError
+    from certify.formats.jsonio import read_json
+
+    if not committed.is_file():
+        raise InputError("--out", f"no {committed} to check against; run {command} first")
+    old = read_json(committed, what="audit")
+    if not (isinstance(old, dict) and isinstance(old.get("results"), list)
+            and all(isinstance(r, dict) and {"key", "label", "verdict"} <= set(r) for r in old["results"])):
+        raise InputError("--out", f"{committed} is not an audit report (no results with key, label, verdict)")
+    return old
+
+
 def check_report(out_dir: str | Path = "reports", progress=None) -> dict:
     """Whether the committed report in ``out_dir`` is up to date: a fresh run into a temporary
     folder compared with ``out_dir/paper-audit.json`` (:func:`compare_reports`), plus the path
     compared against and the fresh run's time. A missing or malformed report is bad input."""
     import tempfile
 
-    from certify.errors import InputError
-    from certify.formats.jsonio import read_json
-
     committed = Path(out_dir) / f"{REPORT}.json"
-    if not committed.is_file():
-        raise InputError("--out", f"no {committed} to check against; run certify audit first")
-    old = read_json(committed, what="audit")
-    if not (isinstance(old, dict) and isinstance(old.get("results"), list)
-            and all(isinstance(r, dict) and {"key", "label", "verdict"} <= set(r) for r in old["results"])):
-        raise InputError("--out", f"{committed} is not an audit report (no results with key, label, verdict)")
+    old = read_committed(committed, "certify audit")
     with tempfile.TemporaryDirectory() as tmp:
         doc = run_audit(tmp, progress)
     return {**compare_reports(old, doc), "committed": str(committed), "seconds": doc["seconds"]}

@@ -246,16 +246,10 @@ def check_claims_report(spec: dict, out_dir: str | Path, progress=None) -> dict:
     """A fresh run of the claims file compared with ``OUT/<stem>-audit.json``."""
     import tempfile
 
-    from certify.formats.jsonio import read_json
-    from certify.report.audit import compare_reports
+    from certify.report.audit import compare_reports, read_committed
 
     committed = Path(out_dir) / f"{report_name(spec['file'])}.json"
-    if not committed.is_file():
-        raise InputError("--out", f"no {committed} to check against; run certify audit {spec['file']} first")
-    old = read_json(committed, what="audit")
-    if not (isinstance(old, dict) and isinstance(old.get("results"), list)
-            and all(isinstance(r, dict) and {"key", "label", "verdict"} <= set(r) for r in old["results"])):
-        raise InputError("--out", f"{committed} is not an audit report (no results with key, label, verdict)")
+    old = read_committed(committed, f"certify audit {spec['file']}")
     with tempfile.TemporaryDirectory() as tmp:
         doc = run_claims_audit(spec, tmp, progress)
     r = compare_reports(old, doc)
