@@ -59,7 +59,8 @@ def _num(q: Fraction) -> str:
 
 
 class _Writer:
-    def __init__(self, names):
+    def __init__(self, names, claim=None):
+        self.claim = claim
         self.names = {n: _ident(n) for n in names}
         self.uses: set[str] = set()
         self.coth_args: list[tuple[str, tuple]] = []   # (Coq text, tree) of each coth argument, outer first
@@ -84,6 +85,9 @@ class _Writer:
                 return f"({base} ^ {k})" if k >= 0 else f"(/ ({base} ^ {-k}))"
             if p == Fraction(1, 2):
                 return f"(sqrt {base})"
+            if self.claim is None or _sign(self.claim, t[1]) <= 0:
+                raise NotExpressible("a fractional power whose base certify cannot show positive on the box "
+                                     "(Coq's Rpower 0 p is 1, not 0)")
             return f"(Rpower {base} {_num(p)})"
         name, args = t[1], t[2]
         if name in ("besseli", "gamma"):
@@ -156,13 +160,16 @@ _MOVE = {"<=": "apply Rminus_le.", ">=": "apply Rle_ge, Rminus_le.",
 
 
 def _comment(text: str) -> str:
-    return text.replace("(*", "( *").replace("*)", "* )")
+    # no comment delimiters, and no '"' (Coq reads strings inside comments)
+    return text.replace("(*", "( *").replace("*)", "* )").replace('"', "'")
 
 
 def theorem(claim, depths=None, name: str = "certify_claim") -> tuple[str, set[str]]:
     """The Coq theorem and proof of one LightClaim, and the helper lemmas it uses. Raises
     :class:`NotExpressible`."""
-    w = _Writer(claim.names)
+    w = _Writer(claim.names, claim)
+    if len(set(w.names.values())) < len(w.names) or any(v.startswith("H") and v[1:].isdigit() for v in w.names.values()):
+        raise NotExpressible("variable names that collide in Coq (rename them)")
     names = [w.names[n] for n in claim.names]
     hyps = []
     for n, (lo, hi) in zip(names, claim.ends):

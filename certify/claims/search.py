@@ -450,6 +450,8 @@ def _check(claim: Claim, margin: sp.Expr, max_boxes: int, time_limit: float | No
         # the exact corners of the box (float samples only come near an end such as 1e-12,
         # which no double equals; claims are often tightest, or false, right at an end)
         for pt in corners(inner):
+            if not in_box(pt):
+                continue   # an irrational box narrower than its ends' enclosures: no exact corner inside
             v = refuting(pt, ladder=True)
             if v is not None:
                 return witness_result(pt, v, 0, "counterexample at an exact corner of the box")

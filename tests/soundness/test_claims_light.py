@@ -222,3 +222,14 @@ def test_bessel_ratio_derivative_encloses_the_true_derivative():
                                            _q(t), k)
                     assert enc.contains(flint.arb(mpmath.nstr(true, 30))) or \
                         abs(float(enc.mid()) - float(true)) <= float(enc.rad()) + 1e-25, (nu, k, t)
+
+
+@pytest.mark.parametrize("text", [
+    "forall x in [sqrt(2), sqrt(2)]: x**2 <= 2",
+    "forall x in [sqrt(2), sqrt(2)]: x**2 >= 2",
+    "forall x in [pi, pi + 1e-45]: sin(x) <= 0",
+    "forall x in [pi/2 - 1e-45, pi/2]: cos(x) >= 0",
+])
+def test_true_claims_on_boxes_narrower_than_their_ends_are_never_refuted(text):
+    """Irrational ends closer than Arb's enclosures of them: no exact corner lies inside."""
+    assert decide_claim(text).verdict != REFUTED
