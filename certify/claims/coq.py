@@ -38,6 +38,18 @@ _COQ_NAMES = {
     "cofix", "where", "struct", "Proof", "Qed", "Lemma", "Theorem", "Definition", "is", "mod",
     "using", "pow", "Rinv", "Rdiv", "Rminus", "Rplus", "Rmult", "Ropp", "nat", "Z", "Q",
     "Rle", "Rlt", "Rge", "Rgt", "sqr", "Rsqr", "lra", "interval", "ring", "field", "id",
+    # Gallina keywords and vernacular commands (a variable named so would not parse)
+    "by", "exists2", "for", "SProp", "Fixpoint", "CoFixpoint", "Inductive", "CoInductive",
+    "Variant", "Record", "Structure", "Class", "Instance", "Axiom", "Axioms", "Conjecture",
+    "Parameter", "Parameters", "Variable", "Variables", "Hypothesis", "Hypotheses", "Example",
+    "Remark", "Fact", "Corollary", "Proposition", "Goal", "Section", "End", "Module", "Import",
+    "Export", "Require", "From", "Open", "Scope", "Local", "Global", "Let", "Notation", "Infix",
+    "Ltac", "Check", "Print", "Eval", "Compute", "Admitted", "Defined", "Abort", "Show", "Unset",
+    "Hint", "Coercion", "Canonical", "Arguments", "Implicit", "Context", "Search", "Program",
+    "Include", "Transparent", "Opaque", "Universe", "Polymorphic", "Set", "Type", "Prop",
+    "intros", "intro", "split", "apply", "exact", "unfold", "rewrite", "first", "try", "idtac",
+    "now", "auto", "assert", "destruct", "induction", "simpl", "repeat", "do", "fail", "i_prec",
+    "i_bisect", "i_autodiff", "i_taylor", "i_depth", "i_degree", "i_native_compute", "i_delay",
 }
 
 #: Seconds ``--coq-check`` lets ``coqc`` run on one claim before it reports a time-out.
@@ -234,7 +246,7 @@ def coqc_path() -> str | None:
     return shutil.which("coqc")
 
 
-def coq_check(source: str, timeout: float = DEFAULT_COQ_TIMEOUT) -> tuple[bool | None, str]:
+def coq_check(source: str, timeout: float | None = DEFAULT_COQ_TIMEOUT) -> tuple[bool | None, str]:
     """Compile ``source`` with ``coqc`` in a scratch folder: (True, "") when Coq accepts it,
     (False, the first error line) when it does not, (None, why) when coqc is missing or
     timed out."""

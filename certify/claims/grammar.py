@@ -94,6 +94,24 @@ def _constant(text: str, fieldname: str) -> sp.Expr:
     return e
 
 
+def _empty(lo: sp.Expr, hi: sp.Expr, fieldname: str, lo_text: str, hi_text: str) -> bool:
+    """True when lo > hi, by sympy or by the ends' Arb enclosures; an InputError when
+    neither can order them (equal irrational ends sympy does not see as equal)."""
+    try:
+        return bool(lo > hi)
+    except TypeError:   # sympy leaves log(8) > 3*log(2) unevaluated
+        pass
+    (lo_low, lo_up), (hi_low, hi_up) = end_bounds(lo), end_bounds(hi)
+    if lo_up <= hi_low:
+        return False
+    if lo_low > hi_up:
+        return True
+    if sp.simplify(sp.expand_log(lo - hi, force=True)) == 0:
+        return False
+    raise InputError(fieldname, f"cannot order the ends {lo_text.strip()} and {hi_text.strip()} "
+                                "(write them as equal expressions or as rationals)")
+
+
 def undefined_message(names, point, condition: DomainCondition) -> str:
     where = ", ".join(f"{n} = {q}" for n, q in zip(names, point))
     return f"the claim is undefined at {where}: {condition.explain()}"
@@ -131,7 +149,7 @@ def parse_claim(text: str, fieldname: str = "claim", parts: ClaimParts | None = 
     for name, lo_text, hi_text in parts.variables:
         lo = _constant(lo_text, f"{fieldname}: range of {name}")
         hi = _constant(hi_text, f"{fieldname}: range of {name}")
-        if bool(lo > hi):
+        if _empty(lo, hi, f"{fieldname}: range of {name}", lo_text, hi_text):
             raise InputError(fieldname, f"empty range for {name!r}: {lo_text.strip()} > {hi_text.strip()}")
         names.append(name)
         box.append((lo, hi))

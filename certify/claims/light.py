@@ -251,6 +251,45 @@ def rational(t: tuple) -> Fraction | None:
     return None
 
 
+#: log2 of the largest number the light reader lets through: the full grammar refuses a
+#: constant that overflows float64 (2**1024) after sympy folds it.
+_MAGNITUDE_BITS = 1000
+
+
+def _bounds(t: tuple) -> tuple[Fraction, int]:
+    """(degree, bits) bounds over the tree as sympy may rewrite it: ``degree`` bounds the
+    exponent of any power sympy can form by merging (x**40 * x**40 is x**80; any non-number
+    counts as a base of degree 1), ``bits`` the log2 of any |number| or 1/|number| its
+    constant folding can form (1e300*1e300, distributed coefficients). Raises
+    :class:`_Unsupported` where either passes the full grammar's limits, so both readers
+    accept the same claims: the light reader leaves those to the full grammar."""
+    kind = t[0]
+    if kind == "num":
+        q = t[1]
+        d, b = Fraction(0), (q.numerator.bit_length() + q.denominator.bit_length()) if q else 0
+    elif kind in ("pi", "var"):
+        d, b = Fraction(1), 0
+    elif kind == "neg":
+        d, b = _bounds(t[1])
+    elif kind in ("add", "sub"):
+        (d1, b1), (d2, b2) = _bounds(t[1]), _bounds(t[2])
+        d, b = max(d1, d2), max(b1, b2) + 1
+    elif kind in ("mul", "div"):
+        (d1, b1), (d2, b2) = _bounds(t[1]), _bounds(t[2])
+        d, b = d1 + d2, b1 + b2
+    elif kind == "pow":
+        d0, b0 = _bounds(t[1])
+        d, b = d0 * abs(t[2]), math.ceil(b0 * abs(t[2]))
+    else:
+        if t[1] == "gamma" and is_constant(t[2][0]):
+            raise _Unsupported     # sympy evaluates gamma(200) to an integer
+        parts = [_bounds(a) for a in t[2]]
+        d, b = Fraction(1), max(p[1] for p in parts) + 1
+    if d > MAX_EXPONENT or b > _MAGNITUDE_BITS:
+        raise _Unsupported
+    return d, b
+
+
 def fraction_text(q: Fraction) -> str:
     """``q`` as sympy prints a Rational (``3``, ``-1/2``): the box text of both paths."""
     return str(q)
@@ -291,6 +330,8 @@ def light_claim(text, fieldname: str = "claim", parts: ClaimParts | None = None)
     try:
         ends = tuple((tree(lo, ()), tree(hi, ())) for _, lo, hi in parts.variables)
         lhs, rhs = tree(parts.left, names), tree(parts.right, names)
+        _bounds(lhs)
+        _bounds(rhs)
     except _Unsupported:
         return None
     box = []

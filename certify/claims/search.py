@@ -130,6 +130,7 @@ def check_claim(claim: Claim, max_boxes: int = DEFAULT_MAX_BOXES, time_limit: fl
         if r.verdict == REFUTED:
             r.boxes, r.seconds = used, time.monotonic() - t0
             r.reason = (r.reason + "; " if r.reason else "") + f"on the half {sp.sstr(half)} >= 0 of the claim"
+            r.witness_margin = _margin_at(claim, r.witness) or r.witness_margin
             return r
         if r.verdict != VERIFIED:
             out = out or r
@@ -139,6 +140,16 @@ def check_claim(claim: Claim, max_boxes: int = DEFAULT_MAX_BOXES, time_limit: fl
         out.boxes, out.seconds = used, time.monotonic() - t0
         return out
     return ClaimResult(claim, VERIFIED, used, time.monotonic() - t0, depths=depths)
+
+
+def _margin_at(claim: Claim, witness: dict) -> tuple | None:
+    """The claim's own margin enclosed at an exact witness (floats), when Arb gives a
+    finite ball there (at most that of the half that refuted it)."""
+    flint = flint_module()
+    pt = [Fraction(witness[n]) for n in claim.names]
+    with arb_precision(PRECISION):
+        v = compile_arb(claim.margin, claim.symbols)([flint.arb(flint.fmpq(q.numerator, q.denominator)) for q in pt])
+    return (float(v.lower()), float(v.upper())) if v.is_finite() else None
 
 
 def _check(claim: Claim, margin: sp.Expr, max_boxes: int, time_limit: float | None, progress) -> ClaimResult:
@@ -296,6 +307,11 @@ def _check(claim: Claim, margin: sp.Expr, max_boxes: int, time_limit: float | No
                         return True, v
                     if not w.is_finite() or w.rad() > abs(w.mid()) * 2.0 ** -64 + 2.0 ** -100:
                         break
+                # the corner's ball straddles 0: where the corner lies on the stated box's
+                # boundary, sympy may show the margin there exactly (exp(x) - exp(3) at x = 3)
+                face = tuple((j, q) for j, q in enumerate(corner) if q in (box[j][0], box[j][1]))
+                if face and on_face(face, b, balls):
+                    return True, v
             return False, v
         ends = [(end_bounds(lo), end_bounds(hi)) for lo, hi in claim.box]
         box = [(a[0], b[1]) for a, b in ends]     # covers the stated box

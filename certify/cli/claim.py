@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import argparse
 import sys
 from pathlib import Path
@@ -47,7 +49,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                         "accepts is 'VERIFIED ON RANGE, checked by Coq' (needs coqc with the "
                         "Interval library: Debian packages coq and libcoq-interval)")
     p.add_argument("--coq-timeout", type=positive_float, default=None, metavar="S",
-                   help="seconds coqc may run on one claim (default 600)")
+                   help="seconds coqc may run on one claim (default 600; 'inf': no limit)")
     p.add_argument("--no-fast-path", action="store_true",
                    help="skip the fast path (Arb ball bisection of the claim as written, at most 64 "
                         "boxes, without importing sympy) and decide every claim with the full engine")
@@ -162,6 +164,7 @@ def export(args, r, line, fieldname, parts, index, count, theorems) -> dict:
            "message": f"theorem {name} written" if args.coq else f"theorem {name} (not written: no --coq)"}
     if args.coq_check:
         timeout = args.coq_timeout or DEFAULT_COQ_TIMEOUT
+        timeout = None if math.isinf(timeout) else timeout
         ok, why = coq_check(coq_file([th]), timeout)
         out["checked"] = ok
         out["message"] += ("; coqc accepts it" if ok else f"; coqc does not accept it: {why}" if ok is False

@@ -44,7 +44,7 @@ from typing import Callable, Mapping, Sequence
 import sympy as sp
 
 from certify.errors import InputError
-from certify.formats.limits import MAX_DEPTH, MAX_EXPONENT, MAX_LENGTH, MAX_NODES
+from certify.formats.limits import MAX_CONSTANT_BITS, MAX_DEPTH, MAX_EXPONENT, MAX_GAMMA_ARGUMENT, MAX_LENGTH, MAX_NODES
 from certify.kernel.arb_expressions import ARB_PRECISIONS, _flint, arb_precision, arb_value, compile_domain, holds
 from certify.kernel.interval_expressions import compile_interval
 
@@ -172,6 +172,19 @@ class _Translator:
                           "write exp(y*log(x)) for a variable exponent")
 
     def walk(self, node: ast.AST, depth: int = 0) -> sp.Expr:
+        out = self._walk(node, depth)
+        if isinstance(node, (ast.BinOp, ast.Call)):
+            # sympy folds constants as it builds ((10**150)**33 is exact): refuse a number
+            # past float64 here, before it is printed or grows further
+            for q in out.atoms(sp.Rational):
+                p_bits, q_bits = int(q.p).bit_length(), int(q.q).bit_length()
+                if p_bits - q_bits > 1024:
+                    raise self.refuse("a constant overflows float64")
+                if max(p_bits, q_bits) > MAX_CONSTANT_BITS:
+                    raise self.refuse(f"a constant needs more than {MAX_CONSTANT_BITS} bits")
+        return out
+
+    def _walk(self, node: ast.AST, depth: int = 0) -> sp.Expr:
         if depth > MAX_DEPTH:
             raise self.refuse(f"nesting deeper than {MAX_DEPTH} levels")
         if isinstance(node, ast.Expression):
@@ -240,6 +253,10 @@ class _Translator:
             self.require_call(name, args, node)
             if any(a.has(sp.zoo, sp.nan, sp.oo, -sp.oo) for a in args):
                 raise self.refuse(f"an argument of {name}() is undefined (such as log(0) or 1/0)")
+            if name == "gamma" and args[0].is_Number and abs(args[0]) > MAX_GAMMA_ARGUMENT:
+                # sympy would expand gamma(10**7) into an exact factorial (minutes of work)
+                raise self.refuse(f"gamma of a number beyond {MAX_GAMMA_ARGUMENT} in absolute value "
+                                  "(it overflows float64 or underflows to 0)")
             try:
                 return spec.sympy(*args)
             except (TypeError, ValueError, ZeroDivisionError, ArithmeticError) as exc:

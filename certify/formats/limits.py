@@ -14,3 +14,9 @@ MAX_EXPONENT = 64
 MAX_VARIABLES = 8
 #: Largest |box end| of a claim: box widths (up to twice this) and float samples stay finite.
 MAX_BOX_END = 2 ** 1000
+#: Largest |c| of a numeric constant c in gamma(c): gamma(172) overflows float64, and sympy
+#: expands gamma of an integer or half-integer into an exact factorial.
+MAX_GAMMA_ARGUMENT = 171
+#: Most bits of the numerator or denominator of a constant sympy folds (1/10**600 is
+#: fine; 1/10**4950 could not even be printed).
+MAX_CONSTANT_BITS = 4000

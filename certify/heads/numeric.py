@@ -20,6 +20,10 @@ def _coth(x):
     return 1.0 / np.tanh(x)
 
 
+def _cot(x):
+    return 1.0 / np.tan(x)
+
+
 def _heaviside(x, h0=0.5):
     return np.heaviside(x, h0)
 
@@ -48,12 +52,12 @@ def _gamma(x):
 
 
 #: numpy's function for each sympy function of the grammars (targets and claims) and for
-#: those that sympy's derivatives of them produce (abs -> sign -> DiracDelta, min/max ->
-#: Heaviside, gamma -> polygamma).
+#: those that sympy's derivatives and rewrites of them produce (abs -> sign -> DiracDelta,
+#: min/max -> Heaviside, gamma -> polygamma, tan(pi/2 - x) -> cot).
 NUMPY_FUNCTIONS: dict = {
     sp.exp: np.exp, sp.log: np.log, sp.sin: np.sin, sp.cos: np.cos, sp.tan: np.tan,
     sp.sinh: np.sinh, sp.cosh: np.cosh, sp.tanh: np.tanh, sp.atan: np.arctan, sp.Abs: np.abs,
-    sp.besseli: _besseli, sp.coth: _coth, sp.gamma: _gamma,
+    sp.besseli: _besseli, sp.coth: _coth, sp.cot: _cot, sp.gamma: _gamma,
     sp.Min: lambda *a: np.minimum.reduce(np.broadcast_arrays(*a)),
     sp.Max: lambda *a: np.maximum.reduce(np.broadcast_arrays(*a)),
     sp.sign: np.sign, sp.Heaviside: _heaviside, sp.DiracDelta: _dirac, sp.polygamma: _polygamma,

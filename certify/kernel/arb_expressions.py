@@ -4,8 +4,8 @@ targets are shown with it, and ``certify claim`` decides claims with it).
 SOUNDNESS CONTRACT: ``compile_arb(expr, symbols)`` returns ``f(list of arb) -> arb`` whose
 ball encloses ``expr`` at every point of the argument balls, by python-flint's Arb (whose
 balls are rigorous), or is NaN where an operation is not certainly defined on its argument
-ball (log or a rational power of a ball that may reach 0 or below, a division by a ball
-containing 0, Gamma off the certainly positive axis). Products of wide balls are tightened
+ball (log or a non-integer power of a ball that may reach 0 or below, a division by a ball
+containing 0, cot where sin may be 0, Gamma off the certainly positive axis). Products of wide balls are tightened
 by the hull of the corner products (:func:`arb_mul`), integer powers of balls containing 0
 by their exact ends (:func:`_arb_pow_int`), and I_{nu+1}(x)/I_nu(x) is evaluated as one
 monotone ratio (:func:`_bessel_ratios`). ``compile_domain`` decides domain conditions
@@ -161,7 +161,9 @@ class ArbRules(Rules):
         if ex.is_Rational:
             q = self.flint.fmpq(int(ex.p), int(ex.q))
             return self.positive(base, lambda x: (x.log() * self.arb(q)).exp())
-        raise ValueError(f"no Arb evaluator for the power {e}")
+        # a symbolic exponent (sympy writes exp(c*log(a)) as a**c): exp(c log a), base > 0
+        expo = build(ex)
+        return lambda a: (lambda x: (x.log() * expo(a)).exp() if x > 0 else self.nan())(base(a))
 
     def function(self, e, build):
         f, arb = e.func, self.arb
@@ -191,6 +193,8 @@ class ArbRules(Rules):
                     return arb(lo)
                 return self.nan() if delta else arb(lo).union(arb(hi))
             return jump
+        if f is sp.cot:  # sympy's form of tan(pi/2 - x): cos/sin where sin is not 0
+            return lambda a: (lambda x: (lambda s: x.cos() / s if not s.contains(0) else self.nan())(x.sin()))(one(a))
         if f is sp.coth:
             return lambda a: (lambda x: x.coth() if not x.contains(0) else self.nan())(one(a))
         if f is sp.besseli:

@@ -265,8 +265,17 @@ def read_committed(committed: Path, command: str) -> dict:
         raise InputError("--out", f"no {committed} to check against; run {command} first")
     old = read_json(committed, what="audit")
     if not (isinstance(old, dict) and isinstance(old.get("results"), list)
-            and all(isinstance(r, dict) and {"key", "label", "verdict"} <= set(r) for r in old["results"])):
-        raise InputError("--out", f"{committed} is not an audit report (no results with key, label, verdict)")
+            and all(isinstance(r, dict) and all(isinstance(r.get(k), str) for k in ("key", "label", "verdict"))
+                    for r in old["results"])):
+        raise InputError("--out", f"{committed} is not an audit report (results need key, label and "
+                                  "verdict, each a string)")
+    from certify.report.render import table_view
+
+    try:
+        table_view(old)
+        (old.get("error_map") or {}).get("verdict")
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        raise InputError("--out", f"{committed} is not an audit report (its tables are malformed)") from None
     return old
 
 

@@ -42,6 +42,11 @@ def test_function_list_is_the_full_grammars():
     "forall x in [0, 2**1001]: x <= 2**1002",
     "forall x in [0, 1]: 1e400 <= 2",
     "forall x in [0, 1]: sqrt(-1) <= 2",
+    "forall x in [0, 1]: x**40 * x**40 <= 2",       # sympy merges the product to x**80
+    "forall x in [0, 1]: x/x**40/x**40 <= 2",
+    "forall x in [0, 1]: x <= 1e300*1e300",         # sympy folds the constant past float64
+    "forall x in [0, 1]: 1e200*(x + 1e200)*1e200 >= 0",
+    "forall x in [0, 1]: x <= gamma(300)",
 ])
 def test_what_the_full_grammar_refuses_is_refused(text):
     with pytest.raises(InputError):
@@ -233,3 +238,63 @@ def test_bessel_ratio_derivative_encloses_the_true_derivative():
 def test_true_claims_on_boxes_narrower_than_their_ends_are_never_refuted(text):
     """Irrational ends closer than Arb's enclosures of them: no exact corner lies inside."""
     assert decide_claim(text).verdict != REFUTED
+
+
+# validity does not depend on the path: whatever the fast path verifies, the full grammar
+# accepts (sympy's rewrites, such as merged powers and folded constants, are foreseen)
+
+_BIG = st.sampled_from([Fraction(10) ** 150, Fraction(10) ** 300, Fraction(1, 10 ** 300), Fraction(2) ** 500])
+_LEAVES_V = st.one_of(st.just(("var", "x")), st.just(("pi",)), _BIG.map(lambda q: ("num", q)),
+                      st.fractions(-3, 3, max_denominator=4).map(lambda q: ("num", q)))
+
+
+def _extend_v(children):
+    unary = st.tuples(st.sampled_from(["exp", "tan", "sqrt", "gamma", "abs"]), children).map(
+        lambda t: ("call", t[0], (t[1],)))
+    power = st.tuples(st.just("pow"), children, st.sampled_from([Fraction(20), Fraction(33), Fraction(-40),
+                                                                  Fraction(64), Fraction(1, 2)]))
+    return st.one_of(unary, power, st.tuples(st.sampled_from(["add", "sub", "mul", "div"]), children, children))
+
+
+def _text(t) -> str:
+    k = t[0]
+    if k == "num":
+        q = t[1]
+        return f"({q.numerator}/{q.denominator})" if q.denominator != 1 else f"({q.numerator})"
+    if k == "pi":
+        return "pi"
+    if k == "var":
+        return t[1]
+    if k == "pow":
+        return f"({_text(t[1])})**({t[2]})"
+    if k == "call":
+        return f"{t[1]}({_text(t[2][0])})"
+    return f"({_text(t[1])} {dict(add='+', sub='-', mul='*', div='/')[k]} {_text(t[2])})"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.recursive(_LEAVES_V, _extend_v, max_leaves=5))
+def test_what_the_fast_path_verifies_the_full_grammar_accepts(t):
+    from certify.claims.grammar import parse_claim
+
+    for text in (f"forall x in [1/4, 1]: {_text(t)} <= 1e250", f"forall x in [1/4, 1]: {_text(t)} >= -1e250"):
+        light = light_claim(text)
+        if light is None or quick_verify(light, 64) is None:
+            continue
+        parse_claim(text)    # an InputError here: the paths disagree on validity
+
+
+def test_sympy_rewrites_into_cot_and_symbolic_powers_are_decided():
+    """tan(pi/2 - x) is cot(x) and exp(x*log(2)) is 2**x in sympy's form; box ends that sympy
+    cannot order (log(8), 3*log(2)) are ordered exactly or refused as bad input."""
+    from certify.claims.decide import decide_claim as decide
+
+    assert decide("forall x in [1/10, 1]: tan(pi/2 - x) >= 0.6", fast=False).verdict == VERIFIED
+    assert decide("forall x in [1/10, 1]: tan(pi/2 - x) >= 0.65", fast=False).verdict == REFUTED
+    assert decide("forall x in [0, tan(pi/2 - 1)]: x <= 0.65", fast=False).verdict == VERIFIED
+    assert decide("forall x in [0, 3]: exp(x*log(2)) <= 8", fast=False).verdict == VERIFIED
+    assert decide("forall x in [0, 3]: exp(x*log(2)) <= 7.99", fast=False).verdict == REFUTED
+    assert decide("forall x in [0, exp(pi*log(2))]: x <= 8.83", fast=False).verdict == VERIFIED
+    assert decide("forall x in [log(8), 3*log(2)]: x <= 2.08").verdict == VERIFIED
+    with pytest.raises(InputError, match="empty range"):
+        decide("forall x in [log(9), 3*log(2)]: x <= 3")

@@ -45,6 +45,11 @@ def margin_mp(fn, witness):
     "forall x in [0, 1]: x ** x <= 1",
     "forall x in [0, 1]: 9**9**9 <= x",
     "",
+    "forall x in [0, 1]: x <= gamma(10000000)",     # sympy would expand an exact factorial
+    "forall x in [0, 1]: x <= gamma(2*5000000)",
+    "forall x in [0, 1]: x <= tan((1e150)**33)",    # a folded constant past float64
+    "forall x in [0, 1]: x <= x*(1e-150)**33",      # one too long to print
+    "forall x in [log(9), 3*log(2)]: x <= 3",
 ])
 def test_bad_claims_are_refused_with_a_field(text):
     with pytest.raises(InputError) as err:
@@ -243,3 +248,16 @@ def test_claim_budget_is_boxes_not_seconds():
     assert a.reason == "box budget of 300 spent" and a.worst_lower == b.worst_lower
 
 
+
+
+def test_refuting_abs_half_reports_the_claims_own_margin():
+    """abs(x - 2) <= x - 5 is refuted through its half x - 5 - (x - 2) = -3; the margin
+    printed at the witness is the claim's, x - 5 - |x - 2| (-7 at x = 0, -6 at x = 1)."""
+    from certify.claims.decide import decide_claim
+
+    r = decide_claim("forall x in [0, 1]: abs(x - 2) <= x - 5", fast=False)
+    assert r.verdict == REFUTED
+    x = Fraction(r.witness["x"])
+    lo, hi = r.witness_margin
+    exact = float(x - 5 - abs(x - 2))
+    assert lo <= exact <= hi and hi - lo < 1e-12

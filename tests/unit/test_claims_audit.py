@@ -107,3 +107,40 @@ def test_bad_claims_files_are_refused(tmp_path, capsys, change, field):
 def test_committed_example_is_up_to_date(capsys):
     example = ROOT / "reports" / "claims" / "bessel-ratios.toml"
     assert main(["audit", str(example), "--out", str(example.parent), "--check"]) == 0, capsys.readouterr().out
+
+
+def test_tampered_committed_report_is_bad_input_or_compared(tmp_path, capsys):
+    """Every field of the committed JSON replaced by a value of another type: --check
+    either compares it or refuses the file naming --out; never an internal error."""
+    from certify.report.audit import compare_reports, read_committed
+
+    path = write(tmp_path, SMALL)
+    out = tmp_path / "out"
+    assert main(["audit", str(path), "--out", str(out)]) == 0
+    report = out / "small-audit.json"
+    good = json.loads(report.read_text())
+    odd = [None, 3, 1.5, [], ["a"], {}, {"x": 1}, "text", True]
+    cases = [("row", k, v) for k in ("key", "label", "verdict", "evidence", "statement", "box", "witness")
+             for v in odd]
+    cases += [("doc", k, v) for k in ("results", "prefix_length", "depth", "tuned", "error_map") for v in odd]
+    refused = compared = 0
+    for where, k, v in cases:
+        doc = json.loads(json.dumps(good))
+        (doc["results"][0] if where == "row" else doc)[k] = v
+        report.write_text(json.dumps(doc))
+        try:
+            old = read_committed(report, "certify audit")
+        except InputError as exc:
+            assert exc.field == "--out"
+            refused += 1
+            continue
+        assert isinstance(compare_reports(old, good)["changed"], list)
+        compared += 1
+    assert refused and compared
+    # end to end: a list-valued key is bad input (exit 2), not an internal error
+    doc = json.loads(json.dumps(good))
+    doc["results"][0]["key"] = ["a", "b"]
+    report.write_text(json.dumps(doc))
+    capsys.readouterr()
+    assert main(["audit", str(path), "--out", str(out), "--check"]) == 2
+    assert "--out" in capsys.readouterr().err

@@ -66,6 +66,9 @@ def test_coq_check_reports_checked_by_coq(capsys):
     assert main(["claim", "forall x in [0, 1]: x*exp(x) <= 3", "--coq-check", "--json"]) == 0
     row = json.loads(capsys.readouterr().out)["claims"][0]
     assert row["coq"]["checked"] is True and row["verdict"] == VERIFIED
+    # 'inf' is no time limit, not an internal error
+    assert main(["claim", "forall x in [0, 1]: x*exp(x) <= 3", "--coq-check", "--coq-timeout", "inf"]) == 0
+    assert capsys.readouterr().out.startswith("VERIFIED ON RANGE, checked by Coq:")
 
 
 @needs_coq
@@ -113,3 +116,16 @@ def test_inexpressible_claims_write_nothing(tmp_path, capsys, text, why):
 def test_bad_coq_file_name_is_refused(tmp_path, capsys):
     assert main(["claim", "forall x in [0, 1]: x <= 2", "--coq", str(tmp_path / "x.txt")]) == 2
     assert "--coq" in capsys.readouterr().err
+
+
+@needs_coq
+def test_variables_named_like_coq_keywords_are_renamed():
+    """Gallina keywords and vernacular commands as variable names: the file still compiles."""
+    ths = []
+    for i, v in enumerate(["by", "exists2", "Fixpoint", "Inductive", "Set", "intros", "Hint"]):
+        text = f"forall {v} in [0, 1]: {v}*{v} <= 1 + {v}"
+        r = decide_claim(text)
+        assert r.verdict == VERIFIED
+        ths.append(theorem(light_claim(text), r.depths, name=f"keyword_{i}"))
+    ok, why = coq_check(coq_file(ths), 300)
+    assert ok is True, why
