@@ -17,8 +17,8 @@ Start a cluster with ``dask scheduler`` (it prints its address, ``tcp://HOST:878
 
 from __future__ import annotations
 
-import numpy as np
 
+from certify.checker.pool import _joined
 from certify.errors import InputError
 
 #: Seconds to wait for the scheduler before giving up (exit 2 naming --scheduler).
@@ -88,28 +88,37 @@ class DaskBounder:
             return bound_cells(self.model, sphere_dim, facets, levels, coords, method)
 
     def __call__(self, sphere_dim: int, facets, levels, coords, method: str | None = None):
+        return self.submit(sphere_dim, facets, levels, coords, method)()
+
+    def submit(self, sphere_dim: int, facets, levels, coords, method: str | None = None):
+        """Start bounding the cells on the cluster; returns a function that waits for the
+        tasks and returns the result in chunk order (as :meth:`CellBounder.submit`)."""
         n = int(facets.shape[0])
         cuts = [slice(s, min(n, s + self.chunk)) for s in range(0, n, self.chunk)]
         if n < self.min_cells or len(cuts) < 2:
             parts = [self._here(sphere_dim, facets[s], levels[s], coords[s], method) for s in cuts] or \
                 [self._here(sphere_dim, facets, levels, coords, method)]
-        else:
-            parts = self._spread(sphere_dim, facets, levels, coords, method, cuts)
-        return tuple(np.concatenate([p[i] for p in parts]) for i in range(4))
+            out = _joined(parts)
+            return lambda: out
+        return self._spread(sphere_dim, facets, levels, coords, method, cuts)
 
     def _spread(self, sphere_dim, facets, levels, coords, method, cuts):
-        from distributed import as_completed
-
+        """Every chunk a task; returns the function that waits for them."""
         key = self.problem.sha256
         futures = [self.client.submit(_bound_chunk, self._doc, key, self.third, self.strict, sphere_dim,
                                       facets[s], levels[s], coords[s], method, pure=False)
                    for s in cuts]
-        where = {f.key: k for k, f in enumerate(futures)}
-        parts = [None] * len(futures)
-        for fut in as_completed(futures, loop=self.client.loop):
-            parts[where[fut.key]] = fut.result()  # a task given up raises: an internal error
         self.tasks += len(futures)
-        return parts
+
+        def wait():
+            from distributed import as_completed
+
+            where = {f.key: k for k, f in enumerate(futures)}
+            parts = [None] * len(futures)
+            for fut in as_completed(futures, loop=self.client.loop):
+                parts[where[fut.key]] = fut.result()  # a task given up raises: an internal error
+            return _joined(parts)
+        return wait
 
     def close(self) -> None:
         if self._own and self.client is not None:

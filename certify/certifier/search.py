@@ -13,6 +13,10 @@ current threshold. Cells at or below it become leaves of the certificate's parti
   also decides epsilon (Sollya's supnorm contract).
 * A cell budget that runs out gives UNDECIDED with the bounds so far.
 
+One batch is bounded (by the worker processes or the cluster) while the previous batch's
+results are used; the next batch is taken before the previous one's children are pushed,
+whatever the number of workers, so the order of the search is a function of the problem.
+
 Determinism: the answer (verdict, enclosure, witness, partition, cell count) is a function of
 the problem, ``max_cells``, ``accuracy``, ``method`` and ``batch`` only (not of ``workers``: the
 chunks each process bounds are fixed, see :mod:`certify.checker.pool`). The search never
@@ -132,6 +136,7 @@ def _prove(problem, bounder, frontier, max_cells, time_limit, accuracy, method, 
     leaves = ([], [], [], [])
     leaf_max = 0.0                 # the largest bound among the leaves so far
     stuck_upper = 0.0
+    inflight_upper = 0.0           # cells taken but not bounded when a refutation ended the search
     best = Witness(np.zeros(m + 1), 0.0, np.inf)
     cells = 0
     last_report = t0
@@ -155,27 +160,44 @@ def _prove(problem, bounder, frontier, max_cells, time_limit, accuracy, method, 
         return False
 
     def upper_now():
-        parts = [stuck_upper, leaf_max]
+        parts = [stuck_upper, leaf_max, inflight_upper]
         if frontier.size:
             parts.append(frontier.max_priority())
         return max(parts)
 
-    while True:
+    taken = 0                      # cells taken from the frontier (bounded or in flight)
+
+    def launch():
+        """Take the next batch and start bounding it: (cells, pending result, the largest
+        priority they can have), or None when the search takes no more (``reason`` says why
+        when a budget ended it)."""
+        nonlocal taken, reason
         if frontier.size == 0:
-            break
-        elapsed = time.monotonic() - t0
-        if cells >= max_cells:
+            return None
+        if taken >= max_cells:
             reason = f"cell budget of {max_cells} spent"
-            break
-        if time_limit is not None and elapsed >= time_limit:
+            return None
+        if time_limit is not None and time.monotonic() - t0 >= time_limit:
             reason = (f"time limit of {time_limit:g} s reached (a wall-clock cap: this answer "
                       "depends on the host's speed and load; use --max-cells alone to reproduce it)")
-            break
+            return None
         # batches grow with the frontier (up to MAX_BATCH); taking one costs O(batch)
         take = min(max(batch, frontier.size // FRONTIER_SHARE), max(batch, MAX_BATCH),
-                   max(1, max_cells - cells))
+                   max(1, max_cells - taken))
+        pmax = frontier.max_priority()
         f, l, c = frontier.take(take)
-        U, est, centres, _ = bounder(m, f, l, c, method)
+        taken += f.size
+        return (f, l, c), bounder.submit(m, f, l, c, method), pmax
+
+    # One batch is in flight while the previous one's results are used (witnesses, leaves,
+    # splitting): the workers never wait for this process. The next batch is taken before
+    # the previous batch's children are pushed, for every number of workers alike, so the
+    # order of the search, and the answer, do not depend on ``workers``.
+    pending = launch()
+    while pending is not None:
+        ahead = launch()
+        (f, l, c), wait, _ = pending
+        U, est, centres, _ = wait()
         cells += f.size
         # witness candidates: the worst centres, the best one polished
         top = np.argsort(-np.nan_to_num(est, nan=-1.0), kind="stable")[:WITNESS_CANDIDATES]
@@ -207,12 +229,17 @@ def _prove(problem, bounder, frontier, max_cells, time_limit, accuracy, method, 
                     cf, cl, cc = split_cells(m, cf, cl, cc)
                 frontier.push(cf, cl, cc, np.repeat(U[sel_split], 1 << (m * times)))
         if accuracy is None and best.lower > eps:
+            if ahead is not None:
+                # decided: the batch in flight is not needed; its cells' priorities (at most
+                # the frontier's largest when it was taken) stay in the upper bound
+                inflight_upper = float(ahead[2])
             break
         now = time.monotonic()
         if progress and now - last_report >= 0.5:
             last_report = now
             progress({"cells": cells, "frontier": int(frontier.size), "lower": best.lower,
                       "upper": upper_now(), "seconds": now - t0})
+        pending = ahead if ahead is not None else launch()
 
     upper = upper_now()
     lower = best.lower

@@ -59,6 +59,11 @@ def _bound_chunk(sphere_dim, facets, levels, coords, method, strict):
         return bound_cells(_MODEL, sphere_dim, facets, levels, coords, method)
 
 
+def _joined(parts) -> tuple:
+    """The chunks' results as one result, in chunk order."""
+    return tuple(np.concatenate([p[i] for p in parts]) for i in range(4))
+
+
 class CellBounder:
     """``bound_cells`` over fixed chunks, in this process (``workers`` = 1) or in ``workers``
     processes started on the first call large enough to use them and stopped by :meth:`close`."""
@@ -92,23 +97,24 @@ class CellBounder:
             return bound_cells(self.model, sphere_dim, facets, levels, coords, method)
 
     def __call__(self, sphere_dim: int, facets, levels, coords, method: str | None = None):
+        return self.submit(sphere_dim, facets, levels, coords, method)()
+
+    def submit(self, sphere_dim: int, facets, levels, coords, method: str | None = None):
+        """Start bounding the cells; returns a function that waits for and returns what
+        ``__call__`` returns. The workers bound the chunks while this process goes on; the
+        chunks, and so the bounds, are those of ``__call__``."""
         n = int(facets.shape[0])
         if n == 0:
-            return self._here(sphere_dim, facets, levels, coords, method)
+            out = self._here(sphere_dim, facets, levels, coords, method)
+            return lambda: out
         cuts = [slice(s, min(n, s + self.chunk)) for s in range(0, n, self.chunk)]
         if self.workers > 1 and n >= MIN_PARALLEL_CELLS and len(cuts) > 1:
-            parts = self._spread(sphere_dim, facets, levels, coords, method, cuts)
-        else:
-            parts = [self._here(sphere_dim, facets[s], levels[s], coords[s], method) for s in cuts]
-        return tuple(np.concatenate([p[i] for p in parts]) for i in range(4))
-
-    def _spread(self, sphere_dim, facets, levels, coords, method, cuts):
-        """Every chunk to the worker processes (this one waits: ``workers`` processes, one per
-        core). Who bounds a chunk changes nothing in its bounds."""
-        pool = self._executor()
-        jobs = [pool.submit(_bound_chunk, sphere_dim, facets[s], levels[s], coords[s], method, self.strict)
-                for s in cuts]
-        return [j.result() for j in jobs]
+            pool = self._executor()
+            jobs = [pool.submit(_bound_chunk, sphere_dim, facets[s], levels[s], coords[s], method, self.strict)
+                    for s in cuts]
+            return lambda: _joined([j.result() for j in jobs])
+        out = _joined([self._here(sphere_dim, facets[s], levels[s], coords[s], method) for s in cuts])
+        return lambda: out
 
     def close(self) -> None:
         if self._pool is not None:

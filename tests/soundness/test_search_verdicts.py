@@ -113,6 +113,21 @@ def test_planted_counterexample_is_never_certified():
     assert np.linalg.norm(w - e) < 0.02 and r.witness.lower > 0.2
 
 
+@pytest.mark.parametrize("batch", [16, 64, 4096])
+def test_refutation_with_a_batch_in_flight_keeps_a_rigorous_enclosure(batch):
+    """The search bounds one batch while it uses the previous one's results; a refutation
+    that ends it with a batch in flight still reports an upper bound above the true sup (at
+    least the lower end of an accuracy run's enclosure), and the same answer with 2 workers."""
+    keys, values, biases, e = planted()
+    p = make_problem(2, "softmax", keys, values, ["x0*x1"], 0.2, biases=biases)
+    r = prove(p, max_cells=200000, batch=batch)
+    assert r.verdict == REFUTED and r.witness.lower > 0.2
+    ref = prove(p, max_cells=400000, accuracy=0.05)
+    assert r.lower <= ref.upper and r.upper >= ref.lower and r.upper >= r.lower
+    r2 = prove(p, max_cells=200000, batch=batch, workers=2)
+    assert (r2.verdict, r2.lower, r2.upper, r2.cells) == (r.verdict, r.lower, r.upper, r.cells)
+
+
 def test_budget_gives_undecided_with_bounds():
     p = sphere_problem(eps=0.05)
     r = prove(p, max_cells=30)
