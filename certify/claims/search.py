@@ -353,6 +353,12 @@ def _check(claim: Claim, margin: sp.Expr, max_boxes: int, time_limit: float | No
                     return v
                 if ok(v) or not v.is_finite() or v.rad() > abs(v.mid()) * 2.0 ** -64 + 2.0 ** -100:
                     return None
+            if ladder and claim.strict and v.contains(0):
+                # a strict claim whose margin sympy shows to be exactly 0 at pt is false there
+                # (exp(x) < exp(3) at x = 3): the exact value, not a ball around it
+                exact = margin.subs({s_: sp.Rational(q.numerator, q.denominator) for s_, q in zip(claim.symbols, pt)})
+                if exact == 0:
+                    return flint_module().arb(0)
             return None
 
         def witness_result(pt, v, boxes, reason=""):

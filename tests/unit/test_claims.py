@@ -261,3 +261,19 @@ def test_refuting_abs_half_reports_the_claims_own_margin():
     lo, hi = r.witness_margin
     exact = float(x - 5 - abs(x - 2))
     assert lo <= exact <= hi and hi - lo < 1e-12
+
+
+@pytest.mark.parametrize("text, verdict", [
+    ("forall x in [0, 3]: exp(x) <= exp(3)", VERIFIED),          # tight at the stated end: exact there
+    ("forall x in [0, 3], y in [0, 1]: exp(x)*y <= exp(3)", VERIFIED),
+    ("forall x in [0, 3]: exp(x) < exp(3)", REFUTED),            # equality at x = 3: a strict claim fails
+    ("forall x in [1/2, 1]: sin(x) < sin(1)", REFUTED),
+    ("forall x in [0, 3]: exp(x) < exp(3) + 1/10**40", VERIFIED),
+])
+def test_claims_tight_exactly_at_a_corner(text, verdict):
+    from certify.claims.decide import decide_claim
+
+    r = decide_claim(text, fast=False)
+    assert r.verdict == verdict
+    if verdict == REFUTED:
+        assert r.witness_margin == (0.0, 0.0)
