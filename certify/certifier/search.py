@@ -237,8 +237,10 @@ def _prove(problem, bounder, frontier, max_cells, time_limit, accuracy, method, 
         now = time.monotonic()
         if progress and now - last_report >= 0.5:
             last_report = now
+            # the batch in flight was taken from the top of the frontier: its priorities count
+            upper = max(upper_now(), float(ahead[2])) if ahead is not None else upper_now()
             progress({"cells": cells, "frontier": int(frontier.size), "lower": best.lower,
-                      "upper": upper_now(), "seconds": now - t0})
+                      "upper": upper, "seconds": now - t0})
         pending = ahead if ahead is not None else launch()
 
     upper = upper_now()

@@ -22,7 +22,7 @@ from certify.claims.light import ClaimParts, split_claim
 from certify.errors import InputError
 from certify.formats.limits import MAX_BOX_END
 from certify.formats.expressions import CLAIM_FUNCTIONS, DomainCondition, parse_expression_domain
-from certify.kernel.arb_expressions import arb_precision, compile_arb, compile_domain
+from certify.kernel.arb_expressions import ARB_PRECISIONS, arb_precision, compile_arb, compile_domain
 
 
 #: Bits of working precision of the Arb evaluation.
@@ -101,12 +101,14 @@ def _empty(lo: sp.Expr, hi: sp.Expr, fieldname: str, lo_text: str, hi_text: str)
         return bool(lo > hi)
     except TypeError:   # sympy leaves log(8) > 3*log(2) unevaluated
         pass
-    (lo_low, lo_up), (hi_low, hi_up) = end_bounds(lo), end_bounds(hi)
-    if lo_up <= hi_low:
-        return False
-    if lo_low > hi_up:
-        return True
-    if sp.simplify(sp.expand_log(lo - hi, force=True)) == 0:
+    for bits in ARB_PRECISIONS:
+        with arb_precision(bits):
+            (lo_low, lo_up), (hi_low, hi_up) = end_bounds(lo), end_bounds(hi)
+        if lo_up <= hi_low:
+            return False
+        if lo_low > hi_up:
+            return True
+    if sp.expand_log(lo - hi, force=True) == 0:   # no simplify: it has no bound on its time
         return False
     raise InputError(fieldname, f"cannot order the ends {lo_text.strip()} and {hi_text.strip()} "
                                 "(write them as equal expressions or as rationals)")

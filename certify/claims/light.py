@@ -283,11 +283,19 @@ def _bounds(t: tuple) -> tuple[Fraction, int]:
     else:
         if t[1] == "gamma" and is_constant(t[2][0]):
             raise _Unsupported     # sympy evaluates gamma(200) to an integer
+        if t[1] == "exp" and _has_call(t[2][0], "log"):
+            raise _Unsupported     # sympy writes exp(c*log(a)) as the power a**c
         parts = [_bounds(a) for a in t[2]]
         d, b = Fraction(1), max(p[1] for p in parts) + 1
     if d > MAX_EXPONENT or b > _MAGNITUDE_BITS:
         raise _Unsupported
     return d, b
+
+
+def _has_call(t: tuple, name: str) -> bool:
+    if t[0] == "call":
+        return t[1] == name or any(_has_call(a, name) for a in t[2])
+    return any(isinstance(a, tuple) and _has_call(a, name) for a in t[1:])
 
 
 def fraction_text(q: Fraction) -> str:

@@ -253,6 +253,14 @@ class _Translator:
             self.require_call(name, args, node)
             if any(a.has(sp.zoo, sp.nan, sp.oo, -sp.oo) for a in args):
                 raise self.refuse(f"an argument of {name}() is undefined (such as log(0) or 1/0)")
+            if name == "exp":
+                # sympy writes exp(c*log(a)) as the power a**c, exactly when a is a number
+                # (exp(10**8*log(3)) would be the 47-million-digit integer 3**(10**8))
+                for term in sp.Add.make_args(args[0]):
+                    c, rest = term.as_coeff_Mul()
+                    if rest.has(sp.log) and not rest.free_symbols and abs(c) > MAX_EXPONENT:
+                        raise self.refuse(f"exp(c*log(a)) with |c| = {sp.sstr(abs(c))} > {MAX_EXPONENT} "
+                                          "(sympy writes it as the power a**c)")
             if name == "gamma" and args[0].is_Number and abs(args[0]) > MAX_GAMMA_ARGUMENT:
                 # sympy would expand gamma(10**7) into an exact factorial (minutes of work)
                 raise self.refuse(f"gamma of a number beyond {MAX_GAMMA_ARGUMENT} in absolute value "

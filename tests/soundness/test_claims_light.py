@@ -47,6 +47,9 @@ def test_function_list_is_the_full_grammars():
     "forall x in [0, 1]: x <= 1e300*1e300",         # sympy folds the constant past float64
     "forall x in [0, 1]: 1e200*(x + 1e200)*1e200 >= 0",
     "forall x in [0, 1]: x <= gamma(300)",
+    "forall x in [0, 1]: x <= exp(2000*log(2))",       # sympy writes it as the integer 2**2000
+    "forall x in [1, 2]: exp(80*log(x)) <= exp(81*log(2))",
+    "forall x in [1, 2]: exp(log(pi)*100) >= x",
 ])
 def test_what_the_full_grammar_refuses_is_refused(text):
     with pytest.raises(InputError):
@@ -249,7 +252,7 @@ _LEAVES_V = st.one_of(st.just(("var", "x")), st.just(("pi",)), _BIG.map(lambda q
 
 
 def _extend_v(children):
-    unary = st.tuples(st.sampled_from(["exp", "tan", "sqrt", "gamma", "abs"]), children).map(
+    unary = st.tuples(st.sampled_from(["exp", "tan", "sqrt", "gamma", "abs", "log"]), children).map(
         lambda t: ("call", t[0], (t[1],)))
     power = st.tuples(st.just("pow"), children, st.sampled_from([Fraction(20), Fraction(33), Fraction(-40),
                                                                   Fraction(64), Fraction(1, 2)]))
