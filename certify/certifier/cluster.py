@@ -17,7 +17,6 @@ Start a cluster with ``dask scheduler`` (it prints its address, ``tcp://HOST:878
 
 from __future__ import annotations
 
-
 from certify.checker.pool import _joined
 from certify.errors import InputError
 

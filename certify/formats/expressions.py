@@ -173,9 +173,10 @@ class _Translator:
 
     def walk(self, node: ast.AST, depth: int = 0) -> sp.Expr:
         out = self._walk(node, depth)
-        if isinstance(node, (ast.BinOp, ast.Call)):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Div, ast.Pow)):
             # sympy folds constants as it builds ((10**150)**33 is exact): refuse a number
-            # past float64 here, before it is printed or grows further
+            # past float64 here, before it is printed or grows further (a sum adds a bit at
+            # most; exp(c log a) and gamma, which sympy may expand, are checked before)
             for q in out.atoms(sp.Rational):
                 p_bits, q_bits = int(q.p).bit_length(), int(q.q).bit_length()
                 if p_bits - q_bits > 1024:
