@@ -46,9 +46,12 @@ itself, s_0(z) = z^T S z with value B z.
   (``greedy_bound``). With the pruning below it bounds the kept keys' normalised head, which
   is the one the remainder is measured from.
 * Key pruning (a cost, not a soundness, matter): for a group cap (centre g, radius r)
-  containing the cell, keys whose score upper bound s_k^+ lies far below the best lower
-  bound M^- are dropped, first whole blocks of nearby keys from block bounds
-  (``_block_scores``), then single keys (scores on the cap by the radial split). Softmax:
+  containing the cell, keys whose score upper bound s_k^+ lies far below a lower bound M^-
+  of the best score (one key's lower score) are dropped, first whole blocks of nearby keys
+  from block bounds (``_block_scores``), tested down a tree of blocks (:class:`KeyTree`:
+  the children of a block not dropped are tested next), then single keys (scores on the
+  cap by the radial split). Every key lies in exactly one dropped block or is tested
+  alone, at any depth of the tree. Softmax:
   H = (1 - theta) H_kept + theta H_dropped with theta <= sum_dropped mult_k e^{s_k^+ - M^-}
   (a dropped block counts its summed multiplicity times e^{its score bound - M^-}), so
   |H - H_kept| <= theta span_i; single keys are dropped lightest first while the sum stays
@@ -152,11 +155,17 @@ class CellModel:
     smooth: bool = True
 
     @property
-    def blocks(self) -> "KeyBlocks":
-        """The keys in blocks of nearby keys, with rigorous bounds per block (for pruning)."""
+    def key_tree(self) -> "KeyTree":
+        """The keys in a tree of blocks of nearby keys, with rigorous bounds per block (for
+        pruning)."""
         if self._blocks is None:
-            self._blocks = KeyBlocks.of(self)
+            self._blocks = KeyTree.of(self)
         return self._blocks
+
+    @property
+    def blocks(self) -> "KeyBlocks":
+        """The smallest blocks of :attr:`key_tree` (the leaves)."""
+        return self.key_tree.levels[-1]
 
     @property
     def key_sq(self):
@@ -467,8 +476,8 @@ def _centre_weights(model, c, A, b, mult):
     if model.self_q is not None:
         s0 = _quad(c, model.self_q)
         shift = np.maximum(shift, s0[1])
-    W = iv.scale(iv.exp((iv.down(S[0] - shift[:, None]), iv.up(S[1] - shift[:, None]))), mult)
-    W0 = None if s0 is None else iv.exp((iv.down(s0[0] - shift), iv.up(s0[1] - shift)))
+    W = iv.scale(iv.exp_narrow((iv.down(S[0] - shift[:, None]), iv.up(S[1] - shift[:, None]))), mult)
+    W0 = None if s0 is None else iv.exp_narrow((iv.down(s0[0] - shift), iv.up(s0[1] - shift)))
     return W, W0, shift, P
 
 
@@ -554,7 +563,7 @@ def _taylor3_block(model, c, rho, A, b, V, mult, ksq):
     if softmax:
         # the exact centre mean is abar = w + E[X]
         jensen = iv.up(rho * norm_up(np.stack([iv.mag(_pick(EX, j)) for j in range(d)], axis=1), axis=1))
-        pi_hat = iv.up(pi[1] * iv.exp((e_hi, iv.up(e_hi + jensen[:, None])))[1])
+        pi_hat = iv.up(pi[1] * iv.exp_upper(iv.up(e_hi + jensen[:, None])))
         S10 = usum(iv.up(pi_hat * D), 1)
         S20 = usum(iv.up(pi_hat * iv.up(D * D)), 1)
         # |E_t[X]| for X = <d, a - w>: E_0[X] = <d, abar(c) - w> is within jensen and
@@ -564,7 +573,7 @@ def _taylor3_block(model, c, rho, A, b, V, mult, ksq):
         Dc3 = iv.up(iv.up(Dc * Dc) * Dc)
     else:
         escale = iv.exp((shift, shift))
-        What = iv.up(W[1] * iv.exp((e_hi, e_hi))[1])
+        What = iv.up(W[1] * iv.exp_upper(e_hi))
         D3 = iv.up(iv.up(D * D) * D)
     cols = [iv.point(c[:, j]) for j in range(d)]
     box = _box(c, rho)
@@ -663,15 +672,15 @@ def _lipschitz_block(model, c, rho, A, b, V, mult, ksq):
             D0 = iv.up(lin0 + iv.up(2 * iv.up(rho2 * S_norm)))
             # the self score's curvature term t^2 d^T S d enters the Jensen mean with weight pi_0
             jensen = iv.up(jensen + iv.up(pi0[1] * iv.up(rho2 * S_norm)))
-            pi0_hat = iv.up(pi0[1] * iv.exp((D0, iv.up(D0 + jensen)))[1])
-        pi_hat = iv.up(pi[1] * iv.exp((e_hi, iv.up(e_hi + jensen[:, None])))[1])
+            pi0_hat = iv.up(pi0[1] * iv.exp_upper(iv.up(D0 + jensen)))
+        pi_hat = iv.up(pi[1] * iv.exp_upper(iv.up(e_hi + jensen[:, None])))
         S10 = usum(iv.up(pi_hat * D), 1)
         if W0 is not None:
             S10 = iv.up(S10 + iv.up(pi0_hat * D0))
     else:
         escale = iv.exp((shift, shift))
         e_lo, e_hi, D = _chord_range(P, np.zeros_like(c), c, c2, A, ksq, q_lo, q_hi, rho)
-        What = iv.up(W[1] * iv.exp((e_hi, e_hi))[1])
+        What = iv.up(W[1] * iv.exp_upper(e_hi))
     total = np.zeros(Bc)
     est = np.zeros(Bc)
     for i in range(o):
@@ -750,8 +759,8 @@ def _with_hull(model, total, pi_hat, V, c, rho):
 
 # ------------------------------------------------------------------------- pruning
 
-#: Keys per block of the pruning (a cost matter: any grouping is sound).
-BLOCK_KEYS = 32
+#: Keys per block of the pruning's smallest blocks (a cost matter: any grouping is sound).
+BLOCK_KEYS = 8
 
 
 def _split_keys(keys: np.ndarray, order: np.ndarray, size: int) -> list[np.ndarray]:
@@ -789,9 +798,12 @@ class KeyBlocks:
     has_keep: np.ndarray   # B
 
     @classmethod
-    def of(cls, model: CellModel) -> "KeyBlocks":
+    def of(cls, model: CellModel, parts: list[np.ndarray] | None = None) -> "KeyBlocks":
+        """The blocks ``parts`` (arrays of key indices; by default :func:`_split_keys` into
+        blocks of at most ``BLOCK_KEYS``) with their bounds."""
         keys = model.keys
-        parts = _split_keys(keys, np.arange(keys.shape[0]), BLOCK_KEYS)
+        if parts is None:
+            parts = _split_keys(keys, np.arange(keys.shape[0]), BLOCK_KEYS)
         S = max(p.size for p in parts)
         index = np.full((len(parts), S), -1, dtype=np.int64)
         for b, part in enumerate(parts):
@@ -822,6 +834,44 @@ class KeyBlocks:
                    np.any(np.where(real, model.keep[safe], False), axis=1))
 
 
+#: Each block of a :class:`KeyTree` level splits into at most this many blocks below it.
+TREE_FANOUT = 8
+#: The tree's top level has at most about this many blocks.
+TREE_TOP = 64
+
+
+@dataclass
+class KeyTree:
+    """Blocks of nearby keys at several sizes, each block the union of its children below:
+    ``levels[0]`` the largest, ``levels[-1]`` blocks of at most ``BLOCK_KEYS`` keys;
+    ``children[j]`` (blocks of level j x TREE_FANOUT, -1 padding) indexes level j + 1.
+    Pruning tests the blocks from the top and descends into those it cannot drop, so its
+    cost follows the keys near a cap, not N. (Any tree is sound: every block carries its
+    own rigorous bounds.)"""
+
+    levels: list
+    children: list
+
+    @classmethod
+    def of(cls, model: CellModel) -> "KeyTree":
+        keys = model.keys
+        sizes = [BLOCK_KEYS]
+        while keys.shape[0] > sizes[0] * TREE_TOP:
+            sizes.insert(0, sizes[0] * TREE_FANOUT)
+        parts = _split_keys(keys, np.arange(keys.shape[0]), sizes[0])
+        levels, children = [KeyBlocks.of(model, parts)], []
+        for size in sizes[1:]:
+            below, links = [], np.full((len(parts), TREE_FANOUT), -1, dtype=np.int64)
+            for b, part in enumerate(parts):
+                sub = _split_keys(keys, part, size)   # at most TREE_FANOUT: part has <= 8 size
+                links[b, :len(sub)] = np.arange(len(below), len(below) + len(sub))
+                below += sub
+            parts = below
+            levels.append(KeyBlocks.of(model, parts))
+            children.append(links)
+        return cls(levels, children)
+
+
 def _cap_scores(g, r, dot, sq, b):
     """Rigorous (s_lo, s_hi) of <x, A> + b over {x in S^m : |x - g| <= r} for vectors A
     with <g, A> in ``dot`` and |A|^2 in ``sq`` (G x K each): <x - g, A> by the radial split
@@ -841,33 +891,46 @@ def _key_scores(model: CellModel, g, r, keys_idx):
     return np.where(pad, np.nan, s_lo), np.where(pad, np.nan, s_hi)
 
 
-def _block_scores(kb: KeyBlocks, g, r):
+def _block_scores(kb: KeyBlocks, g, r, sel: np.ndarray | None = None):
     """Upper bounds (G x B) of every score of each block over the caps: the smaller of
     <x, c_B> + radius_B + bias_max (|x| = 1) and the directions' bound: with |x - g| <= r
     and t <= |g - u_B| - r - spread_B, |x - p_k| >= t for every key direction p_k, so
     <x, p_k> = 1 - |x - p_k|^2 / 2 <= 1 - t^2 / 2 (where t > 0) and <x, A_k> <= that times
-    norm_max (norm_min where it is negative)."""
-    G, nb = g.shape[0], kb.centre.shape[0]
-    dot = iv.dot_enclosure(g, kb.centre)
-    csq = iv.sum_enclosure(*iv.square(iv.point(kb.centre)), axis=1)
-    _, ball = _cap_scores(g, r, dot, (np.broadcast_to(csq[0], (G, nb)), np.broadcast_to(csq[1], (G, nb))), 0.0)
-    ball = iv.up(iv.up(ball + kb.radius[None, :]) + kb.bias_max[None, :])
-    gu = iv.dot_enclosure(g, kb.direction)
+    norm_max (norm_min where it is negative). With ``sel`` (G x W block indices, -1
+    padding) only those blocks, per cap (G x W; padding gives NaN)."""
+    if sel is None:
+        G, nb = g.shape[0], kb.centre.shape[0]
+        dot = iv.dot_enclosure(g, kb.centre)
+        csq = iv.sum_enclosure(*iv.square(iv.point(kb.centre)), axis=1)
+        csq = (np.broadcast_to(csq[0], (G, nb)), np.broadcast_to(csq[1], (G, nb)))
+        gu = iv.dot_enclosure(g, kb.direction)
+        u2 = iv.sum_enclosure(*iv.square(iv.point(kb.direction)), axis=1)[0][None, :]
+        pick = lambda a: a[None, :]
+    else:
+        safe = np.where(sel >= 0, sel, 0)
+        dot = _dot3(g, kb.centre[safe])
+        csq = iv.sum_enclosure(*iv.square(iv.point(kb.centre[safe])), axis=2)
+        gu = _dot3(g, kb.direction[safe])
+        u2 = iv.sum_enclosure(*iv.square(iv.point(kb.direction[safe])), axis=2)[0]
+        pick = lambda a: a[safe]
+    _, ball = _cap_scores(g, r, dot, csq, 0.0)
+    ball = iv.up(iv.up(ball + pick(kb.radius)) + pick(kb.bias_max))
     g2 = iv.sum_enclosure(*iv.square(iv.point(g)), axis=1)
-    u2 = iv.sum_enclosure(*iv.square(iv.point(kb.direction)), axis=1)
-    dist2 = iv.down(iv.down(g2[0][:, None] - 2 * gu[1]) + u2[0][None, :])
-    t = iv.down(iv.down(iv.down(np.sqrt(np.maximum(dist2, 0.0))) - r[:, None]) - kb.spread[None, :])
+    dist2 = iv.down(iv.down(g2[0][:, None] - 2 * gu[1]) + u2)
+    t = iv.down(iv.down(iv.down(np.sqrt(np.maximum(dist2, 0.0))) - r[:, None]) - pick(kb.spread))
     cos_hi = np.where(t > 0, iv.up(1.0 - iv.down(iv.down(t * t) / 2)), 1.0)
-    ang = iv.up(np.where(cos_hi >= 0, iv.up(cos_hi * kb.norm_max[None, :]), iv.up(cos_hi * kb.norm_min[None, :]))
-                + kb.bias_max[None, :])
-    return np.fmin(ball, ang)   # one NaN side falls back to the other; both NaN stays NaN
+    ang = iv.up(np.where(cos_hi >= 0, iv.up(cos_hi * pick(kb.norm_max)), iv.up(cos_hi * pick(kb.norm_min)))
+                + pick(kb.bias_max))
+    out = np.fmin(ball, ang)   # one NaN side falls back to the other; both NaN stays NaN
+    return out if sel is None else np.where(sel >= 0, out, np.nan)
 
 
 def prune_keys(model: CellModel, g: np.ndarray, r: np.ndarray):
     """For group caps (centres g: G x d, radii r: G), the kept keys (G x K index array,
-    -1 = none) and the remainder (G x o) bounding the dropped keys' effect, in two levels:
-    whole blocks whose every key is certainly negligible on a cap are dropped from their
-    block bounds, the keys of the other blocks are tested one by one."""
+    -1 = none) and the remainder (G x o) bounding the dropped keys' effect: the blocks of
+    :attr:`CellModel.key_tree` are tested from the top, a block whose every key is certainly
+    negligible on a cap is dropped whole from its bounds, the others' children are tested
+    in turn, and the keys of the smallest blocks left are tested one by one."""
     G, N, o = g.shape[0], model.keys.shape[0], model.out_dim
     if N <= PRUNE_MIN_KEYS or not np.all(np.isfinite(r)):
         return np.broadcast_to(np.arange(N), (G, N)), np.zeros((G, o))
@@ -875,42 +938,77 @@ def prune_keys(model: CellModel, g: np.ndarray, r: np.ndarray):
         return _prune(model, g, r)
 
 
+def _compact(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per row, the entries of ``values`` where ``mask`` holds, in order, padded with -1 to
+    the largest count of the rows (at least 1)."""
+    width = max(1, int(mask.sum(axis=1).max()))
+    order = np.argsort(~mask, axis=1, kind="stable")[:, :width]
+    return np.where(np.take_along_axis(mask, order, axis=1), np.take_along_axis(values, order, axis=1), -1)
+
+
+def _expand(sel: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """The rows of ``table`` (indices, -1 padding) named by ``sel`` (G x W, -1 padding),
+    concatenated per row: G x (W * table.shape[1])."""
+    return np.where(sel[:, :, None] >= 0, table[np.maximum(sel, 0)], -1).reshape(sel.shape[0], -1)
+
+
+def _reference_score(model: CellModel, top: KeyBlocks, g, r, t_hi):
+    """A lower bound (G,) of the largest key score on each cap: the rigorous lower score of
+    one key, the float-best key of the top block with the largest bound (which key is a
+    float choice: any key's lower score is such a bound)."""
+    best = np.argmax(np.where(np.isnan(t_hi), -np.inf, t_hi), axis=1)
+    idx = top.index[best]                                     # G x S
+    safe = np.where(idx >= 0, idx, 0)
+    approx = np.einsum("gd,gkd->gk", g, model.keys[safe]) + model.biases[safe]
+    pick = np.take_along_axis(idx, np.argmax(np.where(idx >= 0, approx, -np.inf), axis=1)[:, None], axis=1)
+    return _key_scores(model, g, r, pick)[0][:, 0]
+
+
 def _prune(model: CellModel, g: np.ndarray, r: np.ndarray):
-    kb = model.blocks
+    tree = model.key_tree
     G, N, o = g.shape[0], model.keys.shape[0], model.out_dim
     share = PRUNE_SHARE * model.epsilon
-    b_hi = _block_scores(kb, g, r)
-    first = kb.index[:, 0]                                    # a key of each block (never padding)
-    f_lo, _ = _key_scores(model, g, r, np.broadcast_to(first, (G, first.size)))
-    if model.kind == "softmax":
+    softmax = model.kind == "softmax"
+    levels = tree.levels
+    if softmax:
         big = float(np.max(model.span)) if model.span.size else 0.0
         # any cut is sound (the dropped keys' weight is bounded below); this one makes
         # the dropped part about share / N per key
         cut = float(el.log_bounds(np.array([max(N * max(big, 1e-300) / share, 1.0)]))[1][0])
-        ref0 = np.max(f_lo, axis=1)                          # <= the best key's lower score
-        alive = ~(b_hi < iv.down(ref0 - cut)[:, None]) | kb.has_keep[None, :]
-    else:
-        contrib = iv.up(iv.exp((b_hi, b_hi))[1] * kb.top[None, :])
-        alive = ~(contrib < share / N) | kb.has_keep[None, :]
-    # the keys of the surviving blocks, per cap, padded
-    width = max(1, int(alive.sum(axis=1).max()))
-    border = np.argsort(~alive, axis=1, kind="stable")[:, :width]
-    bsel = np.where(np.take_along_axis(alive, border, axis=1), border, -1)        # G x width
-    cand = np.where(bsel[:, :, None] >= 0, kb.index[np.maximum(bsel, 0)], -1).reshape(G, -1)
+    # from the top: per level the blocks tested (sel), their bounds, and which are dropped
+    sel = np.broadcast_to(np.arange(levels[0].centre.shape[0]), (G, levels[0].centre.shape[0]))
+    dropped = []                                              # (level, sel, bounds, dead)
+    ref0 = None
+    for j, kb in enumerate(levels):
+        b_hi = _block_scores(kb, g, r, None if j == 0 else sel)
+        real = sel >= 0
+        keep = kb.has_keep[np.maximum(sel, 0)] & real
+        if softmax:
+            if ref0 is None:
+                ref0 = _reference_score(model, kb, g, r, b_hi)   # <= the best key's score
+            alive = real & (~(b_hi < iv.down(ref0 - cut)[:, None]) | keep)
+        else:
+            contrib = iv.up(iv.exp_upper(b_hi) * kb.top[np.maximum(sel, 0)])
+            alive = real & (~(contrib < share / N) | keep)
+        dropped.append((kb, sel, b_hi, real & ~alive))
+        kept_blocks = _compact(alive, np.broadcast_to(sel, alive.shape))
+        sel = _expand(kept_blocks, tree.children[j]) if j + 1 < len(levels) else kept_blocks
+    cand = _expand(sel, levels[-1].index)                     # the keys of the blocks left
     s_lo, s_hi = _key_scores(model, g, r, cand)
     real = cand >= 0
     safe = np.where(real, cand, 0)
     keepk = model.keep[safe] & real
-    dead = ~alive                                             # whole blocks dropped per cap
-    if model.kind == "softmax":
+    if softmax:
         # the dropped keys' weight relative to the best key's: a key's is at most
-        # mult_k e^{s_k^+ - M^-} and a dead block's at most its summed multiplicity times
+        # mult_k e^{s_k^+ - M^-} and a dropped block's at most its summed multiplicity times
         # e^{(its score bound) - M^-}, where M^- = ref is below the best key's score on the cap
         # (np.max, not fmax: a NaN reference makes every bound NaN and nothing is dropped)
         ref = np.maximum(ref0, np.max(np.where(real, s_lo, -np.inf), axis=1))
-        w_blk = iv.up(iv.exp((iv.up(b_hi - ref[:, None]),) * 2)[1] * kb.mult_sum[None, :])
-        theta = usum(np.where(dead, w_blk, 0.0), 1)
-        w_up = iv.up(iv.exp((iv.up(s_hi - ref[:, None]),) * 2)[1] * model.mult[safe])
+        theta = np.zeros(G)
+        for kb, bsel, b_hi, dead in dropped:
+            w_blk = iv.up(iv.exp_upper(iv.up(b_hi - ref[:, None])) * kb.mult_sum[np.maximum(bsel, 0)])
+            theta = iv.up(theta + usum(np.where(dead, w_blk, 0.0), 1))
+        w_up = iv.up(iv.exp_upper(iv.up(s_hi - ref[:, None])) * model.mult[safe])
         # the rest of the share goes to the keys of least weight, lightest first (which ones
         # is a float estimate: any choice is sound, the rounded-up sum of the chosen is added);
         # a key whose bound is NaN or infinite is kept, never dropped
@@ -929,19 +1027,18 @@ def _prune(model: CellModel, g: np.ndarray, r: np.ndarray):
         theta = iv.up(theta + usum(np.where(drop, w_up, 0.0), 1))
         rem = iv.up(theta[:, None] * model.span[None, :])
     else:
-        ew = iv.up(iv.exp((s_hi, s_hi))[1] * model.mult[safe])
+        ew = iv.up(iv.exp_upper(s_hi) * model.mult[safe])
         vmag = np.abs(model.values)[safe]
         contrib_k = iv.up(ew * np.max(vmag, axis=2))
         keepm = (~(contrib_k < share / N) | keepk) & real  # a NaN bound is kept
-        eb = iv.exp((b_hi, b_hi))[1]
-        rem = np.stack([iv.up(usum(np.where(real & ~keepm, iv.up(ew * vmag[:, :, i]), 0.0), 1)
-                              + usum(np.where(dead, iv.up(eb * kb.weighted[None, :, i]), 0.0), 1))
-                        for i in range(o)], axis=1)
+        rem = np.stack([usum(np.where(real & ~keepm, iv.up(ew * vmag[:, :, i]), 0.0), 1) for i in range(o)], axis=1)
+        for kb, bsel, b_hi, dead in dropped:
+            eb = iv.exp_upper(b_hi)
+            weighted = kb.weighted[np.maximum(bsel, 0)]
+            rem = np.stack([iv.up(rem[:, i] + usum(np.where(dead, iv.up(eb * weighted[:, :, i]), 0.0), 1))
+                            for i in range(o)], axis=1)
     rem = np.where(np.isfinite(rem), rem, np.inf)
-    K = max(1, int(keepm.sum(axis=1).max()))
-    order = np.argsort(~keepm, axis=1, kind="stable")[:, :K]
-    idx = np.where(np.take_along_axis(keepm, order, axis=1), np.take_along_axis(cand, order, axis=1), -1)
-    return idx, rem
+    return _compact(keepm, cand), rem
 
 
 def bound_cells(model: CellModel | ModelSet, sphere_dim: int, facets, levels, coords, method: str | None = None):

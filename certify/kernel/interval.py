@@ -203,6 +203,38 @@ def exp(a):
     return _nan_where(np.isnan(lo) | np.isnan(hi), np.maximum(lo, 0.0), hi)
 
 
+def exp_upper(x):
+    """Upper bound of e^r for every real r <= x (float array x): the upper end of
+    :func:`exp` of any interval ending at x, from one evaluation; NaN stays NaN."""
+    return fbounds("exp", x)[1]
+
+
+#: Widest half-width that :func:`exp_narrow` takes from one evaluation (e^h <= 1 + 2h needs
+#: h <= 1.25; the margin is arbitrary).
+_EXP_NARROW_HALF = 0.5
+
+
+def exp_narrow(a):
+    """:func:`exp` for intervals that are mostly narrow (scores enclosed to a few ulps), from
+    one evaluation at the midpoint m: with h >= max(hi - m, m - lo), e^r for r in [lo, hi]
+    lies in e^m [e^-h, e^h] and 1 - h <= e^-h, e^h <= 1 + 2h for 0 <= h <= 1.25. Intervals
+    with h > 1/2 (or a non-finite end) get :func:`exp`."""
+    lo, hi = a
+    with np.errstate(invalid="ignore", over="ignore"):
+        m = (lo + hi) / 2
+        h = np.maximum(up(hi - m), up(m - lo))
+    wide = ~(h <= _EXP_NARROW_HALF)              # True for NaN
+    elo, ehi = fbounds("exp", np.where(wide, 0.0, m))
+    rlo = np.maximum(down(elo * down(1.0 - h)), 0.0)
+    rhi = up(ehi * up(1.0 + 2.0 * h))
+    if np.any(wide):
+        lo, hi = np.broadcast_arrays(lo, hi)
+        rlo, rhi = np.broadcast_to(rlo, lo.shape).copy(), np.broadcast_to(rhi, lo.shape).copy()
+        wide = np.broadcast_to(wide, lo.shape)
+        rlo[wide], rhi[wide] = exp((lo[wide], hi[wide]))
+    return rlo, rhi
+
+
 def log(a):
     lo, hi = a
     with np.errstate(divide="ignore", invalid="ignore"):

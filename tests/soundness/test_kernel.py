@@ -51,6 +51,31 @@ def test_elementary_functions_contain_exact_values(name, a, w, t):
     assert inside(exact, rlo[0], rhi[0]), f"{name} on [{a!r}, {a + w!r}] at {x!r}: [{rlo[0]!r}, {rhi[0]!r}]"
 
 
+@settings(max_examples=300, deadline=None)
+@given(a=st.floats(-700, 700), w=st.one_of(st.floats(0, 1e-12), st.floats(0, 2.0)), t=st.floats(0, 1))
+def test_one_evaluation_exp_rules_contain_exact_values(a, w, t):
+    """exp_narrow (one evaluation at the midpoint, widened by 1 - h and 1 + 2h; wide
+    intervals fall back to exp) and exp_upper contain e^x at points of the interval, with
+    zero slack, against Arb at 128 bits."""
+    lo, hi = np.array([a, a, -np.inf, np.nan]), np.array([a + w, a + w / 1e6, a, a])
+    rlo, rhi = iv.exp_narrow((lo, hi))
+    for j in range(2):
+        x = flint.arb(lo[j]) + flint.arb(t) * (flint.arb(hi[j]) - flint.arb(lo[j]))
+        if np.isfinite(rhi[j]):
+            assert inside(x.exp(), rlo[j], rhi[j]), (lo[j], hi[j], t, rlo[j], rhi[j])
+        up = iv.exp_upper(hi[j:j + 1])[0]
+        assert np.isinf(up) or not bool(flint.arb(hi[j]).exp() > flint.arb(up)), (hi[j], up)
+    assert rlo[2] == 0.0 and np.isnan(rlo[3]) and np.isnan(rhi[3])
+    assert np.isnan(iv.exp_upper(np.array([np.nan]))[0])
+
+
+def test_one_evaluation_exp_is_not_looser_than_needed():
+    """Narrow intervals lose at most about their own width (the rule is not a refusal)."""
+    x = np.linspace(-50, 5, 101)
+    lo, hi = iv.exp_narrow((x, x + 1e-12))
+    assert np.all(hi / lo - 1 < 5e-12)
+
+
 @settings(max_examples=200, deadline=None)
 @given(a=st.floats(-5, 5), w=st.floats(0, 3), b=st.floats(-5, 5), v=st.floats(0, 3),
        s=st.floats(0, 1), t=st.floats(0, 1), n=st.integers(-4, 6))
@@ -490,6 +515,52 @@ def test_block_score_bounds_hold_for_every_member_key():
             best = np.max(np.where(real, scores[np.maximum(kb.index, 0)], -np.inf), axis=1)
             # float scores are within 1e-9 relative of the exact ones
             assert np.all(best <= bound[j] + 1e-9 * np.abs(best) + 1e-9), j
+
+
+@pytest.mark.parametrize("n", [700, 5000])
+def test_key_tree_levels_partition_the_keys_and_bound_every_member(n):
+    """Every level of the pruning's tree of blocks holds each key exactly once, each block is
+    the union of its children, and every level's score bounds hold for its members at sampled
+    points of caps (so a block dropped at any depth pays for all its keys)."""
+    import certify.kernel.cellbound as cb
+
+    rng = np.random.default_rng(n)
+    keys = rng.standard_normal((n, 3))
+    keys *= 40.0 / np.linalg.norm(keys, axis=1, keepdims=True)
+    model = prepare(make_problem(2, "softmax", keys, rng.standard_normal((n, 1)), "x0", 1.0))
+    tree = model.key_tree
+    assert len(tree.levels) >= 2
+    for j, kb in enumerate(tree.levels):
+        members = kb.index[kb.index >= 0]
+        assert np.array_equal(np.sort(members), np.arange(model.keys.shape[0])), j
+        if j + 1 < len(tree.levels):
+            below = tree.levels[j + 1].index
+            for b in range(kb.index.shape[0]):
+                kids = tree.children[j][b]
+                union = below[kids[kids >= 0]]
+                assert sorted(union[union >= 0]) == sorted(kb.index[b][kb.index[b] >= 0]), (j, b)
+    f, l, co = root_cells(2)
+    for _ in range(3):
+        f, l, co = split_cells(2, f, l, co)
+    pick = rng.choice(len(f), 24, replace=False)
+    f, l, co = f[pick], l[pick], co[pick]
+    g, r = cell_caps(2, f, l, co)
+    y = sample_cell_points(2, f, l, co, 5, rng)
+    for j, kb in enumerate(tree.levels):
+        full = cb._block_scores(kb, g, r)
+        some = np.arange(kb.index.shape[0])[None, ::-1].repeat(len(f), 0)
+        some[:, ::3] = -1                                   # padding in the selection
+        sel = cb._block_scores(kb, g, r, some)
+        assert np.all(np.isnan(sel[some < 0]))
+        for c in range(len(f)):
+            for yk in y[c]:
+                x = yk / np.linalg.norm(yk)
+                scores = model.keys @ x + model.biases
+                best = np.max(np.where(kb.index >= 0, scores[np.maximum(kb.index, 0)], -np.inf), axis=1)
+                # float scores are within 1e-9 relative of the exact ones
+                assert np.all(best <= full[c] + 1e-9 * np.abs(best) + 1e-9), (j, c)
+                chosen = some[c] >= 0
+                assert np.all(best[some[c][chosen]] <= sel[c][chosen] + 1e-9 * np.abs(best[some[c][chosen]]) + 1e-9), (j, c)
 
 
 def test_pruned_core_head_bounds_are_never_below_rigorous_sampled_errors():
