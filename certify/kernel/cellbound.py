@@ -94,7 +94,7 @@ BLOCK = 100_000
 #: Cell-bound methods; the certificate records one per leaf.
 METHODS = ("taylor3", "lipschitz")
 #: A cell's keys are pruned on the cap of its ancestor this many levels up.
-GROUP_UP = 1
+GROUP_UP = 2
 #: Pruning is skipped for heads with at most this many keys.
 PRUNE_MIN_KEYS = 48
 #: Fraction of epsilon the dropped keys may cost, at most.
@@ -377,7 +377,8 @@ def _chord_range(P, w, c, c2, A, key_sq, q_lo, q_hi, rho):
     |A_k|^2 - 2 <A_k, w> + |w|^2 and <G_k, c> = <A_k, c> - <w, c>: only the dot products
     P = <A_k, c> (given, enclosed), <A_k, w> and the keys' squared norms key_sq are needed,
     so no B x K x d interval work. (The squared form loses about sqrt(u) |G_k| to
-    cancellation, which only widens the range.)"""
+    cancellation, which only widens the range.) [q_lo, q_hi] encloses <d, c> and holds 0
+    (as :func:`_geometry` gives it)."""
     cw = iv.sum_enclosure(*iv.mul(iv.point(c), iv.point(w)), axis=-1)
     w2 = iv.sum_enclosure(*iv.square(iv.point(w)), axis=-1)
     if np.any(w):
@@ -386,12 +387,19 @@ def _chord_range(P, w, c, c2, A, key_sq, q_lo, q_hi, rho):
     else:
         g2 = key_sq
     gc = iv.sub(P, _col(cw))
-    beta = iv.mul(gc, _col(iv.recip(c2)))
-    along = iv.down(iv.square(gc)[0] / c2[1][:, None])
+    # gc^2 from below: 0 where gc may be 0, else the smaller end's square
+    low = np.where((gc[0] <= 0) & (gc[1] >= 0), 0.0, np.minimum(np.abs(gc[0]), np.abs(gc[1])))
+    along = iv.down(np.maximum(iv.down(low * low), 0.0) / c2[1][:, None])
     perp = iv.up(np.sqrt(np.maximum(iv.up(g2[1] - along), 0.0)))
-    bq = iv.mul(beta, (q_lo[:, None], q_hi[:, None]))
+    # beta_k <d, c> = gc_k * (<d, c> / |c|^2), and <d, c> / |c|^2 lies in Q = [r q_lo, r q_hi]
+    # with r >= 1/|c|^2 > 0 because q_lo <= 0 <= q_hi; a product with an interval holding 0
+    # has its ends at gc_lo Q_hi or gc_hi Q_lo (low) and gc_hi Q_hi or gc_lo Q_lo (high)
+    r = iv.recip(c2)[1]
+    Q_lo, Q_hi = iv.down(r * q_lo)[:, None], iv.up(r * q_hi)[:, None]
+    bq_lo = np.minimum(gc[0] * Q_hi, gc[1] * Q_lo)
+    bq_hi = np.maximum(gc[1] * Q_hi, gc[0] * Q_lo)
     rp = iv.up(rho[:, None] * perp)
-    e_lo, e_hi = iv.down(bq[0] - rp), iv.up(bq[1] + rp)
+    e_lo, e_hi = iv.down(iv.down(bq_lo) - rp), iv.up(iv.up(bq_hi) + rp)
     return e_lo, e_hi, np.maximum(-e_lo, e_hi)
 
 
