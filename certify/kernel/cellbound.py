@@ -89,8 +89,9 @@ def _squared(x):
     return x * x
 
 
-#: Largest cells x kept-keys block processed at once (memory, not soundness).
-BLOCK = 100_000
+#: Largest cells x kept-keys x dimension block processed at once (memory, not soundness):
+#: a chunk of 1024 cells with up to 130 kept keys on S^2 in one block.
+BLOCK = 400_000
 #: Cell-bound methods; the certificate records one per leaf.
 METHODS = ("taylor3", "lipschitz")
 #: A cell's keys are pruned on the cap of its ancestor this many levels up.
@@ -104,12 +105,12 @@ PRUNE_SHARE = 1e-3
 def usum(x, axis=-1):
     """Upper bound of the exact sum of non-negative float terms."""
     n = np.shape(x)[axis]
-    return iv.up(np.sum(x, axis=axis) * (1.0 + 2.0 * iv.gamma(max(n - 1, 1))))
+    return iv.up_nonneg(np.sum(x, axis=axis) * (1.0 + 2.0 * iv.gamma(max(n - 1, 1))))
 
 
 def norm_up(mags, axis=-1):
     """Upper bound of the Euclidean norm of vectors with entries bounded by ``mags``."""
-    return iv.up(np.sqrt(usum(iv.up(mags * mags), axis=axis)))
+    return iv.up_nonneg(np.sqrt(usum(iv.up_nonneg(mags * mags), axis=axis)))
 
 
 def ball_matmul(am, ar, bm, br):
@@ -151,6 +152,7 @@ class CellModel:
     third: list = field(default_factory=list)  # o lists of (multiplicity, evaluator)
     _key_sq: tuple | None = field(default=None, repr=False)
     _blocks: object = field(default=None, repr=False)
+    _key_norm: np.ndarray | None = field(default=None, repr=False)
     #: False for targets that are only Lipschitz (abs, sign): taylor3 is then refused
     smooth: bool = True
 
@@ -173,6 +175,18 @@ class CellModel:
         if self._key_sq is None:
             self._key_sq = iv.sum_enclosure(*iv.square(iv.point(self.keys)), axis=-1)
         return self._key_sq
+
+    @property
+    def unit_mult(self) -> bool:
+        """Every key has multiplicity 1."""
+        return bool(np.all(self.mult == 1.0))
+
+    @property
+    def key_norm(self):
+        """Upper bounds of the keys' norms |A_k|."""
+        if self._key_norm is None:
+            self._key_norm = iv.up(np.sqrt(self.key_sq[1]))
+        return self._key_norm
 
     @property
     def dim(self) -> int:
@@ -336,12 +350,20 @@ def _target_part(problem, third: bool):
 
 # ------------------------------------------------------------------------- helpers
 
-def _dot3(c, A):
-    """Enclosure of <c_b, A_bk> for float c (B x d) and A (B x K x d)."""
+def _dot3(c, A, anorm=None):
+    """Enclosure of <c_b, A_bk> for float c (B x d) and A (B x K x d); ``anorm`` (B x K), when
+    given, bounds the norms |A_bk| from above."""
     d = c.shape[-1]
     val = np.matmul(A, c[:, :, None])[:, :, 0]
-    # |fl - exact| <= gamma_d sum |A||c|, and the float absolute sum is within gamma_d of its own
-    err = iv.up(np.matmul(np.abs(A), np.abs(c)[:, :, None])[:, :, 0] * (iv.gamma(d) * (1 + 2 * iv.gamma(d + 2))) + d * math.ldexp(1.0, -1073))
+    # |fl - exact| <= gamma_d sum |A||c| (any order), and sum |A||c| <= |A| |c| (Cauchy-Schwarz)
+    # or, without the norms, the float absolute sum, itself within gamma_d of the exact one
+    factor = iv.gamma(d) * (1 + 2 * iv.gamma(d + 2))
+    if anorm is None:
+        absdot = np.matmul(np.abs(A), np.abs(c)[:, :, None])[:, :, 0]
+    else:
+        cnorm = iv.up(np.sqrt(usum(iv.up(c * c), axis=1)))
+        absdot = iv.up_nonneg(anorm * cnorm[:, None])
+    err = iv.up_nonneg(absdot * factor + d * math.ldexp(1.0, -1073))
     return iv.down(val - err), iv.up(val + err)
 
 
@@ -368,7 +390,7 @@ def _radial_bound(Glo, Ghi, c, qmag, rho):
     return iv.up(iv.up(np.abs(beta) * qmag) + iv.up(rho * perp)), beta, perp
 
 
-def _chord_range(P, w, c, c2, A, key_sq, q_lo, q_hi, rho):
+def _chord_range(P, w, c, c2, A, key_sq, q_lo, q_hi, rho, anorm=None):
     """Enclosure [e_lo, e_hi] of <d, G_k> over admissible d for G_k = A_k - w (B x K; A_k
     exact keys, w a float vector per cell), and D = max(|e_lo|, |e_hi|).
 
@@ -382,7 +404,7 @@ def _chord_range(P, w, c, c2, A, key_sq, q_lo, q_hi, rho):
     cw = iv.sum_enclosure(*iv.mul(iv.point(c), iv.point(w)), axis=-1)
     w2 = iv.sum_enclosure(*iv.square(iv.point(w)), axis=-1)
     if np.any(w):
-        aw = _dot3(w, A)
+        aw = _dot3(w, A, anorm)
         g2 = iv.add(iv.sub(key_sq, iv.scale(aw, 2.0)), _col(w2))
     else:
         g2 = key_sq
@@ -390,7 +412,7 @@ def _chord_range(P, w, c, c2, A, key_sq, q_lo, q_hi, rho):
     # gc^2 from below: 0 where gc may be 0, else the smaller end's square
     low = np.where((gc[0] <= 0) & (gc[1] >= 0), 0.0, np.minimum(np.abs(gc[0]), np.abs(gc[1])))
     along = iv.down(np.maximum(iv.down(low * low), 0.0) / c2[1][:, None])
-    perp = iv.up(np.sqrt(np.maximum(iv.up(g2[1] - along), 0.0)))
+    perp = iv.up_nonneg(np.sqrt(np.maximum(iv.up(g2[1] - along), 0.0)))
     # beta_k <d, c> = gc_k * (<d, c> / |c|^2), and <d, c> / |c|^2 lies in Q = [r q_lo, r q_hi]
     # with r >= 1/|c|^2 > 0 because q_lo <= 0 <= q_hi; a product with an interval holding 0
     # has its ends at gc_lo Q_hi or gc_hi Q_lo (low) and gc_hi Q_hi or gc_lo Q_lo (high)
@@ -398,7 +420,7 @@ def _chord_range(P, w, c, c2, A, key_sq, q_lo, q_hi, rho):
     Q_lo, Q_hi = iv.down(r * q_lo)[:, None], iv.up(r * q_hi)[:, None]
     bq_lo = np.minimum(gc[0] * Q_hi, gc[1] * Q_lo)
     bq_hi = np.maximum(gc[1] * Q_hi, gc[0] * Q_lo)
-    rp = iv.up(rho[:, None] * perp)
+    rp = iv.up_nonneg(rho[:, None] * perp)
     e_lo, e_hi = iv.down(iv.down(bq_lo) - rp), iv.up(iv.up(bq_hi) + rp)
     return e_lo, e_hi, np.maximum(-e_lo, e_hi)
 
@@ -476,15 +498,18 @@ def bound_caps(model: CellModel, c: np.ndarray, rho: np.ndarray, method: str | N
     return U, est
 
 
-def _centre_weights(model, c, A, b, mult):
-    P = _dot3(c, A)
+def _centre_weights(model, c, A, b, mult, anorm=None):
+    P = _dot3(c, A, anorm)
     S = (iv.down(P[0] + b), iv.up(P[1] + b))
     shift = np.max(S[1], axis=1)
     s0 = None
     if model.self_q is not None:
         s0 = _quad(c, model.self_q)
         shift = np.maximum(shift, s0[1])
-    W = iv.scale(iv.exp_narrow((iv.down(S[0] - shift[:, None]), iv.up(S[1] - shift[:, None]))), mult)
+    W = iv.exp_narrow((iv.down(S[0] - shift[:, None]), iv.up(S[1] - shift[:, None])))
+    # multiplicities are 1 (0 for padding) unless a pseudo-key stands for context tokens:
+    # products by 0 and 1 are exact
+    W = (W[0] * mult, W[1] * mult) if model.unit_mult else iv.scale(W, mult)
     W0 = None if s0 is None else iv.exp_narrow((iv.down(s0[0] - shift), iv.up(s0[1] - shift)))
     return W, W0, shift, P
 
@@ -551,7 +576,8 @@ def _taylor3_block(model, c, rho, A, b, V, mult, ksq):
     Bc, d = c.shape
     o = V.shape[2]
     c2, q_lo, q_hi, qmag, rho2 = _geometry(c, rho)
-    W, _, shift, P = _centre_weights(model, c, A, b, mult)
+    anorm = iv.up_nonneg(np.sqrt(ksq[1]))                 # >= |A_k|
+    W, _, shift, P = _centre_weights(model, c, A, b, mult, anorm)
     softmax = model.kind == "softmax"
     if softmax:
         Z = _isum(W, 1)
@@ -567,18 +593,19 @@ def _taylor3_block(model, c, rho, A, b, V, mult, ksq):
     pair = {}
     for n, (j, l) in enumerate(zip(*np.triu_indices(d))):
         pair[j, l] = pair[l, j] = n
-    e_lo, e_hi, D = _chord_range(P, w, c, c2, A, ksq, q_lo, q_hi, rho)
+    e_lo, e_hi, D = _chord_range(P, w, c, c2, A, ksq, q_lo, q_hi, rho, anorm)
     if softmax:
         # the exact centre mean is abar = w + E[X]
         jensen = iv.up(rho * norm_up(np.stack([iv.mag(_pick(EX, j)) for j in range(d)], axis=1), axis=1))
-        pi_hat = iv.up(pi[1] * iv.exp_upper(iv.up(e_hi + jensen[:, None])))
-        S10 = usum(iv.up(pi_hat * D), 1)
-        S20 = usum(iv.up(pi_hat * iv.up(D * D)), 1)
+        # products of non-negative quantities (pi, D, Y, e^.) are rounded up in two operations
+        pi_hat = iv.up_nonneg(pi[1] * iv.exp_upper(iv.up(e_hi + jensen[:, None])))
+        S10 = usum(iv.up_nonneg(pi_hat * D), 1)
+        S20 = usum(iv.up_nonneg(pi_hat * iv.up_nonneg(D * D)), 1)
         # |E_t[X]| for X = <d, a - w>: E_0[X] = <d, abar(c) - w> is within jensen and
         # d/dt E_t[X] = Var_t(X) <= S20, so the moving mean is within jensen + S20 (and S10)
         drift = np.minimum(S10, iv.up(jensen + S20))
-        Dc = iv.up(D + drift[:, None])
-        Dc3 = iv.up(iv.up(Dc * Dc) * Dc)
+        Dc = iv.up_nonneg(D + drift[:, None])
+        Dc3 = iv.up_nonneg(iv.up_nonneg(Dc * Dc) * Dc)
     else:
         escale = iv.exp((shift, shift))
         What = iv.up(W[1] * iv.exp_upper(e_hi))
@@ -633,10 +660,10 @@ def _taylor3_block(model, c, rho, A, b, V, mult, ksq):
         second = iv.up(iv.up(rho2 * nrm) + iv.up(2 * iv.up(uabs * iv.up(rho * Mc_n)))
                        + iv.up(iv.up(uabs * uabs) * iv.mag(cMc)))
         if softmax:
-            Y = iv.up(np.abs(Yf[:, :, i]))  # >= |v_ki - beta_i| (one rounding)
-            S01 = usum(iv.up(pi_hat * Y), 1)
-            S11 = usum(iv.up(iv.up(pi_hat * D) * Y), 1)
-            P31 = usum(iv.up(iv.up(pi_hat * Dc3) * iv.up(Y + S01[:, None])), 1)
+            Y = iv.up_nonneg(np.abs(Yf[:, :, i]))  # >= |v_ki - beta_i| (one rounding)
+            S01 = usum(iv.up_nonneg(pi_hat * Y), 1)
+            S11 = usum(iv.up_nonneg(iv.up_nonneg(pi_hat * D) * Y), 1)
+            P31 = usum(iv.up_nonneg(iv.up_nonneg(pi_hat * Dc3) * iv.up_nonneg(Y + S01[:, None])), 1)
             R3 = iv.up(P31 + iv.up(3 * iv.up(S20 * iv.up(S11 + iv.up(S10 * S01)))))
         else:
             R3 = iv.up(usum(iv.up(iv.up(What * D3) * np.abs(V[:, :, i])), 1) * escale[1])
@@ -893,7 +920,7 @@ def _key_scores(model: CellModel, g, r, keys_idx):
     """Rigorous (s_lo, s_hi) of the scores of keys ``keys_idx`` (G x K, -1 padding gives NaN)
     over the caps (g, r)."""
     safe = np.where(keys_idx >= 0, keys_idx, 0)
-    dot = _dot3(g, model.keys[safe])
+    dot = _dot3(g, model.keys[safe], model.key_norm[safe])
     s_lo, s_hi = _cap_scores(g, r, dot, (model.key_sq[0][safe], model.key_sq[1][safe]), model.biases[safe])
     pad = keys_idx < 0
     return np.where(pad, np.nan, s_lo), np.where(pad, np.nan, s_hi)
@@ -907,20 +934,13 @@ def _block_scores(kb: KeyBlocks, g, r, sel: np.ndarray | None = None):
     norm_max (norm_min where it is negative). With ``sel`` (G x W block indices, -1
     padding) only those blocks, per cap (G x W; padding gives NaN)."""
     if sel is None:
-        G, nb = g.shape[0], kb.centre.shape[0]
-        dot = iv.dot_enclosure(g, kb.centre)
-        csq = iv.sum_enclosure(*iv.square(iv.point(kb.centre)), axis=1)
-        csq = (np.broadcast_to(csq[0], (G, nb)), np.broadcast_to(csq[1], (G, nb)))
-        gu = iv.dot_enclosure(g, kb.direction)
-        u2 = iv.sum_enclosure(*iv.square(iv.point(kb.direction)), axis=1)[0][None, :]
-        pick = lambda a: a[None, :]
-    else:
-        safe = np.where(sel >= 0, sel, 0)
-        dot = _dot3(g, kb.centre[safe])
-        csq = iv.sum_enclosure(*iv.square(iv.point(kb.centre[safe])), axis=2)
-        gu = _dot3(g, kb.direction[safe])
-        u2 = iv.sum_enclosure(*iv.square(iv.point(kb.direction[safe])), axis=2)[0]
-        pick = lambda a: a[safe]
+        sel = np.broadcast_to(np.arange(kb.centre.shape[0]), (g.shape[0], kb.centre.shape[0]))
+    safe = np.where(sel >= 0, sel, 0)
+    dot = _dot3(g, kb.centre[safe])
+    csq = iv.sum_enclosure(*iv.square(iv.point(kb.centre[safe])), axis=2)
+    gu = _dot3(g, kb.direction[safe])
+    u2 = iv.sum_enclosure(*iv.square(iv.point(kb.direction[safe])), axis=2)[0]
+    pick = lambda a: a[safe]
     _, ball = _cap_scores(g, r, dot, csq, 0.0)
     ball = iv.up(iv.up(ball + pick(kb.radius)) + pick(kb.bias_max))
     g2 = iv.sum_enclosure(*iv.square(iv.point(g)), axis=1)
@@ -930,7 +950,7 @@ def _block_scores(kb: KeyBlocks, g, r, sel: np.ndarray | None = None):
     ang = iv.up(np.where(cos_hi >= 0, iv.up(cos_hi * pick(kb.norm_max)), iv.up(cos_hi * pick(kb.norm_min)))
                 + pick(kb.bias_max))
     out = np.fmin(ball, ang)   # one NaN side falls back to the other; both NaN stays NaN
-    return out if sel is None else np.where(sel >= 0, out, np.nan)
+    return np.where(sel >= 0, out, np.nan)
 
 
 def prune_keys(model: CellModel, g: np.ndarray, r: np.ndarray):
@@ -967,7 +987,12 @@ def _reference_score(model: CellModel, top: KeyBlocks, g, r, t_hi):
     best = np.argmax(np.where(np.isnan(t_hi), -np.inf, t_hi), axis=1)
     idx = top.index[best]                                     # G x S
     safe = np.where(idx >= 0, idx, 0)
-    approx = np.einsum("gd,gkd->gk", g, model.keys[safe]) + model.biases[safe]
+    # element by element in a fixed order (correctly rounded operations): the same choice on
+    # every host and in every batch, so a leaf's bound does not move with its company
+    keys = model.keys[safe]
+    approx = model.biases[safe] + g[:, None, 0] * keys[:, :, 0]
+    for j in range(1, g.shape[1]):
+        approx = approx + g[:, None, j] * keys[:, :, j]
     pick = np.take_along_axis(idx, np.argmax(np.where(idx >= 0, approx, -np.inf), axis=1)[:, None], axis=1)
     return _key_scores(model, g, r, pick)[0][:, 0]
 
@@ -988,7 +1013,7 @@ def _prune(model: CellModel, g: np.ndarray, r: np.ndarray):
     dropped = []                                              # (level, sel, bounds, dead)
     ref0 = None
     for j, kb in enumerate(levels):
-        b_hi = _block_scores(kb, g, r, None if j == 0 else sel)
+        b_hi = _block_scores(kb, g, r, sel)
         real = sel >= 0
         keep = kb.has_keep[np.maximum(sel, 0)] & real
         if softmax:

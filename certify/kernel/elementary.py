@@ -79,6 +79,17 @@ def up(x):
     return x + (np.abs(x) * _STEP + TINY)
 
 
+_ONE_UP = 1.0 + _STEP
+
+
+def up_nonneg(x):
+    """:func:`up` for x >= 0 (or +inf, NaN) in two operations: for a normal x in [2^e, 2^(e+1)),
+    x (1 + 2^-52) >= x + 2^(e-52) = x + ulp(x), a float, so the product rounds to at least the
+    successor of x (overflow gives inf); for a subnormal x or 0 the product rounds to at least
+    x and adding 2^-1074 (exact there) reaches the successor. Negative x is not allowed."""
+    return x * _ONE_UP + TINY
+
+
 # ------------------------------------------------------------------ exact constants
 
 def _float_up(q: Fr) -> float:

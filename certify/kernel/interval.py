@@ -37,7 +37,7 @@ import math
 import numpy as np
 
 from certify.kernel import elementary as el
-from certify.kernel.elementary import down, up
+from certify.kernel.elementary import down, up, up_nonneg
 
 #: Unit roundoff of binary64.
 U = math.ldexp(1.0, -53)

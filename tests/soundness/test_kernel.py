@@ -69,6 +69,22 @@ def test_one_evaluation_exp_rules_contain_exact_values(a, w, t):
     assert np.isnan(iv.exp_upper(np.array([np.nan]))[0])
 
 
+@settings(max_examples=500, deadline=None)
+@given(x=st.one_of(st.floats(0, 1e-300), st.floats(0, 1e300), st.sampled_from(
+    [0.0, 5e-324, 2.2250738585072014e-308, 2.225073858507201e-308, 1.0, 1.7976931348623157e308])))
+def test_rounding_up_non_negative_numbers_reaches_the_next_float(x):
+    """up_nonneg (two operations) gives at least the successor of x, like up, for every
+    non-negative float: subnormals, the smallest normal, 1 and the largest float included."""
+    import math
+
+    from certify.kernel.elementary import up, up_nonneg
+
+    with np.errstate(over="ignore"):
+        got = float(up_nonneg(np.array([x]))[0])
+    assert got >= math.nextafter(x, math.inf) and got >= x, (x, got)
+    assert float(up(np.array([x]))[0]) >= math.nextafter(x, math.inf)
+
+
 def test_one_evaluation_exp_is_not_looser_than_needed():
     """Narrow intervals lose at most about their own width (the rule is not a refusal)."""
     x = np.linspace(-50, 5, 101)
@@ -91,6 +107,27 @@ def test_arithmetic_contains_exact_values(a, w, b, v, s, t, n):
     lo, hi = iv.pow_int(A, n)
     if np.isfinite(lo[0]) and np.isfinite(hi[0]) and not (n < 0 and x == 0):
         assert inside(x ** n, lo[0], hi[0])
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1.0, 3e2, 1e150])
+def test_batched_key_dots_contain_exact_values_with_and_without_norms(scale):
+    """_dot3's enclosures of <c_b, A_bk>, from the float absolute sums or from the keys'
+    norm bounds (Cauchy-Schwarz), contain the exact dot products (Arb, zero slack); keys of
+    very different sizes, and the underflow range, included."""
+    import certify.kernel.cellbound as cb
+
+    rng = np.random.default_rng(int(np.log10(scale)) + 400)
+    B, K, d = 5, 7, 4
+    c = rng.standard_normal((B, d))
+    c /= np.linalg.norm(c, axis=1, keepdims=True)
+    A = rng.standard_normal((B, K, d)) * scale * np.exp(rng.uniform(-5, 5, (B, K, 1)))
+    sq = iv.sum_enclosure(*iv.square(iv.point(A)), axis=2)
+    anorm = iv.up(np.sqrt(sq[1]))
+    for lo, hi in (cb._dot3(c, A), cb._dot3(c, A, anorm)):
+        for b in range(B):
+            for k in range(K):
+                exact = sum((flint.arb(float(A[b, k, j])) * flint.arb(float(c[b, j])) for j in range(d)), flint.arb(0))
+                assert flint.arb(lo[b, k]) <= exact <= flint.arb(hi[b, k]), (scale, b, k, lo[b, k], hi[b, k])
 
 
 def test_sums_and_dots_contain_exact_values():
