@@ -568,6 +568,11 @@ def _raw_moments(pi, A, w, V, beta):
     return part(0, (d,)), part(1, (P,)), part(2, (o,)), part(3, (o, d)), part(4, (o, P)), Yf
 
 
+def _columns(parts, B):
+    """Interval values (each of B cells, or one for all) as the columns of one B x n interval."""
+    return tuple(np.stack([np.broadcast_to(p[e], (B,)) for p in parts], 1) for e in (0, 1))
+
+
 def _pick(a, *index):
     return a[0][(slice(None),) + index], a[1][(slice(None),) + index]
 
@@ -590,13 +595,13 @@ def _taylor3_block(model, c, rho, A, b, V, mult, ksq):
         w = np.zeros_like(c)
         beta = np.zeros((Bc, o))
     EX, EXX, EY, EYX, EYXX, Yf = _raw_moments(pi, A, w, V, beta)
-    pair = {}
-    for n, (j, l) in enumerate(zip(*np.triu_indices(d))):
-        pair[j, l] = pair[l, j] = n
+    J, L = np.triu_indices(d)                      # the pairs (j <= l) of the Hessian
+    pair = np.empty((d, d), dtype=np.int64)
+    pair[J, L] = pair[L, J] = np.arange(J.size)
     e_lo, e_hi, D = _chord_range(P, w, c, c2, A, ksq, q_lo, q_hi, rho, anorm)
     if softmax:
         # the exact centre mean is abar = w + E[X]
-        jensen = iv.up(rho * norm_up(np.stack([iv.mag(_pick(EX, j)) for j in range(d)], axis=1), axis=1))
+        jensen = iv.up(rho * norm_up(iv.mag(EX), axis=1))
         # products of non-negative quantities (pi, D, Y, e^.) are rounded up in two operations
         pi_hat = iv.up_nonneg(pi[1] * iv.exp_upper(iv.up(e_hi + jensen[:, None])))
         S10 = usum(iv.up_nonneg(pi_hat * D), 1)
@@ -615,34 +620,31 @@ def _taylor3_block(model, c, rho, A, b, V, mult, ksq):
     uabs = iv.up(qmag / c2[0])
     total = np.zeros(Bc)
     est = np.zeros(Bc)
-    mux = [_pick(EX, j) for j in range(d)]
+    at = lambda a, k: (a[0][:, k], a[1][:, k])     # columns of an interval array
     for i in range(o):
         muy = _pick(EY, i)
-        eyx = [_pick(EYX, i, j) for j in range(d)]
+        eyx = _pick(EYX, i)                        # B x d
+        eyxx = _pick(EYXX, i)                      # B x pairs
+        # all entries j (gradient) and pairs (j, l) (Hessian) at once, entry by entry the
+        # same operations as written out for one entry
         if softmax:
             # centre value, gradient (covariance) and Hessian (third joint cumulant)
             # from raw moments about (w, beta)
             Hc = iv.add(iv.point(beta[:, i]), muy)
-            gH = [iv.sub(eyx[j], iv.mul(muy, mux[j])) for j in range(d)]
-            hH = {}
-            for j in range(d):
-                for l in range(j, d):
-                    h = iv.sub(_pick(EYXX, i, pair[j, l]), iv.mul(muy, _pick(EXX, pair[j, l])))
-                    h = iv.sub(h, iv.add(iv.mul(mux[j], eyx[l]), iv.mul(mux[l], eyx[j])))
-                    hH[j, l] = iv.add(h, iv.scale(iv.mul(muy, iv.mul(mux[j], mux[l])), 2.0))
+            gH = iv.sub(eyx, iv.mul(_col(muy), EX))
+            h = iv.sub(eyxx, iv.mul(_col(muy), EXX))
+            h = iv.sub(h, iv.add(iv.mul(at(EX, J), at(eyx, L)), iv.mul(at(EX, L), at(eyx, J))))
+            hH = iv.add(h, iv.scale(iv.mul(_col(muy), iv.mul(at(EX, J), at(EX, L))), 2.0))
         else:
             Hc = iv.mul(muy, escale)
-            gH = [iv.mul(eyx[j], escale) for j in range(d)]
-            hH = {(j, l): iv.mul(_pick(EYXX, i, pair[j, l]), escale) for j in range(d) for l in range(j, d)}
+            gH = iv.mul(eyx, _col(escale))
+            hH = iv.mul(eyxx, _col(escale))
         E = iv.sub(Hc, model.f[i](*cols))
-        G = [iv.sub(gH[j], model.grad[i][j](*cols)) for j in range(d)]
-        M = [[None] * d for _ in range(d)]
-        for (j, l), h in hH.items():
-            M[j][l] = M[l][j] = iv.sub(h, model.hess[i][j][l](*cols))
-        first, _, _ = _radial_bound(np.stack([g[0] for g in G], 1), np.stack([g[1] for g in G], 1), c, qmag, rho)
+        G = iv.sub(gH, _columns([model.grad[i][j](*cols) for j in range(d)], Bc))
+        M = iv.sub(hH, _columns([model.hess[i][j][l](*cols) for j, l in zip(J, L)], Bc))
+        first, _, _ = _radial_bound(G[0], G[1], c, qmag, rho)
         # d^T M d = d_T^T M d_T + 2 u c^T M d_T + u^2 c^T M c, with d = d_T + u c, |d_T| <= rho
-        Mi = (np.stack([np.stack([M[j][l][0] for l in range(d)], 1) for j in range(d)], 1),
-              np.stack([np.stack([M[j][l][1] for l in range(d)], 1) for j in range(d)], 1))
+        Mi = (M[0][:, pair], M[1][:, pair])
         cc = iv.point(c)
         Mc = iv.sum_enclosure(*iv.mul(Mi, (cc[0][:, None, :], cc[1][:, None, :])), axis=2)  # B x d
         cMc = iv.sum_enclosure(*iv.mul(cc, Mc), axis=1)
