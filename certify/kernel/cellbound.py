@@ -835,12 +835,9 @@ class KeyBlocks:
     has_keep: np.ndarray   # B
 
     @classmethod
-    def of(cls, model: CellModel, parts: list[np.ndarray] | None = None) -> "KeyBlocks":
-        """The blocks ``parts`` (arrays of key indices; by default :func:`_split_keys` into
-        blocks of at most ``BLOCK_KEYS``) with their bounds."""
+    def of(cls, model: CellModel, parts: list[np.ndarray]) -> "KeyBlocks":
+        """The blocks ``parts`` (arrays of key indices) with their bounds."""
         keys = model.keys
-        if parts is None:
-            parts = _split_keys(keys, np.arange(keys.shape[0]), BLOCK_KEYS)
         S = max(p.size for p in parts)
         index = np.full((len(parts), S), -1, dtype=np.int64)
         for b, part in enumerate(parts):
@@ -871,7 +868,9 @@ class KeyBlocks:
                    np.any(np.where(real, model.keep[safe], False), axis=1))
 
 
-#: Each block of a :class:`KeyTree` level splits into at most this many blocks below it.
+#: Each block of a :class:`KeyTree` level splits into at most this many blocks below it (a
+#: power of 2: :func:`_split_keys` halves a block of at most TREE_FANOUT x size keys at most
+#: log2(TREE_FANOUT) times on the way to blocks of at most size).
 TREE_FANOUT = 8
 #: The tree's top level has at most about this many blocks.
 TREE_TOP = 64
@@ -900,7 +899,7 @@ class KeyTree:
         for size in sizes[1:]:
             below, links = [], np.full((len(parts), TREE_FANOUT), -1, dtype=np.int64)
             for b, part in enumerate(parts):
-                sub = _split_keys(keys, part, size)   # at most TREE_FANOUT: part has <= 8 size
+                sub = _split_keys(keys, part, size)   # at most TREE_FANOUT blocks
                 links[b, :len(sub)] = np.arange(len(below), len(below) + len(sub))
                 below += sub
             parts = below

@@ -535,23 +535,33 @@ def test_block_score_bounds_hold_for_every_member_key():
     model = prepare(c.problem)
     kb = model.blocks
     rng = np.random.default_rng(4)
+    f, l, co, g, r = _random_cells(rng, 4, 40)
+    _assert_block_bounds_hold(model, kb, cb._block_scores(kb, g, r), sample_cell_points(2, f, l, co, 6, rng))
+
+
+def _random_cells(rng, level: int, count: int):
+    """``count`` distinct cells of S^2 at ``level``, with their caps (centres, radii)."""
     f, l, co = root_cells(2)
-    for _ in range(4):
+    for _ in range(level):
         f, l, co = split_cells(2, f, l, co)
-    pick = rng.choice(len(f), 40, replace=False)
+    pick = rng.choice(len(f), count, replace=False)
     f, l, co = f[pick], l[pick], co[pick]
-    g, r = cell_caps(2, f, l, co)
-    bound = cb._block_scores(kb, g, r)
-    y = sample_cell_points(2, f, l, co, 6, rng)
-    for j in range(len(f)):
-        for yk in y[j]:
+    return (f, l, co) + tuple(cell_caps(2, f, l, co))
+
+
+def _assert_block_bounds_hold(model, kb, bound, points, chosen=None):
+    """Every block's largest member score at the sampled points of cell j is at most
+    bound[j] (for the blocks chosen[j] in column order when given, else all blocks)."""
+    for j in range(len(points)):
+        cols = np.arange(kb.index.shape[0]) if chosen is None else chosen[j]
+        ok = cols >= 0
+        for yk in points[j]:
             x = yk / np.linalg.norm(yk)
             scores = model.keys @ x + model.biases
-            best = np.full(kb.index.shape[0], -np.inf)
-            real = kb.index >= 0
-            best = np.max(np.where(real, scores[np.maximum(kb.index, 0)], -np.inf), axis=1)
+            members = kb.index[np.maximum(cols, 0)]
+            best = np.max(np.where(members >= 0, scores[np.maximum(members, 0)], -np.inf), axis=1)[ok]
             # float scores are within 1e-9 relative of the exact ones
-            assert np.all(best <= bound[j] + 1e-9 * np.abs(best) + 1e-9), j
+            assert np.all(best <= bound[j][ok] + 1e-9 * np.abs(best) + 1e-9), j
 
 
 @pytest.mark.parametrize("n", [700, 5000])
@@ -576,12 +586,7 @@ def test_key_tree_levels_partition_the_keys_and_bound_every_member(n):
                 kids = tree.children[j][b]
                 union = below[kids[kids >= 0]]
                 assert sorted(union[union >= 0]) == sorted(kb.index[b][kb.index[b] >= 0]), (j, b)
-    f, l, co = root_cells(2)
-    for _ in range(3):
-        f, l, co = split_cells(2, f, l, co)
-    pick = rng.choice(len(f), 24, replace=False)
-    f, l, co = f[pick], l[pick], co[pick]
-    g, r = cell_caps(2, f, l, co)
+    f, l, co, g, r = _random_cells(rng, 3, 24)
     y = sample_cell_points(2, f, l, co, 5, rng)
     for j, kb in enumerate(tree.levels):
         full = cb._block_scores(kb, g, r)
@@ -589,15 +594,8 @@ def test_key_tree_levels_partition_the_keys_and_bound_every_member(n):
         some[:, ::3] = -1                                   # padding in the selection
         sel = cb._block_scores(kb, g, r, some)
         assert np.all(np.isnan(sel[some < 0]))
-        for c in range(len(f)):
-            for yk in y[c]:
-                x = yk / np.linalg.norm(yk)
-                scores = model.keys @ x + model.biases
-                best = np.max(np.where(kb.index >= 0, scores[np.maximum(kb.index, 0)], -np.inf), axis=1)
-                # float scores are within 1e-9 relative of the exact ones
-                assert np.all(best <= full[c] + 1e-9 * np.abs(best) + 1e-9), (j, c)
-                chosen = some[c] >= 0
-                assert np.all(best[some[c][chosen]] <= sel[c][chosen] + 1e-9 * np.abs(best[some[c][chosen]]) + 1e-9), (j, c)
+        _assert_block_bounds_hold(model, kb, full, y)
+        _assert_block_bounds_hold(model, kb, sel, y, chosen=some)
 
 
 def test_pruned_core_head_bounds_are_never_below_rigorous_sampled_errors():
