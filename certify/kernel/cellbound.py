@@ -535,7 +535,8 @@ def _raw_moments(pi, A, w, V, beta):
     roundings of the inputs and two of the products; plus 2^-1072 for underflow),
     |sum pi f - fl(sum pm f~)| <= (1 + 2 g) sum pr |f~| + 2 g sum pm |f~| + K 2^-1060
     with g = gamma_(K+8) (any summation order; the absolute sums are float sums, so
-    they are inflated by 1 + 2 g as well)."""
+    they are inflated by 1 + 2 g as well). Also returns the float pair features X_j X_l
+    and their magnitudes (P x K per cell) for :func:`_feature_sums`."""
     Bc, K, d = A.shape
     o = V.shape[2]
     J, L = np.triu_indices(d)
@@ -556,6 +557,7 @@ def _raw_moments(pi, A, w, V, beta):
     for i in range(o):
         np.multiply(Y[:, i, None], XX, out=F[:, base + i * P:base + (i + 1) * P])
     Yf = Y.transpose(0, 2, 1).copy()
+    XXs = XX.copy()
     pm = (pi[0] + pi[1]) / 2
     pr = iv.up(np.maximum(pi[1] - pm, pm - pi[0]))
     mid = np.matmul(F, pm[:, :, None])[:, :, 0]
@@ -565,7 +567,19 @@ def _raw_moments(pi, A, w, V, beta):
     lo, hi = iv.down(mid - err), iv.up(mid + err)
     cut = np.cumsum([0, d, P, o, o * d, o * P])
     part = lambda k, shape: (lo[:, cut[k]:cut[k + 1]].reshape((Bc,) + shape), hi[:, cut[k]:cut[k + 1]].reshape((Bc,) + shape))
-    return part(0, (d,)), part(1, (P,)), part(2, (o,)), part(3, (o, d)), part(4, (o, P)), Yf
+    return part(0, (d,)), part(1, (P,)), part(2, (o,)), part(3, (o, d)), part(4, (o, P)), Yf, (XXs, F[:, d:d + P])
+
+
+def _feature_sums(feat, wts):
+    """Enclosure (B x n) of sum_k wts_k f_k for the exact features of :func:`_raw_moments`
+    (``feat`` = (float features, their magnitudes), B x n x K) and float weights wts >= 0
+    (B x K): the error bound there with a zero radius."""
+    f, fabs = feat
+    K = f.shape[2]
+    g = iv.gamma(K + 8)
+    mid = np.matmul(f, wts[:, :, None])[:, :, 0]
+    err = iv.up(iv.up(np.matmul(fabs, wts[:, :, None])[:, :, 0] * (2 * g)) + (K + 1) * math.ldexp(1.0, -1060))
+    return iv.down(mid - err), iv.up(mid + err)
 
 
 def _columns(parts, B):
@@ -575,6 +589,86 @@ def _columns(parts, B):
 
 def _pick(a, *index):
     return a[0][(slice(None),) + index], a[1][(slice(None),) + index]
+
+
+def _tangent(Mi, c, c2):
+    """Enclosures of P M P (B x d x d; P = I - c c^T / |c|^2, the exact projection on the
+    complement of c), M c and c^T M c for exact symmetric M (B x d x d) enclosed by Mi."""
+    cc = iv.point(c)
+    Mc = iv.sum_enclosure(*iv.mul(Mi, (cc[0][:, None, :], cc[1][:, None, :])), axis=2)  # B x d
+    cMc = iv.sum_enclosure(*iv.mul(cc, Mc), axis=1)
+    inv_c2 = iv.recip(c2)
+    # P M P entries: M_jl - (Mc_j c_l + c_j Mc_l)/|c|^2 + c_j c_l cMc/|c|^4
+    def outer(a, b):
+        return (a[0][:, :, None], a[1][:, :, None]), (b[0][:, None, :], b[1][:, None, :])
+    t1 = iv.add(iv.mul(*outer(Mc, cc)), iv.mul(*outer(cc, Mc)))
+    t1 = iv.mul(t1, (inv_c2[0][:, None, None], inv_c2[1][:, None, None]))
+    k2 = iv.mul(cMc, iv.square(inv_c2))
+    t2 = iv.mul(iv.mul(*outer(cc, cc)), (k2[0][:, None, None], k2[1][:, None, None]))
+    return iv.add(iv.sub(Mi, t1), t2), Mc, cMc
+
+
+def _top_eigenvalue(PMPi):
+    """Upper bound (B,) of the largest eigenvalue of exact P M P (enclosed by PMPi, B x d x d)
+    on the complement of c (dimension n = d - 1; P M P c = 0, so its trace t and squared
+    Frobenius norm F2 are those of these n eigenvalues). Samuelson: n reals of sum t and
+    sum of squares F2 are each at most h(t) = t/n + sqrt((n - 1)/n (F2 - t^2/n)). As a
+    function of t, h peaks at t = sqrt(F2) with the value sqrt(F2) and decreases after it,
+    so with t in [t_lo, t_hi] the bound is h(t_lo) where t_lo >= sqrt(F2), else sqrt(F2)
+    (F2 by its upper end: h grows with F2). Exact for n = 2, and for n = 1 it is t_hi."""
+    n = PMPi[0].shape[1] - 1
+    t_lo, t_hi = iv.sum_enclosure(np.diagonal(PMPi[0], axis1=1, axis2=2),
+                                  np.diagonal(PMPi[1], axis1=1, axis2=2), axis=1)
+    if n == 1:
+        return t_hi
+    mg = iv.mag(PMPi)
+    F2 = usum(iv.up_nonneg(mg * mg).reshape(mg.shape[0], -1), axis=1)
+    F = iv.up_nonneg(np.sqrt(F2))
+    k = float(iv.up(np.float64((n - 1) / n)))
+    rest = np.maximum(iv.up(F2 - iv.down(iv.down(t_lo * t_lo) / n)), 0.0)
+    h = iv.up(iv.up(t_lo / n) + iv.up_nonneg(np.sqrt(iv.up_nonneg(k * rest))))
+    return np.where(t_lo >= F, h, F)
+
+
+def _form_sup(Mp, pair, c, c2, rho, rho2, uabs):
+    """Upper bound (B,) of d^T M d over admissible d for exact symmetric M given by the
+    enclosures of its entries j <= l (Mp, B x pairs): with d = d_T + u c, d_T orthogonal to
+    c, |d_T| <= rho, |u| <= uabs, it is at most rho^2 max(lam, 0) + 2 uabs rho |M c| +
+    uabs^2 |c^T M c|, lam the largest eigenvalue of M on the complement of c."""
+    PMPi, Mc, cMc = _tangent((Mp[0][:, pair], Mp[1][:, pair]), c, c2)
+    lam = np.maximum(_top_eigenvalue(PMPi), 0.0)
+    Mc_n = norm_up(iv.mag(Mc), axis=1)
+    return iv.up(iv.up(rho2 * lam) + iv.up(iv.up(2 * iv.up(uabs * iv.up(rho * Mc_n)))
+                                             + iv.up(iv.up(uabs * uabs) * iv.mag(cMc))))
+
+
+def _third_softmax(pi_hat, D, D2, Y, drift, S20, form):
+    """R3 (B,) >= |d^3/dt^3 sum_k pi_k(t) v_k| on the chord for one output of a softmax head:
+    pi_k(t) proportional to pi_k(0) e^{t X_k} with X_k = <d, A_k> (t in [0, 1], d admissible),
+    given per key pi_hat_k >= pi_k(t), D_k >= |<d, G_k>| (G_k = A_k - w, D2 >= D^2) and
+    Y_k >= |v_k - beta|; drift >= |E_t[X] - <d, w>|, S20 >= E_t[(X - <d, w>)^2] and
+    form(wts) >= sup_d sum_k wts_k <d, G_k>^2 for float weights wts >= 0.
+
+    H''' = E_t[Y~ X~^3] - 3 Var_t(X) Cov_t(X, Y) (X~ = X - E_t X, Y~ = Y - E_t Y). With
+    |Y~_k| <= Y_k + S01 (S01 = sum pi_hat Y >= |E_t Y - beta|), |X~_k| <= Dc_k = D_k + drift
+    and X~_k = <d, G_k> - m, |m| <= drift, the first term is at most sum_k w31_k (<d, G_k> -
+    m)^2 <= q31 + 2 drift l31 + drift^2 s31 with w31_k = pi_hat_k (Y_k + S01) Dc_k,
+    q31 >= sum w31 <d, G>^2, l31 >= sum w31 |<d, G>| (termwise, or Cauchy-Schwarz:
+    sqrt(q31 s31)) and s31 = sum w31. |Cov_t(X, Y)| = |E_t[(X - <d, w>)(Y - beta)] -
+    m (E_t[Y] - beta)| <= S11 + drift S01, and also <= sqrt(Var_t(X) Var_t(Y)) with
+    Var_t(Y) <= E_t[(Y - beta)^2] <= S02 = sum pi_hat Y^2."""
+    py = iv.up_nonneg(pi_hat * Y)
+    S01 = usum(py, 1)
+    S11 = usum(iv.up_nonneg(py * D), 1)
+    S02 = usum(iv.up_nonneg(py * Y), 1)
+    Dc = iv.up_nonneg(D + drift[:, None])
+    w31 = iv.up_nonneg(iv.up_nonneg(pi_hat * iv.up_nonneg(Y + S01[:, None])) * Dc)
+    s31 = usum(w31, 1)
+    q31 = np.minimum(usum(iv.up_nonneg(w31 * D2), 1), form(w31))
+    l31 = np.minimum(usum(iv.up_nonneg(w31 * D), 1), iv.up_nonneg(np.sqrt(iv.up_nonneg(q31 * s31))))
+    P31 = iv.up(q31 + iv.up(iv.up(2 * iv.up(drift * l31)) + iv.up(iv.up(drift * drift) * s31)))
+    cov = np.minimum(iv.up(S11 + iv.up(drift * S01)), iv.up_nonneg(np.sqrt(iv.up_nonneg(S20 * S02))))
+    return iv.up(P31 + iv.up(3 * iv.up(S20 * cov)))
 
 
 def _taylor3_block(model, c, rho, A, b, V, mult, ksq):
@@ -594,30 +688,34 @@ def _taylor3_block(model, c, rho, A, b, V, mult, ksq):
         pi = W
         w = np.zeros_like(c)
         beta = np.zeros((Bc, o))
-    EX, EXX, EY, EYX, EYXX, Yf = _raw_moments(pi, A, w, V, beta)
+    EX, EXX, EY, EYX, EYXX, Yf, XXf = _raw_moments(pi, A, w, V, beta)
     J, L = np.triu_indices(d)                      # the pairs (j <= l) of the Hessian
     pair = np.empty((d, d), dtype=np.int64)
     pair[J, L] = pair[L, J] = np.arange(J.size)
     e_lo, e_hi, D = _chord_range(P, w, c, c2, A, ksq, q_lo, q_hi, rho, anorm)
+    uabs = iv.up(qmag / c2[0])
     if softmax:
         # the exact centre mean is abar = w + E[X]
         jensen = iv.up(rho * norm_up(iv.mag(EX), axis=1))
         # products of non-negative quantities (pi, D, Y, e^.) are rounded up in two operations
         pi_hat = iv.up_nonneg(pi[1] * iv.exp_upper(iv.up(e_hi + jensen[:, None])))
         S10 = usum(iv.up_nonneg(pi_hat * D), 1)
-        S20 = usum(iv.up_nonneg(pi_hat * iv.up_nonneg(D * D)), 1)
-        # |E_t[X]| for X = <d, a - w>: E_0[X] = <d, abar(c) - w> is within jensen and
-        # d/dt E_t[X] = Var_t(X) <= S20, so the moving mean is within jensen + S20 (and S10)
-        drift = np.minimum(S10, iv.up(jensen + S20))
-        Dc = iv.up_nonneg(D + drift[:, None])
-        Dc3 = iv.up_nonneg(iv.up_nonneg(Dc * Dc) * Dc)
+        D2 = iv.up_nonneg(D * D)
+        # sum_k pi_k(t) <d, G_k>^2 with G_k = A_k - w for one direction d at a time: at most
+        # d^T (sum_k pi_hat_k G_k G_k^T) d, about the largest eigenvalue instead of the
+        # trace that sum_k pi_hat_k D_k^2 (each key at its own worst d) amounts to
+        form = lambda wts: _form_sup(_feature_sums(XXf, wts), pair, c, c2, rho, rho2, uabs)
+        S20 = np.minimum(usum(iv.up_nonneg(pi_hat * D2), 1), form(pi_hat))
+        # |E_t[X] - <d, w>| for X = <d, a>: at t = 0 it is <d, abar(c) - w>, within jensen,
+        # and d/dt E_t[X] = Var_t(X) <= S20, so the moving mean is within jensen + S20; it is
+        # also at most S10 and (Cauchy-Schwarz, the weights sum to 1) sqrt(S20)
+        drift = np.minimum(np.minimum(S10, iv.up(jensen + S20)), iv.up_nonneg(np.sqrt(S20)))
     else:
         escale = iv.exp((shift, shift))
         What = iv.up(W[1] * iv.exp_upper(e_hi))
         D3 = iv.up(iv.up(D * D) * D)
     cols = [iv.point(c[:, j]) for j in range(d)]
     box = _box(c, rho)
-    uabs = iv.up(qmag / c2[0])
     total = np.zeros(Bc)
     est = np.zeros(Bc)
     at = lambda a, k: (a[0][:, k], a[1][:, k])     # columns of an interval array
@@ -644,29 +742,14 @@ def _taylor3_block(model, c, rho, A, b, V, mult, ksq):
         M = iv.sub(hH, _columns([model.hess[i][j][l](*cols) for j, l in zip(J, L)], Bc))
         first, _, _ = _radial_bound(G[0], G[1], c, qmag, rho)
         # d^T M d = d_T^T M d_T + 2 u c^T M d_T + u^2 c^T M c, with d = d_T + u c, |d_T| <= rho
-        Mi = (M[0][:, pair], M[1][:, pair])
-        cc = iv.point(c)
-        Mc = iv.sum_enclosure(*iv.mul(Mi, (cc[0][:, None, :], cc[1][:, None, :])), axis=2)  # B x d
-        cMc = iv.sum_enclosure(*iv.mul(cc, Mc), axis=1)
-        inv_c2 = iv.recip(c2)
-        # P M P entries: M_jl - (Mc_j c_l + c_j Mc_l)/|c|^2 + c_j c_l cMc/|c|^4
-        def outer(a, b):
-            return (a[0][:, :, None], a[1][:, :, None]), (b[0][:, None, :], b[1][:, None, :])
-        t1 = iv.add(iv.mul(*outer(Mc, cc)), iv.mul(*outer(cc, Mc)))
-        t1 = iv.mul(t1, (inv_c2[0][:, None, None], inv_c2[1][:, None, None]))
-        k2 = iv.mul(cMc, iv.square(inv_c2))
-        t2 = iv.mul(iv.mul(*outer(cc, cc)), (k2[0][:, None, None], k2[1][:, None, None]))
-        PMP = iv.mag(iv.add(iv.sub(Mi, t1), t2))
+        PMPi, Mc, cMc = _tangent((M[0][:, pair], M[1][:, pair]), c, c2)
+        PMP = iv.mag(PMPi)
         nrm = np.minimum(norm_up(PMP.reshape(Bc, -1), axis=1), np.max(usum(PMP, axis=2), axis=1))
         Mc_n = norm_up(iv.mag(Mc), axis=1)
         second = iv.up(iv.up(rho2 * nrm) + iv.up(2 * iv.up(uabs * iv.up(rho * Mc_n)))
                        + iv.up(iv.up(uabs * uabs) * iv.mag(cMc)))
         if softmax:
-            Y = iv.up_nonneg(np.abs(Yf[:, :, i]))  # >= |v_ki - beta_i| (one rounding)
-            S01 = usum(iv.up_nonneg(pi_hat * Y), 1)
-            S11 = usum(iv.up_nonneg(iv.up_nonneg(pi_hat * D) * Y), 1)
-            P31 = usum(iv.up_nonneg(iv.up_nonneg(pi_hat * Dc3) * iv.up_nonneg(Y + S01[:, None])), 1)
-            R3 = iv.up(P31 + iv.up(3 * iv.up(S20 * iv.up(S11 + iv.up(S10 * S01)))))
+            R3 = _third_softmax(pi_hat, D, D2, iv.up_nonneg(np.abs(Yf[:, :, i])), drift, S20, form)
         else:
             R3 = iv.up(usum(iv.up(iv.up(What * D3) * np.abs(V[:, :, i])), 1) * escale[1])
         third = iv.up(iv.up(R3 + _target_third(model, i, box, rho)) / 6)

@@ -702,3 +702,151 @@ def test_a_claim_undefined_just_past_the_end_is_still_refused():
 
     with pytest.raises(InputError):
         decide_claim("forall x in [-1, 1 + 1/2**40]: sqrt(1 - x) <= 3/2")
+
+
+def _projected_top(M, c):
+    """The largest eigenvalue of M on the complement of c, at 50 digits (mpmath): M in an
+    orthonormal basis of that complement (Gram-Schmidt from c and the unit vectors)."""
+    with mpmath.workdps(50):
+        d = len(c)
+        basis = [mpmath.matrix([mpmath.mpf(float(v)) for v in c])]
+        for j in range(d):
+            v = mpmath.matrix([mpmath.mpf(1 if i == j else 0) for i in range(d)])
+            for u in basis:
+                v -= (u.T * v)[0] / (u.T * u)[0] * u
+            if mpmath.norm(v) > mpmath.mpf("1e-3"):
+                basis.append(v / mpmath.norm(v))
+        T = mpmath.matrix(d, d - 1)
+        for k, u in enumerate(basis[1:d]):
+            for i in range(d):
+                T[i, k] = u[i]
+        Mm = mpmath.matrix([[mpmath.mpf(float(M[j, l])) for l in range(d)] for j in range(d)])
+        return max(mpmath.eigsy(T.T * Mm * T, eigvals_only=True))
+
+
+@settings(max_examples=120, deadline=None)
+@given(d=st.integers(2, 5), seed=st.integers(0, 10 ** 6), psd=st.booleans(), aniso=st.floats(0, 6))
+def test_projected_top_eigenvalue_is_never_below_the_exact_one(d, seed, psd, aniso):
+    """_top_eigenvalue (Samuelson's bound from the trace and Frobenius norm of the projected
+    matrix) against the exact largest eigenvalue on the complement of c (mpmath, 50 digits,
+    zero slack), PSD and indefinite, isotropic to nearly rank one; for d = 3 (two tangent
+    directions) it is exact up to rounding (a few ulps under a square root)."""
+    import certify.kernel.cellbound as cb
+
+    rng = np.random.default_rng(seed)
+    B = 4
+    c = rng.standard_normal((B, d))
+    c /= np.linalg.norm(c, axis=1, keepdims=True)
+    Q = rng.standard_normal((B, d, d)) * np.exp(-aniso * rng.uniform(0, 1, (B, 1, d)))
+    M = Q @ Q.transpose(0, 2, 1) if psd else (Q + Q.transpose(0, 2, 1)) / 2
+    c2 = iv.sum_enclosure(*iv.square(iv.point(c)), axis=-1)
+    PMPi, _, _ = cb._tangent(iv.point(M), c, c2)
+    lam = cb._top_eigenvalue(PMPi)
+    for b in range(B):
+        exact = _projected_top(M[b], c[b])
+        assert mpmath.mpf(float(lam[b])) >= exact, (d, b, lam[b], exact)
+        if d == 3 and psd:
+            assert float(lam[b]) <= float(exact) + 1e-6 * np.abs(M[b]).max(), (b, lam[b], exact)
+
+
+def test_projected_top_eigenvalue_is_tight_for_isotropic_forms():
+    """n - 1 equal tangent eigenvalues: the bound is the eigenvalue, not the Frobenius norm
+    (sqrt(n) times it) nor the trace (n times it)."""
+    import certify.kernel.cellbound as cb
+
+    for d in (3, 4, 5, 6):
+        c = np.eye(d)[:1]
+        M = np.eye(d)[None] * 2.5
+        c2 = iv.sum_enclosure(*iv.square(iv.point(c)), axis=-1)
+        lam = cb._top_eigenvalue(cb._tangent(iv.point(M), c, c2)[0])
+        # within sqrt(rounding) of it: F2 - t^2/n cancels to a few ulps under the root
+        assert 2.5 <= lam[0] <= 2.5 * (1 + 1e-6), (d, lam[0])
+
+
+@settings(max_examples=40, deadline=None)
+@given(m=st.integers(1, 4), seed=st.integers(0, 10 ** 6), level=st.integers(1, 6))
+def test_quadratic_form_bound_holds_on_the_whole_cap(m, seed, level):
+    """_form_sup >= d^T M d for d = x - c at points x of the sphere in the cap (mpmath at 50
+    digits, x exactly on the sphere, zero slack), caps of real cells, M PSD (as the
+    third-order bound uses it), entries given as enclosures of small width."""
+    import certify.kernel.cellbound as cb
+
+    rng = np.random.default_rng(seed)
+    d = m + 1
+    f, lv, co = root_cells(m)
+    for _ in range(level):
+        f, lv, co = split_cells(m, f, lv, co)
+    pick = rng.choice(len(f), 3, replace=False)
+    c, rho = cell_caps(m, f[pick], lv[pick], co[pick])
+    c2, q_lo, q_hi, qmag, rho2 = cb._geometry(c, rho)
+    uabs = iv.up(qmag / c2[0])
+    G = rng.standard_normal((3, 5, d)) * 30
+    M = np.einsum("bkj,bkl->bjl", G, G)
+    J, L = np.triu_indices(d)
+    pair = np.empty((d, d), dtype=np.int64)
+    pair[J, L] = pair[L, J] = np.arange(J.size)
+    Mp = (iv.down(M[:, J, L] - 1e-9), iv.up(M[:, J, L] + 1e-9))
+    q = cb._form_sup(Mp, pair, c, c2, rho, rho2, uabs)
+    with mpmath.workdps(50):
+        for b in range(3):
+            cm = [mpmath.mpf(float(v)) for v in c[b]]
+            for _ in range(30):
+                u = rng.standard_normal(d)
+                s = rng.uniform(0, 1.2) * float(rho[b])
+                y = [cm[j] + s * mpmath.mpf(float(u[j])) for j in range(d)]
+                ny = mpmath.sqrt(sum(v * v for v in y))
+                dv = [y[j] / ny - cm[j] for j in range(d)]
+                if mpmath.sqrt(sum(v * v for v in dv)) > float(rho[b]):
+                    continue
+                val = sum(dv[j] * float(M[b, j, l]) * dv[l] for j in range(d) for l in range(d))
+                assert val <= float(q[b]) + 1e-9 * float(rho2[b]) * d * d, (m, b, val, q[b])
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10 ** 6), d=st.integers(2, 5), spread=st.floats(0.05, 3.0))
+def test_third_derivative_bound_holds_along_the_chord(seed, d, spread):
+    """_third_softmax >= |H'''(t)| for tilted softmax weights pi_k(t) ~ pi_k(0) e^{t <x, A_k>}
+    (mpmath at 40 digits) at every t of a grid, its inputs being the tightest values that
+    hold at those t: pi_hat, D, drift and S20 are the maxima over the grid (rounded up),
+    and the quadratic form is the exact one of the chord's direction."""
+    import certify.kernel.cellbound as cb
+
+    rng = np.random.default_rng(seed)
+    K = int(rng.integers(2, 9))
+    A = rng.standard_normal((K, d)) * spread
+    V = rng.standard_normal(K) * rng.uniform(0.1, 3)
+    x = rng.standard_normal(d)
+    p0 = rng.dirichlet(np.ones(K) * rng.uniform(0.2, 3))
+    w = p0 @ A + rng.standard_normal(d) * 0.1 * spread     # any float centre
+    beta = float(p0 @ V)
+    ts = np.linspace(0, 1, 11)
+    with mpmath.workdps(40):
+        X = [sum(mpmath.mpf(float(x[j])) * float(A[k, j]) for j in range(d)) for k in range(K)]
+        Gd = [sum(mpmath.mpf(float(x[j])) * (mpmath.mpf(float(A[k, j])) - float(w[j])) for j in range(d)) for k in range(K)]
+        xw = sum(mpmath.mpf(float(x[j])) * float(w[j]) for j in range(d))
+        pis, third, drift, s20 = [], [], mpmath.mpf(0), mpmath.mpf(0)
+        for t in ts:
+            e = [float(p0[k]) * mpmath.exp(t * X[k]) for k in range(K)]
+            Z = sum(e)
+            p = [v / Z for v in e]
+            EX = sum(p[k] * X[k] for k in range(K))
+            EY = sum(p[k] * float(V[k]) for k in range(K))
+            var = sum(p[k] * (X[k] - EX) ** 2 for k in range(K))
+            cov = sum(p[k] * (X[k] - EX) * (float(V[k]) - EY) for k in range(K))
+            k4 = sum(p[k] * (float(V[k]) - EY) * (X[k] - EX) ** 3 for k in range(K))
+            third.append(abs(k4 - 3 * var * cov))
+            pis.append(p)
+            drift = max(drift, abs(EX - xw))
+            s20 = max(s20, sum(p[k] * Gd[k] ** 2 for k in range(K)))
+        up = lambda v: float(mpmath.mpf(v) * (1 + mpmath.mpf(2) ** -50))
+        pi_hat = np.array([[up(max(p[k] for p in pis)) for k in range(K)]])
+        D = np.array([[up(abs(g)) for g in Gd]])
+        D2 = np.array([[up(g * g) for g in Gd]])
+        Y = np.array([[up(abs(float(V[k]) - mpmath.mpf(beta))) for k in range(K)]])
+
+        def form(wts):
+            return np.array([up(sum(float(wts[0, k]) * Gd[k] ** 2 for k in range(K)))])
+
+        R3 = cb._third_softmax(pi_hat, D, D2, Y, np.array([up(drift)]), np.array([up(s20)]), form)
+        worst = max(third)
+        assert mpmath.mpf(float(R3[0])) >= worst, (float(R3[0]), float(worst))
