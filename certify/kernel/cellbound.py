@@ -591,52 +591,65 @@ def _pick(a, *index):
     return a[0][(slice(None),) + index], a[1][(slice(None),) + index]
 
 
-def _tangent(Mi, c, c2):
-    """Enclosures of P M P (B x d x d; P = I - c c^T / |c|^2, the exact projection on the
-    complement of c), M c and c^T M c for exact symmetric M (B x d x d) enclosed by Mi."""
-    cc = iv.point(c)
-    Mc = iv.sum_enclosure(*iv.mul(Mi, (cc[0][:, None, :], cc[1][:, None, :])), axis=2)  # B x d
-    cMc = iv.sum_enclosure(*iv.mul(cc, Mc), axis=1)
+def _tangent(Mp, pair, c, c2):
+    """For exact symmetric M (B x d x d) enclosed entrywise by Mp (B x pairs, entries j <= l):
+    enclosures of M c, c^T M c, and of the trace t and squared Frobenius norm F2 of P M P
+    (P = I - c c^T / |c|^2, the exact projection on the complement of c). As P^2 = P,
+    t = tr(M P) = tr M - c^T M c / |c|^2 and F2 = tr(M P M P) = |M|_F^2 - 2 |M c|^2 / |c|^2
+    + (c^T M c)^2 / |c|^4: no d x d interval work beyond M c."""
+    d = c.shape[1]
+    J, L = np.triu_indices(d)
+    Mc = iv.sum_enclosure(*iv.scale((Mp[0][:, pair], Mp[1][:, pair]), c[:, None, :]), axis=2)  # B x d
+    cMc = iv.sum_enclosure(*iv.mul(iv.point(c), Mc), axis=1)
     inv_c2 = iv.recip(c2)
-    # P M P entries: M_jl - (Mc_j c_l + c_j Mc_l)/|c|^2 + c_j c_l cMc/|c|^4
-    def outer(a, b):
-        return (a[0][:, :, None], a[1][:, :, None]), (b[0][:, None, :], b[1][:, None, :])
-    t1 = iv.add(iv.mul(*outer(Mc, cc)), iv.mul(*outer(cc, Mc)))
-    t1 = iv.mul(t1, (inv_c2[0][:, None, None], inv_c2[1][:, None, None]))
-    k2 = iv.mul(cMc, iv.square(inv_c2))
-    t2 = iv.mul(iv.mul(*outer(cc, cc)), (k2[0][:, None, None], k2[1][:, None, None]))
-    return iv.add(iv.sub(Mi, t1), t2), Mc, cMc
+    diag = J == L
+    tr = iv.sum_enclosure(Mp[0][:, diag], Mp[1][:, diag], axis=1)
+    t = iv.sub(tr, iv.mul(cMc, inv_c2))
+    # |M|_F^2 from the entries j <= l: off-diagonal ones twice (an exact doubling)
+    sq = iv.square(Mp)
+    twice = np.where(diag, 1.0, 2.0)
+    normM = iv.sum_enclosure(sq[0] * twice, sq[1] * twice, axis=1)
+    Mc2 = iv.sum_enclosure(*iv.square(Mc), axis=1)
+    F2 = iv.add(iv.sub(normM, iv.scale(iv.mul(Mc2, inv_c2), 2.0)), iv.mul(iv.square(cMc), iv.square(inv_c2)))
+    return Mc, cMc, t, np.maximum(F2[1], 0.0)
 
 
-def _top_eigenvalue(PMPi):
-    """Upper bound (B,) of the largest eigenvalue of exact P M P (enclosed by PMPi, B x d x d)
-    on the complement of c (dimension n = d - 1; P M P c = 0, so its trace t and squared
-    Frobenius norm F2 are those of these n eigenvalues). Samuelson: n reals of sum t and
-    sum of squares F2 are each at most h(t) = t/n + sqrt((n - 1)/n (F2 - t^2/n)). As a
-    function of t, h peaks at t = sqrt(F2) with the value sqrt(F2) and decreases after it,
-    so with t in [t_lo, t_hi] the bound is h(t_lo) where t_lo >= sqrt(F2), else sqrt(F2)
-    (F2 by its upper end: h grows with F2). Exact for n = 2, and for n = 1 it is t_hi."""
-    n = PMPi[0].shape[1] - 1
-    t_lo, t_hi = iv.sum_enclosure(np.diagonal(PMPi[0], axis1=1, axis2=2),
-                                  np.diagonal(PMPi[1], axis1=1, axis2=2), axis=1)
-    if n == 1:
-        return t_hi
-    mg = iv.mag(PMPi)
-    F2 = usum(iv.up_nonneg(mg * mg).reshape(mg.shape[0], -1), axis=1)
-    F = iv.up_nonneg(np.sqrt(F2))
+def _samuelson(t, F2, n):
+    """Upper bound of the largest of n reals of sum t and sum of squares at most F2 (n >= 2;
+    Samuelson): t/n + sqrt((n - 1)/n (F2 - t^2/n)), for float t with t^2 <= n F2."""
     k = float(iv.up(np.float64((n - 1) / n)))
-    rest = np.maximum(iv.up(F2 - iv.down(iv.down(t_lo * t_lo) / n)), 0.0)
-    h = iv.up(iv.up(t_lo / n) + iv.up_nonneg(np.sqrt(iv.up_nonneg(k * rest))))
-    return np.where(t_lo >= F, h, F)
+    rest = np.maximum(iv.up(F2 - iv.down(iv.down(t * t) / n)), 0.0)
+    return iv.up(iv.up(t / n) + iv.up_nonneg(np.sqrt(iv.up_nonneg(k * rest))))
 
 
-def _form_sup(Mp, pair, c, c2, rho, rho2, uabs):
-    """Upper bound (B,) of d^T M d over admissible d for exact symmetric M given by the
-    enclosures of its entries j <= l (Mp, B x pairs): with d = d_T + u c, d_T orthogonal to
-    c, |d_T| <= rho, |u| <= uabs, it is at most rho^2 max(lam, 0) + 2 uabs rho |M c| +
-    uabs^2 |c^T M c|, lam the largest eigenvalue of M on the complement of c."""
-    PMPi, Mc, cMc = _tangent((Mp[0][:, pair], Mp[1][:, pair]), c, c2)
-    lam = np.maximum(_top_eigenvalue(PMPi), 0.0)
+def _tangent_top(t, F2, n, spectral=False):
+    """Upper bound (B,) of the largest eigenvalue of exact P M P on the complement of c
+    (dimension n; P M P c = 0, so t and F2 of :func:`_tangent` are those of these n
+    eigenvalues), or with ``spectral`` of the largest |eigenvalue|. Each eigenvalue is at most
+    h(t) = t/n + sqrt((n - 1)/n (F2 - t^2/n)) and at least -h(-t) (Samuelson), so the
+    largest |eigenvalue| is at most h(|t|). On t^2 <= n F2, h grows up to t = sqrt(F2), where
+    it is sqrt(F2), and decreases after it, so over t (|t|) in [lo, hi] its largest value is
+    h(lo) where lo >= sqrt(F2), h(hi) where hi <= sqrt(F2), else sqrt(F2) (the comparisons
+    with sqrt(F2) rounded outward); F2 by its upper end, as h grows with F2. Exact for n = 2;
+    for n = 1 the one eigenvalue is t itself."""
+    lo, hi = t
+    if n == 1:
+        return np.maximum(np.abs(lo), np.abs(hi)) if spectral else hi
+    if spectral:
+        lo, hi = np.where((lo <= 0) & (hi >= 0), 0.0, np.minimum(np.abs(lo), np.abs(hi))), iv.mag(t)
+    root = np.sqrt(F2)
+    F = iv.up_nonneg(root)
+    return np.where(lo >= F, _samuelson(lo, F2, n), np.where(hi <= iv.down(root), _samuelson(hi, F2, n), F))
+
+
+def _form_sup(Mp, pair, c, c2, rho, rho2, uabs, spectral=False):
+    """Upper bound (B,) of d^T M d (``spectral``: of |d^T M d|) over admissible d for exact
+    symmetric M given by the enclosures of its entries j <= l (Mp, B x pairs): with d = d_T +
+    u c, d_T orthogonal to c, |d_T| <= rho, |u| <= uabs, it is at most rho^2 max(lam, 0) +
+    2 uabs rho |M c| + uabs^2 |c^T M c|, lam the largest eigenvalue (|eigenvalue|) of M on
+    the complement of c."""
+    Mc, cMc, t, F2 = _tangent(Mp, pair, c, c2)
+    lam = np.maximum(_tangent_top(t, F2, c.shape[1] - 1, spectral), 0.0)
     Mc_n = norm_up(iv.mag(Mc), axis=1)
     return iv.up(iv.up(rho2 * lam) + iv.up(iv.up(2 * iv.up(uabs * iv.up(rho * Mc_n)))
                                              + iv.up(iv.up(uabs * uabs) * iv.mag(cMc))))
@@ -741,13 +754,8 @@ def _taylor3_block(model, c, rho, A, b, V, mult, ksq):
         G = iv.sub(gH, _columns([model.grad[i][j](*cols) for j in range(d)], Bc))
         M = iv.sub(hH, _columns([model.hess[i][j][l](*cols) for j, l in zip(J, L)], Bc))
         first, _, _ = _radial_bound(G[0], G[1], c, qmag, rho)
-        # d^T M d = d_T^T M d_T + 2 u c^T M d_T + u^2 c^T M c, with d = d_T + u c, |d_T| <= rho
-        PMPi, Mc, cMc = _tangent((M[0][:, pair], M[1][:, pair]), c, c2)
-        PMP = iv.mag(PMPi)
-        nrm = np.minimum(norm_up(PMP.reshape(Bc, -1), axis=1), np.max(usum(PMP, axis=2), axis=1))
-        Mc_n = norm_up(iv.mag(Mc), axis=1)
-        second = iv.up(iv.up(rho2 * nrm) + iv.up(2 * iv.up(uabs * iv.up(rho * Mc_n)))
-                       + iv.up(iv.up(uabs * uabs) * iv.mag(cMc)))
+        # |d^T M d| <= rho^2 |M on the complement of c| + 2 uabs rho |M c| + uabs^2 |c^T M c|
+        second = _form_sup(M, pair, c, c2, rho, rho2, uabs, spectral=True)
         if softmax:
             R3 = _third_softmax(pi_hat, D, D2, iv.up_nonneg(np.abs(Yf[:, :, i])), drift, S20, form)
         else:

@@ -704,8 +704,8 @@ def test_a_claim_undefined_just_past_the_end_is_still_refused():
         decide_claim("forall x in [-1, 1 + 1/2**40]: sqrt(1 - x) <= 3/2")
 
 
-def _projected_top(M, c):
-    """The largest eigenvalue of M on the complement of c, at 50 digits (mpmath): M in an
+def _tangent_eigenvalues(M, c):
+    """The eigenvalues of M on the complement of c, at 50 digits (mpmath): M in an
     orthonormal basis of that complement (Gram-Schmidt from c and the unit vectors)."""
     with mpmath.workdps(50):
         d = len(c)
@@ -721,16 +721,26 @@ def _projected_top(M, c):
             for i in range(d):
                 T[i, k] = u[i]
         Mm = mpmath.matrix([[mpmath.mpf(float(M[j, l])) for l in range(d)] for j in range(d)])
-        return max(mpmath.eigsy(T.T * Mm * T, eigvals_only=True))
+        return list(mpmath.eigsy(T.T * Mm * T, eigvals_only=True))
+
+
+def _pairs(M):
+    """Entries j <= l of symmetric matrices (B x d x d) as point intervals, and the index map."""
+    d = M.shape[1]
+    J, L = np.triu_indices(d)
+    pair = np.empty((d, d), dtype=np.int64)
+    pair[J, L] = pair[L, J] = np.arange(J.size)
+    return iv.point(M[:, J, L]), pair
 
 
 @settings(max_examples=120, deadline=None)
 @given(d=st.integers(2, 5), seed=st.integers(0, 10 ** 6), psd=st.booleans(), aniso=st.floats(0, 6))
-def test_projected_top_eigenvalue_is_never_below_the_exact_one(d, seed, psd, aniso):
-    """_top_eigenvalue (Samuelson's bound from the trace and Frobenius norm of the projected
-    matrix) against the exact largest eigenvalue on the complement of c (mpmath, 50 digits,
-    zero slack), PSD and indefinite, isotropic to nearly rank one; for d = 3 (two tangent
-    directions) it is exact up to rounding (a few ulps under a square root)."""
+def test_tangent_eigenvalue_bounds_are_never_below_the_exact_ones(d, seed, psd, aniso):
+    """_tangent_top (Samuelson's bounds from the trace and Frobenius norm of the projected
+    matrix) against the exact largest eigenvalue and largest |eigenvalue| on the complement
+    of c (mpmath, 50 digits, zero slack), PSD and indefinite, isotropic to nearly rank one;
+    for d = 3 (two tangent directions) both are exact up to rounding (a few ulps under a
+    square root)."""
     import certify.kernel.cellbound as cb
 
     rng = np.random.default_rng(seed)
@@ -740,27 +750,36 @@ def test_projected_top_eigenvalue_is_never_below_the_exact_one(d, seed, psd, ani
     Q = rng.standard_normal((B, d, d)) * np.exp(-aniso * rng.uniform(0, 1, (B, 1, d)))
     M = Q @ Q.transpose(0, 2, 1) if psd else (Q + Q.transpose(0, 2, 1)) / 2
     c2 = iv.sum_enclosure(*iv.square(iv.point(c)), axis=-1)
-    PMPi, _, _ = cb._tangent(iv.point(M), c, c2)
-    lam = cb._top_eigenvalue(PMPi)
+    Mp, pair = _pairs(M)
+    _, _, t, F2 = cb._tangent(Mp, pair, c, c2)
+    top = cb._tangent_top(t, F2, d - 1)
+    spec = cb._tangent_top(t, F2, d - 1, spectral=True)
     for b in range(B):
-        exact = _projected_top(M[b], c[b])
-        assert mpmath.mpf(float(lam[b])) >= exact, (d, b, lam[b], exact)
-        if d == 3 and psd:
-            assert float(lam[b]) <= float(exact) + 1e-6 * np.abs(M[b]).max(), (b, lam[b], exact)
+        eig = _tangent_eigenvalues(M[b], c[b])
+        exact_top, exact_spec = max(eig), max(abs(e) for e in eig)
+        assert mpmath.mpf(float(top[b])) >= exact_top, (d, b, top[b], exact_top)
+        assert mpmath.mpf(float(spec[b])) >= exact_spec, (d, b, spec[b], exact_spec)
+        if d == 3:
+            slack = 1e-6 * np.abs(M[b]).max()
+            assert float(spec[b]) <= float(exact_spec) + slack, (b, spec[b], exact_spec)
+            if psd:
+                assert float(top[b]) <= float(exact_top) + slack, (b, top[b], exact_top)
 
 
-def test_projected_top_eigenvalue_is_tight_for_isotropic_forms():
+def test_tangent_eigenvalue_bound_is_tight_for_isotropic_forms():
     """n - 1 equal tangent eigenvalues: the bound is the eigenvalue, not the Frobenius norm
     (sqrt(n) times it) nor the trace (n times it)."""
     import certify.kernel.cellbound as cb
 
     for d in (3, 4, 5, 6):
         c = np.eye(d)[:1]
-        M = np.eye(d)[None] * 2.5
+        Mp, pair = _pairs(np.eye(d)[None] * 2.5)
         c2 = iv.sum_enclosure(*iv.square(iv.point(c)), axis=-1)
-        lam = cb._top_eigenvalue(cb._tangent(iv.point(M), c, c2)[0])
-        # within sqrt(rounding) of it: F2 - t^2/n cancels to a few ulps under the root
-        assert 2.5 <= lam[0] <= 2.5 * (1 + 1e-6), (d, lam[0])
+        _, _, t, F2 = cb._tangent(Mp, pair, c, c2)
+        for spectral in (False, True):
+            lam = cb._tangent_top(t, F2, d - 1, spectral)
+            # within sqrt(rounding) of it: F2 - t^2/n cancels to a few ulps under the root
+            assert 2.5 <= lam[0] <= 2.5 * (1 + 1e-6), (d, lam[0])
 
 
 @settings(max_examples=40, deadline=None)
