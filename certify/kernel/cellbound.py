@@ -23,17 +23,20 @@ itself, s_0(z) = z^T S z with value B z.
   softmax weight pi_k(z_t) is at most pi_hat_k = pi_k(c) e^{e_hi_k + delta_J} with delta_J
   >= |<d, abar(c) - w>| (Jensen, so no denominator to bound; see ``_jensen_slack``).
 * ``taylor3`` (heads with linear scores): |g(1)| <= |g(0)| + |g'(0)| + |g''(0)|/2 +
-  sup|g'''|/6, with g'(0) = <d, grad E(c)> and g''(0) = d^T Hess E(c) d evaluated at the
-  centre (Hess split into the tangent part, rho^2 |P M P|, and O(rho^3) radial parts).
-  The softmax head's centre value, gradient (a covariance) and Hessian (a third joint
-  cumulant) are formed from raw moments about float centres (w, beta); each raw moment
-  sum_k pi_k f_k is a float sum with an a-priori error bound (``_raw_moments``).
-  g''' is the fourth joint cumulant kappa(a, a, a, v) = E[a~^3 v~] - 3 E[a~^2] E[a~ v~]
-  under pi_t for the softmax head (|a~_k| <= D_k + m, where m = min(S10, delta_J + S20)
-  bounds the moving mean because its t-derivative is a variance; |v~_k| <= Y_k + S01;
-  E[a~^2] <= S20; |E[a~ v~]| <= S11 + S10 S01; sums S_pq = sum_k pi_hat_k D_k^p Y_k^q),
-  or sum_k W_k(z_t) a_k^3 v_k for the core head; the target's third derivatives are
-  enclosed over the box [c - rho, c + rho] (which holds every z_t) and bounded in
+  |int_0^1 (1 - t)^2/2 g'''(t) dt|, with g'(0) = <d, grad E(c)> and g''(0) = d^T Hess E(c) d
+  evaluated at the centre (Hess split into the tangent part, rho^2 |P M P|, and O(rho^3)
+  radial parts; |P M P| by Samuelson's bound from its trace and Frobenius norm, see
+  ``_tangent_top``). The softmax head's centre value, gradient (a covariance) and Hessian
+  (a third joint cumulant) are formed from raw moments about float centres (w, beta);
+  each raw moment sum_k pi_k f_k is a float sum with an a-priori error bound
+  (``_raw_moments``). g''' is the fourth joint cumulant kappa(a, a, a, v) = E[a~^3 v~] -
+  3 E[a~^2] E[a~ v~] under pi_t for the softmax head (|a~_k| <= D_k + m(t), where m(t) =
+  min(delta_J + t S20, S10, sqrt(S20)) bounds the moving mean because its t-derivative is a
+  variance; |v~_k| <= Y_k + S01; sums S_pq = sum_k pi_hat_k D_k^p Y_k^q, and second moments
+  in a~ for one direction d at a time, sup_d d^T (sum_k w_k G_k G_k^T) d; the remainder
+  integral by an upper Riemann sum over THIRD_NODES sub-intervals, see ``_third_softmax``),
+  or sum_k W_k(z_t) a_k^3 v_k for the core head (its sup); the target's third derivatives
+  are enclosed over the box [c - rho, c + rho] (which holds every z_t) and bounded in
   Frobenius norm.
 * ``lipschitz`` (every head, including the query's own token): |g(1)| <= |g(0)| +
   sup_t |g'(t)|, with |<d, grad H_i>| <= sum_k pi_hat_k (Y_k + S01)(D_k + S10) + pi_hat_0
@@ -655,33 +658,55 @@ def _form_sup(Mp, pair, c, c2, rho, rho2, uabs, spectral=False):
                                              + iv.up(iv.up(uabs * uabs) * iv.mag(cMc))))
 
 
-def _third_softmax(pi_hat, D, D2, Y, drift, S20, form):
-    """R3 (B,) >= |d^3/dt^3 sum_k pi_k(t) v_k| on the chord for one output of a softmax head:
-    pi_k(t) proportional to pi_k(0) e^{t X_k} with X_k = <d, A_k> (t in [0, 1], d admissible),
-    given per key pi_hat_k >= pi_k(t), D_k >= |<d, G_k>| (G_k = A_k - w, D2 >= D^2) and
-    Y_k >= |v_k - beta|; drift >= |E_t[X] - <d, w>|, S20 >= E_t[(X - <d, w>)^2] and
-    form(wts) >= sup_d sum_k wts_k <d, G_k>^2 for float weights wts >= 0.
+#: Nodes t_i = i/THIRD_NODES of the third-order remainder's integral (a cost matter: any
+#: number is sound; the weights (1 - t_(i-1))^3 - (1 - t_i)^3 are exact for a power of 2).
+THIRD_NODES = 4
 
-    H''' = E_t[Y~ X~^3] - 3 Var_t(X) Cov_t(X, Y) (X~ = X - E_t X, Y~ = Y - E_t Y). With
-    |Y~_k| <= Y_k + S01 (S01 = sum pi_hat Y >= |E_t Y - beta|), |X~_k| <= Dc_k = D_k + drift
-    and X~_k = <d, G_k> - m, |m| <= drift, the first term is at most sum_k w31_k (<d, G_k> -
-    m)^2 <= q31 + 2 drift l31 + drift^2 s31 with w31_k = pi_hat_k (Y_k + S01) Dc_k,
-    q31 >= sum w31 <d, G>^2, l31 >= sum w31 |<d, G>| (termwise, or Cauchy-Schwarz:
-    sqrt(q31 s31)) and s31 = sum w31. |Cov_t(X, Y)| = |E_t[(X - <d, w>)(Y - beta)] -
-    m (E_t[Y] - beta)| <= S11 + drift S01, and also <= sqrt(Var_t(X) Var_t(Y)) with
-    Var_t(Y) <= E_t[(Y - beta)^2] <= S02 = sum pi_hat Y^2."""
+
+def _third_softmax(pi_hat, D, D2, Y, jensen, S20, cap, form):
+    """R3 (B,) with R3/6 >= |int_0^1 (1 - t)^2/2 H'''(t) dt| (the Taylor remainder) for one
+    output of a softmax head on the chord: pi_k(t) proportional to pi_k(0) e^{t X_k} with
+    X_k = <d, A_k> (t in [0, 1], d admissible), given per key pi_hat_k >= pi_k(t) for all
+    t, D_k >= |<d, G_k>| (G_k = A_k - w, D2 >= D^2) and Y_k >= |v_k - beta|; jensen >=
+    |E_0[X] - <d, w>|, S20 >= E_t[(X - <d, w>)^2] for all t, cap >= |E_t[X] - <d, w>| for
+    all t, and form(wts) >= sup_d sum_k wts_k <d, G_k>^2 for float weights wts >= 0.
+
+    The moving mean: d/dt E_t[X] = Var_t(X) <= S20, so m(t) = E_t[X] - <d, w> has |m(t)| <=
+    delta(t) = min(jensen + t S20, cap). At each t, H''' = E_t[Y~ X~^3] - 3 Var_t(X)
+    Cov_t(X, Y) (X~ = X - E_t X, Y~ = Y - E_t Y), and for any delta >= |m(t)|: |Y~_k| <=
+    Y_k + S01 (S01 = sum pi_hat Y >= |E_t Y - beta|), |X~_k| <= D_k + delta and X~_k =
+    <d, G_k> - m(t), so the first term is at most sum_k w_k (<d, G_k> - m)^2 <= q + 2 delta l
+    + delta^2 s with w_k = pi_hat_k (Y_k + S01)(D_k + delta) = a_k + delta b_k, q >=
+    sum w <d, G>^2 (termwise with D2, or form(a) + delta form(b)), l >= sum w |<d, G>|
+    (termwise, or Cauchy-Schwarz: sqrt(q s)) and s = sum w; |Cov_t(X, Y)| = |E_t[(X - <d,
+    w>)(Y - beta)] - m (E_t[Y] - beta)| <= S11 + delta S01, and also <= sqrt(Var_t(X)
+    Var_t(Y)) with Var_t(Y) <= S02 = sum pi_hat Y^2. That bound B(delta) holds on
+    [t_(i-1), t_i] with delta = delta(t_i), so the remainder is at most sum_i B(delta(t_i))
+    int_(t_(i-1))^(t_i) (1 - t)^2/2 dt: R3 = sum_i ((1 - t_(i-1))^3 - (1 - t_i)^3) B_i
+    (weights summing to 1; with one node it is the sup bound)."""
     py = iv.up_nonneg(pi_hat * Y)
     S01 = usum(py, 1)
     S11 = usum(iv.up_nonneg(py * D), 1)
     S02 = usum(iv.up_nonneg(py * Y), 1)
-    Dc = iv.up_nonneg(D + drift[:, None])
-    w31 = iv.up_nonneg(iv.up_nonneg(pi_hat * iv.up_nonneg(Y + S01[:, None])) * Dc)
-    s31 = usum(w31, 1)
-    q31 = np.minimum(usum(iv.up_nonneg(w31 * D2), 1), form(w31))
-    l31 = np.minimum(usum(iv.up_nonneg(w31 * D), 1), iv.up_nonneg(np.sqrt(iv.up_nonneg(q31 * s31))))
-    P31 = iv.up(q31 + iv.up(iv.up(2 * iv.up(drift * l31)) + iv.up(iv.up(drift * drift) * s31)))
-    cov = np.minimum(iv.up(S11 + iv.up(drift * S01)), iv.up_nonneg(np.sqrt(iv.up_nonneg(S20 * S02))))
-    return iv.up(P31 + iv.up(3 * iv.up(S20 * cov)))
+    b = iv.up_nonneg(pi_hat * iv.up_nonneg(Y + S01[:, None]))
+    a = iv.up_nonneg(b * D)
+    sa, sb = usum(a, 1), usum(b, 1)
+    la, lb = usum(iv.up_nonneg(a * D), 1), usum(iv.up_nonneg(b * D), 1)
+    qa = np.minimum(usum(iv.up_nonneg(a * D2), 1), form(a))
+    qb = np.minimum(usum(iv.up_nonneg(b * D2), 1), form(b))
+    cov_cap = iv.up_nonneg(np.sqrt(iv.up_nonneg(S20 * S02)))
+    R3 = np.zeros(pi_hat.shape[0])
+    n = THIRD_NODES
+    for i in range(1, n + 1):
+        dl = np.minimum(iv.up(jensen + iv.up_nonneg(S20 * (i / n))), cap)
+        s = iv.up(sa + iv.up_nonneg(dl * sb))
+        q = iv.up(qa + iv.up_nonneg(dl * qb))
+        l = np.minimum(iv.up(la + iv.up_nonneg(dl * lb)), iv.up_nonneg(np.sqrt(iv.up_nonneg(q * s))))
+        P31 = iv.up(q + iv.up(iv.up(2 * iv.up(dl * l)) + iv.up(iv.up(dl * dl) * s)))
+        cov = np.minimum(iv.up(S11 + iv.up(dl * S01)), cov_cap)
+        Bi = iv.up(P31 + iv.up(3 * iv.up(S20 * cov)))
+        R3 = iv.up(R3 + iv.up_nonneg(Bi * (((n - i + 1) ** 3 - (n - i) ** 3) / n ** 3)))
+    return R3
 
 
 def _taylor3_block(model, c, rho, A, b, V, mult, ksq):
@@ -719,10 +744,9 @@ def _taylor3_block(model, c, rho, A, b, V, mult, ksq):
         # trace that sum_k pi_hat_k D_k^2 (each key at its own worst d) amounts to
         form = lambda wts: _form_sup(_feature_sums(XXf, wts), pair, c, c2, rho, rho2, uabs)
         S20 = np.minimum(usum(iv.up_nonneg(pi_hat * D2), 1), form(pi_hat))
-        # |E_t[X] - <d, w>| for X = <d, a>: at t = 0 it is <d, abar(c) - w>, within jensen,
-        # and d/dt E_t[X] = Var_t(X) <= S20, so the moving mean is within jensen + S20; it is
-        # also at most S10 and (Cauchy-Schwarz, the weights sum to 1) sqrt(S20)
-        drift = np.minimum(np.minimum(S10, iv.up(jensen + S20)), iv.up_nonneg(np.sqrt(S20)))
+        # |E_t[X] - <d, w>| for X = <d, a> is at most S10 and (Cauchy-Schwarz, the weights
+        # sum to 1) sqrt(S20) for every t; at t = 0 it is <d, abar(c) - w>, within jensen
+        cap = np.minimum(S10, iv.up_nonneg(np.sqrt(S20)))
     else:
         escale = iv.exp((shift, shift))
         What = iv.up(W[1] * iv.exp_upper(e_hi))
@@ -757,7 +781,7 @@ def _taylor3_block(model, c, rho, A, b, V, mult, ksq):
         # |d^T M d| <= rho^2 |M on the complement of c| + 2 uabs rho |M c| + uabs^2 |c^T M c|
         second = _form_sup(M, pair, c, c2, rho, rho2, uabs, spectral=True)
         if softmax:
-            R3 = _third_softmax(pi_hat, D, D2, iv.up_nonneg(np.abs(Yf[:, :, i])), drift, S20, form)
+            R3 = _third_softmax(pi_hat, D, D2, iv.up_nonneg(np.abs(Yf[:, :, i])), jensen, S20, cap, form)
         else:
             R3 = iv.up(usum(iv.up(iv.up(What * D3) * np.abs(V[:, :, i])), 1) * escale[1])
         third = iv.up(iv.up(R3 + _target_third(model, i, box, rho)) / 6)
