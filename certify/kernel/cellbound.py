@@ -30,11 +30,13 @@ itself, s_0(z) = z^T S z with value B z.
   (a third joint cumulant) are formed from raw moments about float centres (w, beta);
   each raw moment sum_k pi_k f_k is a float sum with an a-priori error bound
   (``_raw_moments``). g''' is the fourth joint cumulant kappa(a, a, a, v) = E[a~^3 v~] -
-  3 E[a~^2] E[a~ v~] under pi_t for the softmax head (|a~_k| <= D_k + m(t), where m(t) =
-  min(delta_J + t S20, S10, sqrt(S20)) bounds the moving mean because its t-derivative is a
-  variance; |v~_k| <= Y_k + S01; sums S_pq = sum_k pi_hat_k D_k^p Y_k^q, and second moments
-  in a~ for one direction d at a time, sup_d d^T (sum_k w_k G_k G_k^T) d; the remainder
-  integral by an upper Riemann sum over THIRD_NODES sub-intervals, see ``_third_softmax``),
+  3 E[a~^2] E[a~ v~] under pi_t for the softmax head, bounded on each of THIRD_NODES
+  sub-intervals [t_(i-1), t_i] of the chord (an upper Riemann sum of the remainder
+  integral) with weight caps pi_hat_k(t_i) = pi_k(c) e^{t_i (e_hi_k + delta_J)}: |a~_k| <=
+  D_k + m_i, where m_i = min(delta_J + sum_(j <= i) S20_j / n, S10_i, sqrt(S20_i)) bounds the
+  moving mean because its t-derivative is a variance; |v~_k| <= Y_k + S01; sums S_pq =
+  sum_k pi_hat_k D_k^p Y_k^q, and second moments in a~ for one direction d at a time,
+  sup_d d^T (sum_k w_k G_k G_k^T) d (see ``_chord_nodes``, ``_third_softmax``),
   or sum_k W_k(z_t) a_k^3 v_k for the core head (its sup); the target's third derivatives
   are enclosed over the box [c - rho, c + rho] (which holds every z_t) and bounded in
   Frobenius norm.
@@ -574,14 +576,15 @@ def _raw_moments(pi, A, w, V, beta):
 
 
 def _feature_sums(feat, wts):
-    """Enclosure (B x n) of sum_k wts_k f_k for the exact features of :func:`_raw_moments`
+    """Enclosure (B x r x n) of sum_k wts_rk f_k for the exact features of :func:`_raw_moments`
     (``feat`` = (float features, their magnitudes), B x n x K) and float weights wts >= 0
-    (B x K): the error bound there with a zero radius."""
+    (B x r x K): the error bound there with a zero radius."""
     f, fabs = feat
     K = f.shape[2]
     g = iv.gamma(K + 8)
-    mid = np.matmul(f, wts[:, :, None])[:, :, 0]
-    err = iv.up(iv.up(np.matmul(fabs, wts[:, :, None])[:, :, 0] * (2 * g)) + (K + 1) * math.ldexp(1.0, -1060))
+    wt = wts.transpose(0, 2, 1)
+    mid = np.matmul(f, wt).transpose(0, 2, 1)
+    err = iv.up(iv.up(np.matmul(fabs, wt).transpose(0, 2, 1) * (2 * g)) + (K + 1) * math.ldexp(1.0, -1060))
     return iv.down(mid - err), iv.up(mid + err)
 
 
@@ -658,55 +661,80 @@ def _form_sup(Mp, pair, c, c2, rho, rho2, uabs, spectral=False):
                                              + iv.up(iv.up(uabs * uabs) * iv.mag(cMc))))
 
 
-#: Nodes t_i = i/THIRD_NODES of the third-order remainder's integral (a cost matter: any
-#: number is sound; the weights (1 - t_(i-1))^3 - (1 - t_i)^3 are exact for a power of 2).
+#: Sub-intervals of the chord for the third-order remainder (a cost matter, any number is
+#: sound; a power of 2 keeps the weights (n - i + 1)^3 - (n - i)^3 over n^3 exact).
 THIRD_NODES = 4
 
 
-def _third_softmax(pi_hat, D, D2, Y, jensen, S20, cap, form):
-    """R3 (B,) with R3/6 >= |int_0^1 (1 - t)^2/2 H'''(t) dt| (the Taylor remainder) for one
-    output of a softmax head on the chord: pi_k(t) proportional to pi_k(0) e^{t X_k} with
-    X_k = <d, A_k> (t in [0, 1], d admissible), given per key pi_hat_k >= pi_k(t) for all
-    t, D_k >= |<d, G_k>| (G_k = A_k - w, D2 >= D^2) and Y_k >= |v_k - beta|; jensen >=
-    |E_0[X] - <d, w>|, S20 >= E_t[(X - <d, w>)^2] for all t, cap >= |E_t[X] - <d, w>| for
-    all t, and form(wts) >= sup_d sum_k wts_k <d, G_k>^2 for float weights wts >= 0.
+def _chord_nodes(pi_c, E, jensen, D, D2, form):
+    """Per sub-interval [t_(i-1), t_i] of the chord (t_i = i/n, n = THIRD_NODES), bounds that
+    hold at every t <= t_i (B x n x K, B x n, B x n): pi_hat_ik >= pi_k(t), S20_i >=
+    E_t[(X - <d, w>)^2] and delta_i >= |E_t[X] - <d, w>| (X_k = <d, A_k>), given pi_c >=
+    pi_k(0), E_k >= <d, A_k - abar(c)> (>= 0) and jensen >= |<d, abar(c) - w>|.
 
-    The moving mean: d/dt E_t[X] = Var_t(X) <= S20, so m(t) = E_t[X] - <d, w> has |m(t)| <=
-    delta(t) = min(jensen + t S20, cap). At each t, H''' = E_t[Y~ X~^3] - 3 Var_t(X)
-    Cov_t(X, Y) (X~ = X - E_t X, Y~ = Y - E_t Y), and for any delta >= |m(t)|: |Y~_k| <=
-    Y_k + S01 (S01 = sum pi_hat Y >= |E_t Y - beta|), |X~_k| <= D_k + delta and X~_k =
-    <d, G_k> - m(t), so the first term is at most sum_k w_k (<d, G_k> - m)^2 <= q + 2 delta l
-    + delta^2 s with w_k = pi_hat_k (Y_k + S01)(D_k + delta) = a_k + delta b_k, q >=
-    sum w <d, G>^2 (termwise with D2, or form(a) + delta form(b)), l >= sum w |<d, G>|
-    (termwise, or Cauchy-Schwarz: sqrt(q s)) and s = sum w; |Cov_t(X, Y)| = |E_t[(X - <d,
-    w>)(Y - beta)] - m (E_t[Y] - beta)| <= S11 + delta S01, and also <= sqrt(Var_t(X)
-    Var_t(Y)) with Var_t(Y) <= S02 = sum pi_hat Y^2. That bound B(delta) holds on
-    [t_(i-1), t_i] with delta = delta(t_i), so the remainder is at most sum_i B(delta(t_i))
-    int_(t_(i-1))^(t_i) (1 - t)^2/2 dt: R3 = sum_i ((1 - t_(i-1))^3 - (1 - t_i)^3) B_i
-    (weights summing to 1; with one node it is the sup bound)."""
-    py = iv.up_nonneg(pi_hat * Y)
-    S01 = usum(py, 1)
-    S11 = usum(iv.up_nonneg(py * D), 1)
-    S02 = usum(iv.up_nonneg(py * Y), 1)
-    b = iv.up_nonneg(pi_hat * iv.up_nonneg(Y + S01[:, None]))
-    a = iv.up_nonneg(b * D)
-    sa, sb = usum(a, 1), usum(b, 1)
-    la, lb = usum(iv.up_nonneg(a * D), 1), usum(iv.up_nonneg(b * D), 1)
-    qa = np.minimum(usum(iv.up_nonneg(a * D2), 1), form(a))
-    qb = np.minimum(usum(iv.up_nonneg(b * D2), 1), form(b))
-    cov_cap = iv.up_nonneg(np.sqrt(iv.up_nonneg(S20 * S02)))
-    R3 = np.zeros(pi_hat.shape[0])
+    Jensen: the denominator sum_j pi_j(0) e^{t X_j} is at least e^{t E_0[X]}, so pi_k(t) <=
+    pi_k(0) e^{t E_k}, and e^{t_i E} is taken as the i-th power of e^{E/n} (rounded up).
+    d/dt E_t[X] = Var_t(X), so |E_t[X] - <d, w>| <= jensen + sum_(j <= i) S20_j / n; it is also
+    at most S10_i = sum pi_hat_i D and (Cauchy-Schwarz, the weights sum to 1) sqrt(S20_i).
+    S20_i is the smaller of sum pi_hat_i D^2 and form(pi_hat_i)."""
     n = THIRD_NODES
-    for i in range(1, n + 1):
-        dl = np.minimum(iv.up(jensen + iv.up_nonneg(S20 * (i / n))), cap)
-        s = iv.up(sa + iv.up_nonneg(dl * sb))
-        q = iv.up(qa + iv.up_nonneg(dl * qb))
-        l = np.minimum(iv.up(la + iv.up_nonneg(dl * lb)), iv.up_nonneg(np.sqrt(iv.up_nonneg(q * s))))
-        P31 = iv.up(q + iv.up(iv.up(2 * iv.up(dl * l)) + iv.up(iv.up(dl * dl) * s)))
-        cov = np.minimum(iv.up(S11 + iv.up(dl * S01)), cov_cap)
-        Bi = iv.up(P31 + iv.up(3 * iv.up(S20 * cov)))
-        R3 = iv.up(R3 + iv.up_nonneg(Bi * (((n - i + 1) ** 3 - (n - i) ** 3) / n ** 3)))
-    return R3
+    B, K = E.shape
+    step = iv.exp_upper(iv.up_nonneg(np.maximum(E, 0.0) / n))
+    grow = np.empty((B, n, K))
+    grow[:, 0] = step
+    for i in range(1, n):
+        grow[:, i] = iv.up_nonneg(grow[:, i - 1] * step)
+    ph = iv.up_nonneg(pi_c[:, None, :] * grow)
+    S10 = usum(iv.up_nonneg(ph * D[:, None]), 2)
+    S20 = np.minimum(usum(iv.up_nonneg(ph * D2[:, None]), 2), form(ph))
+    acc = np.empty((B, n))
+    run = jensen
+    for i in range(n):
+        run = iv.up(run + iv.up_nonneg(S20[:, i] / n))
+        acc[:, i] = run
+    delta = np.minimum(np.minimum(acc, S10), iv.up_nonneg(np.sqrt(S20)))
+    return ph, S20, delta
+
+
+def _third_softmax(ph, S20, delta, D, D2, Y, form):
+    """R3 (B,) with R3/6 >= |int_0^1 (1 - t)^2/2 H'''(t) dt| (the Taylor remainder) for one
+    output of a softmax head on the chord, from the bounds of :func:`_chord_nodes` (with
+    ``ph``, ``S20``, ``delta`` holding on the i-th sub-interval), D_k >= |<d, G_k>| (G_k =
+    A_k - w; D2 >= D^2), Y_k >= |v_k - beta| and form(wts) >= sup_d sum_k wts_k <d, G_k>^2
+    (wts B x r x K >= 0, result B x r).
+
+    At each t of the i-th sub-interval, H''' = E_t[Y~ X~^3] - 3 Var_t(X) Cov_t(X, Y) (X~ =
+    X - E_t X, Y~ = Y - E_t Y), and with delta = delta_i: |Y~_k| <= Y_k + S01 (S01 = sum
+    pi_hat Y >= |E_t Y - beta|), |X~_k| <= D_k + delta and X~_k = <d, G_k> - m, |m| <=
+    delta, so the first term is at most sum_k w_k (<d, G_k> - m)^2 <= q + 2 delta l +
+    delta^2 s with w_k = pi_hat_k (Y_k + S01)(D_k + delta) = a_k + delta b_k, q >= sum w
+    <d, G>^2 (termwise with D2, or form(a) + delta form(b)), l >= sum w |<d, G>| (termwise,
+    or Cauchy-Schwarz: sqrt(q s)) and s = sum w; |Cov_t(X, Y)| = |E_t[(X - <d, w>)(Y -
+    beta)] - m (E_t[Y] - beta)| <= S11 + delta S01, and also <= sqrt(Var_t(X) Var_t(Y)) with
+    Var_t(Y) <= S02 = sum pi_hat Y^2. That bound B_i holds on the sub-interval, so the
+    remainder is at most sum_i B_i int_(t_(i-1))^(t_i) (1 - t)^2/2 dt: R3 = sum_i ((1 -
+    t_(i-1))^3 - (1 - t_i)^3) B_i, weights summing to 1 (with one node, the sup bound)."""
+    n = ph.shape[1]
+    Dn, D2n, Yn = D[:, None], D2[:, None], Y[:, None]
+    py = iv.up_nonneg(ph * Yn)
+    S01 = usum(py, 2)
+    S11 = usum(iv.up_nonneg(py * Dn), 2)
+    S02 = usum(iv.up_nonneg(py * Yn), 2)
+    b = iv.up_nonneg(ph * iv.up_nonneg(Yn + S01[:, :, None]))
+    a = iv.up_nonneg(b * Dn)
+    sa, sb = usum(a, 2), usum(b, 2)
+    la, lb = usum(iv.up_nonneg(a * Dn), 2), usum(iv.up_nonneg(b * Dn), 2)
+    qa = np.minimum(usum(iv.up_nonneg(a * D2n), 2), form(a))
+    qb = np.minimum(usum(iv.up_nonneg(b * D2n), 2), form(b))
+    dl = delta
+    s = iv.up(sa + iv.up_nonneg(dl * sb))
+    q = iv.up(qa + iv.up_nonneg(dl * qb))
+    l = np.minimum(iv.up(la + iv.up_nonneg(dl * lb)), iv.up_nonneg(np.sqrt(iv.up_nonneg(q * s))))
+    P31 = iv.up(q + iv.up(iv.up(2 * iv.up(dl * l)) + iv.up(iv.up(dl * dl) * s)))
+    cov = np.minimum(iv.up(S11 + iv.up(dl * S01)), iv.up_nonneg(np.sqrt(iv.up_nonneg(S20 * S02))))
+    Bn = iv.up(P31 + iv.up(3 * iv.up(S20 * cov)))
+    weights = np.array([((n - i + 1) ** 3 - (n - i) ** 3) / n ** 3 for i in range(1, n + 1)])
+    return usum(iv.up_nonneg(Bn * weights), 1)
 
 
 def _taylor3_block(model, c, rho, A, b, V, mult, ksq):
@@ -736,17 +764,21 @@ def _taylor3_block(model, c, rho, A, b, V, mult, ksq):
         # the exact centre mean is abar = w + E[X]
         jensen = iv.up(rho * norm_up(iv.mag(EX), axis=1))
         # products of non-negative quantities (pi, D, Y, e^.) are rounded up in two operations
-        pi_hat = iv.up_nonneg(pi[1] * iv.exp_upper(iv.up(e_hi + jensen[:, None])))
-        S10 = usum(iv.up_nonneg(pi_hat * D), 1)
         D2 = iv.up_nonneg(D * D)
         # sum_k pi_k(t) <d, G_k>^2 with G_k = A_k - w for one direction d at a time: at most
         # d^T (sum_k pi_hat_k G_k G_k^T) d, about the largest eigenvalue instead of the
-        # trace that sum_k pi_hat_k D_k^2 (each key at its own worst d) amounts to
-        form = lambda wts: _form_sup(_feature_sums(XXf, wts), pair, c, c2, rho, rho2, uabs)
-        S20 = np.minimum(usum(iv.up_nonneg(pi_hat * D2), 1), form(pi_hat))
-        # |E_t[X] - <d, w>| for X = <d, a> is at most S10 and (Cauchy-Schwarz, the weights
-        # sum to 1) sqrt(S20) for every t; at t = 0 it is <d, abar(c) - w>, within jensen
-        cap = np.minimum(S10, iv.up_nonneg(np.sqrt(S20)))
+        # trace that sum_k pi_hat_k D_k^2 (each key at its own worst d) amounts to; all
+        # sub-intervals' matrices in one batch
+        n = THIRD_NODES
+        geo = [np.repeat(a, n, axis=0) for a in (c, c2[0], c2[1], rho, rho2, uabs)]
+
+        def form(wts):
+            Mp = _feature_sums(XXf, wts)
+            flat = (Mp[0].reshape(Bc * n, -1), Mp[1].reshape(Bc * n, -1))
+            return _form_sup(flat, pair, geo[0], (geo[1], geo[2]), *geo[3:]).reshape(Bc, n)
+
+        ph, S20, delta = _chord_nodes(pi[1], iv.up(e_hi + jensen[:, None]), jensen, D, D2, form)
+        pi_hat = ph[:, -1]                         # >= pi_k(t) for every t in [0, 1]
     else:
         escale = iv.exp((shift, shift))
         What = iv.up(W[1] * iv.exp_upper(e_hi))
@@ -781,7 +813,7 @@ def _taylor3_block(model, c, rho, A, b, V, mult, ksq):
         # |d^T M d| <= rho^2 |M on the complement of c| + 2 uabs rho |M c| + uabs^2 |c^T M c|
         second = _form_sup(M, pair, c, c2, rho, rho2, uabs, spectral=True)
         if softmax:
-            R3 = _third_softmax(pi_hat, D, D2, iv.up_nonneg(np.abs(Yf[:, :, i])), jensen, S20, cap, form)
+            R3 = _third_softmax(ph, S20, delta, D, D2, iv.up_nonneg(np.abs(Yf[:, :, i])), form)
         else:
             R3 = iv.up(usum(iv.up(iv.up(What * D3) * np.abs(V[:, :, i])), 1) * escale[1])
         third = iv.up(iv.up(R3 + _target_third(model, i, box, rho)) / 6)

@@ -821,83 +821,10 @@ def test_quadratic_form_bound_holds_on_the_whole_cap(m, seed, level):
                 assert val <= float(q[b]) + 1e-9 * float(rho2[b]) * d * d, (m, b, val, q[b])
 
 
-@settings(max_examples=15, deadline=None)
-@given(seed=st.integers(0, 10 ** 6), d=st.integers(2, 5), spread=st.floats(0.05, 3.0), nodes=st.sampled_from([1, 2, 4, 8]))
-def test_third_order_remainder_bound_holds_along_the_chord(seed, d, spread, nodes):
-    """_third_softmax / 6 >= int_0^1 (1 - t)^2/2 |H'''(t)| dt for tilted softmax weights
-    pi_k(t) ~ pi_k(0) e^{t <x, A_k>} (mpmath at 40 digits; with one node, R3 >= max |H'''|),
-    its inputs the tightest values valid for all t: pi_hat_k = max_t pi_k(t) (log pi_k is
-    concave in t: the maximiser solves E_t[X] = X_k), jensen = |E_0[X] - <x, w>|, S20 and cap
-    from pi_hat, and the quadratic form exact for the chord's one direction."""
-    import certify.kernel.cellbound as cb
-
-    rng = np.random.default_rng(seed)
-    K = int(rng.integers(2, 9))
-    A = rng.standard_normal((K, d)) * spread
-    V = rng.standard_normal(K) * rng.uniform(0.1, 3)
-    x = rng.standard_normal(d)
-    p0 = rng.dirichlet(np.ones(K) * rng.uniform(0.2, 3))
-    w = p0 @ A + rng.standard_normal(d) * 0.1 * spread     # any float centre
-    beta = float(p0 @ V)
-    with mpmath.workdps(40):
-        X = [sum(mpmath.mpf(float(x[j])) * float(A[k, j]) for j in range(d)) for k in range(K)]
-        Gd = [sum(mpmath.mpf(float(x[j])) * (mpmath.mpf(float(A[k, j])) - float(w[j])) for j in range(d)) for k in range(K)]
-        xw = sum(mpmath.mpf(float(x[j])) * float(w[j]) for j in range(d))
-        Vm = [mpmath.mpf(float(v)) for v in V]
-
-        def weights(t):
-            e = [float(p0[k]) * mpmath.exp(t * X[k]) for k in range(K)]
-            Z = sum(e)
-            return [v / Z for v in e]
-
-        def mean(p, f):
-            return sum(p[k] * f[k] for k in range(K))
-
-        def third(t):
-            p = weights(t)
-            EX, EY = mean(p, X), mean(p, Vm)
-            var = mean(p, [(v - EX) ** 2 for v in X])
-            cov = mean(p, [(X[k] - EX) * (Vm[k] - EY) for k in range(K)])
-            k4 = mean(p, [(Vm[k] - EY) * (X[k] - EX) ** 3 for k in range(K)])
-            return abs(k4 - 3 * var * cov)
-
-        def peak(k):
-            # d/dt log pi_k(t) = X_k - E_t[X], decreasing in t
-            f = lambda t: X[k] - mean(weights(t), X)
-            if f(0) <= 0:
-                return weights(0)[k]
-            if f(1) >= 0:
-                return weights(1)[k]
-            return weights(mpmath.findroot(f, (0, 1), solver="bisect"))[k]
-
-        up = lambda v: float(mpmath.mpf(v) * (1 + mpmath.mpf(2) ** -50))
-        pi_hat = np.array([[up(peak(k)) for k in range(K)]])
-        D = np.array([[up(abs(g)) for g in Gd]])
-        D2 = np.array([[up(g * g) for g in Gd]])
-        Y = np.array([[up(abs(Vm[k] - mpmath.mpf(beta))) for k in range(K)]])
-        S20 = np.array([up(sum(float(pi_hat[0, k]) * Gd[k] ** 2 for k in range(K)))])
-        cap = np.array([up(min(sum(float(pi_hat[0, k]) * abs(Gd[k]) for k in range(K)), mpmath.sqrt(S20[0])))])
-        jensen = np.array([up(abs(mean(weights(0), X) - xw))])
-
-        def form(wts):
-            return np.array([up(sum(float(wts[0, k]) * Gd[k] ** 2 for k in range(K)))])
-
-        old = cb.THIRD_NODES
-        cb.THIRD_NODES = nodes
-        try:
-            R3 = cb._third_softmax(pi_hat, D, D2, Y, jensen, S20, cap, form)
-        finally:
-            cb.THIRD_NODES = old
-        if nodes == 1:
-            worst = max(third(t) for t in mpmath.linspace(0, 1, 41))
-            assert mpmath.mpf(float(R3[0])) >= worst, (float(R3[0]), float(worst))
-        integral = mpmath.quad(lambda t: (1 - t) ** 2 / 2 * third(t), mpmath.linspace(0, 1, 9))
-        assert mpmath.mpf(float(R3[0])) / 6 >= integral, (float(R3[0]) / 6, float(integral))
-
-
 def _chord_case(seed, d, spread):
-    """A random tilted softmax family along a chord: keys A, values V, direction x, centre
-    weights p0, float centres w and beta (any floats are sound)."""
+    """A random tilted softmax family along a chord (mpmath at 40 digits): exact scores X_k =
+    <x, A_k>, G-projections <x, A_k - w> for a float centre w, values, centre weights p0 and
+    a float beta (any float centres are sound), and the weights, moments and |H'''| at t."""
     rng = np.random.default_rng(seed)
     K = int(rng.integers(2, 9))
     A = rng.standard_normal((K, d)) * spread
@@ -905,84 +832,122 @@ def _chord_case(seed, d, spread):
     x = rng.standard_normal(d)
     p0 = rng.dirichlet(np.ones(K) * rng.uniform(0.2, 3))
     w = p0 @ A + rng.standard_normal(d) * 0.1 * spread
-    return A, V, x, p0, w, float(p0 @ V)
+    beta = float(p0 @ V)
+    mp = lambda v: mpmath.mpf(float(v))
+    X = [sum(mp(x[j]) * mp(A[k, j]) for j in range(d)) for k in range(K)]
+    Gd = [sum(mp(x[j]) * (mp(A[k, j]) - mp(w[j])) for j in range(d)) for k in range(K)]
+    xw = sum(mp(x[j]) * mp(w[j]) for j in range(d))
+    Vm = [mp(v) for v in V]
+
+    def weights(t):
+        e = [mp(p0[k]) * mpmath.exp(t * X[k]) for k in range(K)]
+        return [v / sum(e) for v in e]
+
+    def mean(p, f):
+        return sum(p[k] * f[k] for k in range(K))
+
+    def third(t):
+        p = weights(t)
+        EX, EY = mean(p, X), mean(p, Vm)
+        var = mean(p, [(v - EX) ** 2 for v in X])
+        cov = mean(p, [(X[k] - EX) * (Vm[k] - EY) for k in range(K)])
+        k4 = mean(p, [(Vm[k] - EY) * (X[k] - EX) ** 3 for k in range(K)])
+        return abs(k4 - 3 * var * cov)
+
+    return dict(K=K, X=X, Gd=Gd, xw=xw, Vm=Vm, p0=p0, beta=beta, weights=weights, mean=mean, third=third)
+
+
+def _up(v):
+    return float(mpmath.mpf(v) * (1 + mpmath.mpf(2) ** -50))
+
+
+def _exact_form(case):
+    """sup_d sum_k wts_k <d, G_k>^2 for the chord's one direction: B x r x K -> B x r."""
+    g2 = np.array([_up(g * g) for g in case["Gd"]])
+    return lambda wts: np.vectorize(_up)(wts @ g2)
+
+
+def _chord_inputs(case):
+    """D, D2, Y and the exact form for the chord's one direction (rounded up)."""
+    D = np.array([[_up(abs(g)) for g in case["Gd"]]])
+    D2 = np.array([[_up(g * g) for g in case["Gd"]]])
+    Y = np.array([[_up(abs(v - mpmath.mpf(case["beta"]))) for v in case["Vm"]]])
+    return D, D2, Y, _exact_form(case)
+
+
+def _node_inputs(case):
+    """_chord_nodes' inputs for the chord: pi_c >= pi_k(0), E_k >= X_k - E_0[X], jensen."""
+    X, mean, w0 = case["X"], case["mean"], case["weights"](0)
+    pi_c = np.array([[_up(v) for v in w0]])
+    E = np.array([[_up(max(mpmath.mpf(0), x - mean(w0, X))) for x in X]])
+    jensen = np.array([_up(abs(mean(w0, X) - case["xw"]))])
+    return pi_c, E, jensen
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10 ** 6), d=st.integers(2, 5), spread=st.floats(0.05, 3.0), nodes=st.sampled_from([1, 2, 4, 8]))
+def test_chord_node_bounds_hold_on_their_sub_intervals(seed, d, spread, nodes):
+    """_chord_nodes: on [t_(i-1), t_i], pi_hat_i >= pi_k(t), S20_i >= E_t[(X - <x, w>)^2] and
+    delta_i >= |E_t[X] - <x, w>| at every t of a grid (mpmath at 40 digits, zero slack)."""
+    import certify.kernel.cellbound as cb
+
+    with mpmath.workdps(40):
+        case = _chord_case(seed, d, spread)
+        D, D2, _, form = _chord_inputs(case)
+        pi_c, E, jensen = _node_inputs(case)
+        old, cb.THIRD_NODES = cb.THIRD_NODES, nodes
+        try:
+            ph, S20, delta = cb._chord_nodes(pi_c, E, jensen, D, D2, form)
+        finally:
+            cb.THIRD_NODES = old
+        X, Gd, mean = case["X"], case["Gd"], case["mean"]
+        for i in range(nodes):
+            for t in mpmath.linspace(mpmath.mpf(i) / nodes, mpmath.mpf(i + 1) / nodes, 6):
+                p = case["weights"](t)
+                for k in range(case["K"]):
+                    assert mpmath.mpf(float(ph[0, i, k])) >= p[k], (i, k, t)
+                assert mpmath.mpf(float(S20[0, i])) >= mean(p, [g * g for g in Gd]), (i, t)
+                assert mpmath.mpf(float(delta[0, i])) >= abs(mean(p, X) - case["xw"]), (i, t)
 
 
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 10 ** 6), d=st.integers(2, 5), spread=st.floats(0.05, 3.0))
 def test_third_derivative_bound_holds_at_every_t_of_a_grid(seed, d, spread):
-    """With one node and its moving-mean bound pinned (jensen = cap = the largest |E_t[X] -
-    <x, w>| on the grid), _third_softmax >= |H'''(t)| at every t of the grid (mpmath, 40
-    digits), pi_hat and S20 being the grid's maxima: the tightest inputs valid there."""
+    """One sub-interval: _third_softmax >= |H'''(t)| at every t of a grid (mpmath, 40 digits),
+    its inputs the grid's maxima of pi_k(t), E_t[(X - <x, w>)^2] and |E_t[X] - <x, w>|: the
+    tightest inputs valid there."""
     import certify.kernel.cellbound as cb
 
-    A, V, x, p0, w, beta = _chord_case(seed, d, spread)
-    K = len(V)
     with mpmath.workdps(40):
-        X = [sum(mpmath.mpf(float(x[j])) * float(A[k, j]) for j in range(d)) for k in range(K)]
-        Gd = [sum(mpmath.mpf(float(x[j])) * (mpmath.mpf(float(A[k, j])) - float(w[j])) for j in range(d)) for k in range(K)]
-        xw = sum(mpmath.mpf(float(x[j])) * float(w[j]) for j in range(d))
-        pis, third, drift, s20 = [], [], mpmath.mpf(0), mpmath.mpf(0)
-        for t in np.linspace(0, 1, 11):
-            e = [float(p0[k]) * mpmath.exp(t * X[k]) for k in range(K)]
-            p = [v / sum(e) for v in e]
-            EX = sum(p[k] * X[k] for k in range(K))
-            EY = sum(p[k] * float(V[k]) for k in range(K))
-            var = sum(p[k] * (X[k] - EX) ** 2 for k in range(K))
-            cov = sum(p[k] * (X[k] - EX) * (float(V[k]) - EY) for k in range(K))
-            k4 = sum(p[k] * (float(V[k]) - EY) * (X[k] - EX) ** 3 for k in range(K))
-            third.append(abs(k4 - 3 * var * cov))
-            pis.append(p)
-            drift = max(drift, abs(EX - xw))
-            s20 = max(s20, sum(p[k] * Gd[k] ** 2 for k in range(K)))
-        up = lambda v: float(mpmath.mpf(v) * (1 + mpmath.mpf(2) ** -50))
-        pi_hat = np.array([[up(max(p[k] for p in pis)) for k in range(K)]])
-        D = np.array([[up(abs(g)) for g in Gd]])
-        D2 = np.array([[up(g * g) for g in Gd]])
-        Y = np.array([[up(abs(float(V[k]) - mpmath.mpf(beta))) for k in range(K)]])
+        case = _chord_case(seed, d, spread)
+        D, D2, Y, form = _chord_inputs(case)
+        X, Gd, mean = case["X"], case["Gd"], case["mean"]
+        ts = mpmath.linspace(0, 1, 11)
+        ps = [case["weights"](t) for t in ts]
+        ph = np.array([[[_up(max(p[k] for p in ps)) for k in range(case["K"])]]])
+        S20 = np.array([[_up(max(mean(p, [g * g for g in Gd]) for p in ps))]])
+        delta = np.array([[_up(max(abs(mean(p, X) - case["xw"]) for p in ps))]])
+        R3 = cb._third_softmax(ph, S20, delta, D, D2, Y, form)
+        worst = max(case["third"](t) for t in ts)
+        assert mpmath.mpf(float(R3[0])) >= worst, (float(R3[0]), float(worst))
 
-        def form(wts):
-            return np.array([up(sum(float(wts[:, k].max()) * Gd[k] ** 2 for k in range(K)))] * wts.shape[0])
 
-        old, cb.THIRD_NODES = cb.THIRD_NODES, 1
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10 ** 6), d=st.integers(2, 5), spread=st.floats(0.05, 3.0), nodes=st.sampled_from([1, 2, 4, 8]))
+def test_third_order_remainder_bound_holds_along_the_chord(seed, d, spread, nodes):
+    """_chord_nodes then _third_softmax: R3/6 >= int_0^1 (1 - t)^2/2 |H'''(t)| dt (mpmath
+    quadrature at 40 digits), with the inputs a cell's bound gives them (pi_k(0), the
+    Jensen exponents, the centre-mean offset) for the chord's one direction."""
+    import certify.kernel.cellbound as cb
+
+    with mpmath.workdps(40):
+        case = _chord_case(seed, d, spread)
+        D, D2, Y, form = _chord_inputs(case)
+        pi_c, E, jensen = _node_inputs(case)
+        old, cb.THIRD_NODES = cb.THIRD_NODES, nodes
         try:
-            dr = np.array([up(drift)])
-            R3 = cb._third_softmax(pi_hat, D, D2, Y, dr, np.array([up(s20)]), dr, form)
+            R3 = cb._third_softmax(*cb._chord_nodes(pi_c, E, jensen, D, D2, form), D, D2, Y, form)
         finally:
             cb.THIRD_NODES = old
-        assert mpmath.mpf(float(R3[0])) >= max(third), (float(R3[0]), float(max(third)))
-
-
-@settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 10 ** 6), d=st.integers(2, 5), spread=st.floats(0.05, 3.0), nodes=st.sampled_from([2, 4, 8]))
-def test_third_order_nodes_bound_the_integral_of_the_pointwise_bound(seed, d, spread, nodes):
-    """With n nodes, R3 >= 6 int_0^1 (1 - t)^2/2 B(delta(t)) dt, where B(delta) is the
-    one-node bound with the moving-mean bound pinned to delta and delta(t) = min(jensen +
-    t S20, cap): each node's bound covers its whole sub-interval (an upper Riemann sum),
-    checked against a fine midpoint quadrature of B."""
-    import certify.kernel.cellbound as cb
-
-    A, V, x, p0, w, beta = _chord_case(seed, d, spread)
-    rng = np.random.default_rng(seed + 1)
-    K = len(V)
-    G = A - w
-    pi_hat = rng.uniform(0, 1, (1, K))
-    D = np.abs(G @ x)[None, :] * 1.01
-    D2 = D * D
-    Y = np.abs(V - beta)[None, :]
-    S20 = np.array([float(pi_hat[0] @ (D2[0]))])
-    jensen = np.array([rng.uniform(0, 0.2) * S20[0]])
-    cap = np.array([rng.uniform(0.3, 2) * S20[0]])
-    form = lambda wts: wts @ D2[0] * 1.0001
-    old = cb.THIRD_NODES
-    try:
-        cb.THIRD_NODES = nodes
-        R3 = float(cb._third_softmax(pi_hat, D, D2, Y, jensen, S20, cap, form)[0])
-        cb.THIRD_NODES = 1
-        ts = (np.arange(400) + 0.5) / 400
-        dl = np.minimum(jensen[0] + ts * S20[0], cap[0])
-        B = [float(cb._third_softmax(pi_hat, D, D2, Y, np.array([v]), S20, np.array([v]), form)[0]) for v in dl]
-    finally:
-        cb.THIRD_NODES = old
-    integral = 6 * float(np.sum((1 - ts) ** 2 / 2 * np.array(B)) / 400)
-    assert R3 >= integral, (nodes, R3, integral)
+        integral = mpmath.quad(lambda t: (1 - t) ** 2 / 2 * case["third"](t), mpmath.linspace(0, 1, 9))
+        assert mpmath.mpf(float(R3[0])) / 6 >= integral, (float(R3[0]) / 6, float(integral))
