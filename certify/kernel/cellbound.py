@@ -604,16 +604,24 @@ def _tangent(Mp, pair, c, c2):
     t = tr(M P) = tr M - c^T M c / |c|^2 and F2 = tr(M P M P) = |M|_F^2 - 2 |M c|^2 / |c|^2
     + (c^T M c)^2 / |c|^4: no d x d interval work beyond M c."""
     d = c.shape[1]
-    J, L = np.triu_indices(d)
-    Mc = iv.sum_enclosure(*iv.scale((Mp[0][:, pair], Mp[1][:, pair]), c[:, None, :]), axis=2)  # B x d
+    diag = np.diagonal(pair)
+    # M c from the midpoints and radii of the entries: |M c - fl(Mm c)| <= Mr |c| + gamma_d
+    # |Mm| |c| (float sums of non-negative terms, within gamma_d of the exact ones)
+    Mm = (Mp[0] + Mp[1]) / 2
+    Mr = iv.up_nonneg(np.maximum(Mp[1] - Mm, Mm - Mp[0]))
+    ac = np.abs(c)[:, :, None]
+    mid = np.matmul(Mm[:, pair], c[:, :, None])[:, :, 0]
+    err = iv.up_nonneg(np.matmul(Mr[:, pair], ac)[:, :, 0] + iv.up_nonneg(np.matmul(np.abs(Mm)[:, pair], ac)[:, :, 0] * iv.gamma(d)))
+    err = iv.up_nonneg(err * (1 + 2 * iv.gamma(d + 2))) + d * math.ldexp(1.0, -1070)
+    Mc = (iv.down(mid - err), iv.up(mid + err))                                          # B x d
     cMc = iv.sum_enclosure(*iv.mul(iv.point(c), Mc), axis=1)
     inv_c2 = iv.recip(c2)
-    diag = J == L
     tr = iv.sum_enclosure(Mp[0][:, diag], Mp[1][:, diag], axis=1)
     t = iv.sub(tr, iv.mul(cMc, inv_c2))
     # |M|_F^2 from the entries j <= l: off-diagonal ones twice (an exact doubling)
     sq = iv.square(Mp)
-    twice = np.where(diag, 1.0, 2.0)
+    twice = np.full(Mp[0].shape[1], 2.0)
+    twice[diag] = 1.0
     normM = iv.sum_enclosure(sq[0] * twice, sq[1] * twice, axis=1)
     Mc2 = iv.sum_enclosure(*iv.square(Mc), axis=1)
     F2 = iv.add(iv.sub(normM, iv.scale(iv.mul(Mc2, inv_c2), 2.0)), iv.mul(iv.square(cMc), iv.square(inv_c2)))
@@ -707,9 +715,9 @@ def _third_softmax(ph, S20, delta, D, D2, Y, form):
     X - E_t X, Y~ = Y - E_t Y), and with delta = delta_i: |Y~_k| <= Y_k + S01 (S01 = sum
     pi_hat Y >= |E_t Y - beta|), |X~_k| <= D_k + delta and X~_k = <d, G_k> - m, |m| <=
     delta, so the first term is at most sum_k w_k (<d, G_k> - m)^2 <= q + 2 delta l +
-    delta^2 s with w_k = pi_hat_k (Y_k + S01)(D_k + delta) = a_k + delta b_k, q >= sum w
-    <d, G>^2 (termwise with D2, or form(a) + delta form(b)), l >= sum w |<d, G>| (termwise,
-    or Cauchy-Schwarz: sqrt(q s)) and s = sum w; |Cov_t(X, Y)| = |E_t[(X - <d, w>)(Y -
+    delta^2 s with w_k = pi_hat_k (Y_k + S01)(D_k + delta), q >= sum w <d, G>^2 (termwise
+    with D2, or form(w)), l >= sum w |<d, G>| (termwise, or Cauchy-Schwarz: sqrt(q s)) and
+    s = sum w; |Cov_t(X, Y)| = |E_t[(X - <d, w>)(Y -
     beta)] - m (E_t[Y] - beta)| <= S11 + delta S01, and also <= sqrt(Var_t(X) Var_t(Y)) with
     Var_t(Y) <= S02 = sum pi_hat Y^2. That bound B_i holds on the sub-interval, so the
     remainder is at most sum_i B_i int_(t_(i-1))^(t_i) (1 - t)^2/2 dt: R3 = sum_i ((1 -
@@ -720,16 +728,11 @@ def _third_softmax(ph, S20, delta, D, D2, Y, form):
     S01 = usum(py, 2)
     S11 = usum(iv.up_nonneg(py * Dn), 2)
     S02 = usum(iv.up_nonneg(py * Yn), 2)
-    b = iv.up_nonneg(ph * iv.up_nonneg(Yn + S01[:, :, None]))
-    a = iv.up_nonneg(b * Dn)
-    sa, sb = usum(a, 2), usum(b, 2)
-    la, lb = usum(iv.up_nonneg(a * Dn), 2), usum(iv.up_nonneg(b * Dn), 2)
-    qa = np.minimum(usum(iv.up_nonneg(a * D2n), 2), form(a))
-    qb = np.minimum(usum(iv.up_nonneg(b * D2n), 2), form(b))
     dl = delta
-    s = iv.up(sa + iv.up_nonneg(dl * sb))
-    q = iv.up(qa + iv.up_nonneg(dl * qb))
-    l = np.minimum(iv.up(la + iv.up_nonneg(dl * lb)), iv.up_nonneg(np.sqrt(iv.up_nonneg(q * s))))
+    w = iv.up_nonneg(iv.up_nonneg(ph * iv.up_nonneg(Yn + S01[:, :, None])) * iv.up_nonneg(Dn + dl[:, :, None]))
+    s = usum(w, 2)
+    q = np.minimum(usum(iv.up_nonneg(w * D2n), 2), form(w))
+    l = np.minimum(usum(iv.up_nonneg(w * Dn), 2), iv.up_nonneg(np.sqrt(iv.up_nonneg(q * s))))
     P31 = iv.up(q + iv.up(iv.up(2 * iv.up(dl * l)) + iv.up(iv.up(dl * dl) * s)))
     cov = np.minimum(iv.up(S11 + iv.up(dl * S01)), iv.up_nonneg(np.sqrt(iv.up_nonneg(S20 * S02))))
     Bn = iv.up(P31 + iv.up(3 * iv.up(S20 * cov)))

@@ -951,3 +951,40 @@ def test_third_order_remainder_bound_holds_along_the_chord(seed, d, spread, node
             cb.THIRD_NODES = old
         integral = mpmath.quad(lambda t: (1 - t) ** 2 / 2 * case["third"](t), mpmath.linspace(0, 1, 9))
         assert mpmath.mpf(float(R3[0])) / 6 >= integral, (float(R3[0]) / 6, float(integral))
+
+
+@settings(max_examples=60, deadline=None)
+@given(d=st.integers(2, 5), seed=st.integers(0, 10 ** 6), width=st.sampled_from([0.0, 1e-12, 1e-3, 0.5]))
+def test_tangent_enclosures_contain_the_exact_values(d, seed, width):
+    """_tangent: M c, c^T M c, the trace and (from above) the squared Frobenius norm of P M P
+    contain their exact values (mpmath, 50 digits, zero slack) for an exact symmetric M at a
+    corner or inside the entries' enclosures, whose widths run from 0 to 0.5."""
+    import certify.kernel.cellbound as cb
+
+    rng = np.random.default_rng(seed)
+    B = 3
+    c = rng.standard_normal((B, d))
+    c /= np.linalg.norm(c, axis=1, keepdims=True)
+    Mp, pair = _pairs(np.zeros((B, d, d)))
+    P = Mp[0].shape[1]
+    centre = rng.standard_normal((B, P)) * 10
+    half = np.abs(centre) * width * rng.uniform(0, 1, (B, P))
+    lo, hi = centre - half, centre + half
+    pick = rng.integers(0, 3, (B, P))                      # low corner, high corner, inside
+    exact = np.where(pick == 0, lo, np.where(pick == 1, hi, (lo + hi) / 2))
+    c2 = iv.sum_enclosure(*iv.square(iv.point(c)), axis=-1)
+    Mc, cMc, t, F2 = cb._tangent((lo, hi), pair, c, c2)
+    with mpmath.workdps(50):
+        for b in range(B):
+            M = mpmath.matrix([[mpmath.mpf(float(exact[b, pair[j, l]])) for l in range(d)] for j in range(d)])
+            cm = mpmath.matrix([mpmath.mpf(float(v)) for v in c[b]])
+            cc = (cm.T * cm)[0]
+            mc = M * cm
+            cmc = (cm.T * mc)[0]
+            tr = sum(M[j, j] for j in range(d)) - cmc / cc
+            fro = sum(M[j, l] ** 2 for j in range(d) for l in range(d)) - 2 * (mc.T * mc)[0] / cc + cmc ** 2 / cc ** 2
+            for j in range(d):
+                assert Mc[0][b, j] <= mc[j] <= Mc[1][b, j], (b, j)
+            assert cMc[0][b] <= cmc <= cMc[1][b], b
+            assert t[0][b] <= tr <= t[1][b], b
+            assert fro <= F2[b], b
