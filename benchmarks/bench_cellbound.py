@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import pickle
 import platform
@@ -75,13 +74,9 @@ print(json.dumps({{"cpu": cpu, "cells": int(U.size), "decided": int(np.sum(U <= 
 
 
 def run_tree(tree: str, n: int, cells: str) -> dict:
-    env = dict(os.environ, PYTHONPATH=tree, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    code = _RUN.format(bench=HERE, cells=cells, n=n)
-    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=tree, capture_output=True, text=True, check=True)
-    res = json.loads(out.stdout.strip().splitlines()[-1])
-    if not os.path.abspath(res["module"]).startswith(os.path.abspath(tree) + os.sep):
-        raise SystemExit(f"{tree}: the run imported certify from {res['module']}")
-    return res
+    from _report import run_in_tree
+
+    return run_in_tree(tree, _RUN.format(bench=HERE, cells=cells, n=n))
 
 
 def main():

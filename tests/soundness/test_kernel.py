@@ -3,7 +3,7 @@ point evaluations. A sampled exact value outside an enclosure is a failure."""
 
 from __future__ import annotations
 
-
+import contextlib
 
 import flint
 import mpmath
@@ -884,6 +884,18 @@ def _node_inputs(case):
     return pi_c, E, jensen
 
 
+@contextlib.contextmanager
+def _third_nodes(n):
+    """The third-order remainder's sub-interval count set to n for a block."""
+    import certify.kernel.cellbound as cb
+
+    old, cb.THIRD_NODES = cb.THIRD_NODES, n
+    try:
+        yield
+    finally:
+        cb.THIRD_NODES = old
+
+
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 10 ** 6), d=st.integers(2, 5), spread=st.floats(0.05, 3.0), nodes=st.sampled_from([1, 2, 4, 8]))
 def test_chord_node_bounds_hold_on_their_sub_intervals(seed, d, spread, nodes):
@@ -894,12 +906,8 @@ def test_chord_node_bounds_hold_on_their_sub_intervals(seed, d, spread, nodes):
     with mpmath.workdps(40):
         case = _chord_case(seed, d, spread)
         D, D2, _, form = _chord_inputs(case)
-        pi_c, E, jensen = _node_inputs(case)
-        old, cb.THIRD_NODES = cb.THIRD_NODES, nodes
-        try:
-            ph, S20, delta = cb._chord_nodes(pi_c, E, jensen, D, D2, form)
-        finally:
-            cb.THIRD_NODES = old
+        with _third_nodes(nodes):
+            ph, S20, delta = cb._chord_nodes(*_node_inputs(case), D, D2, form)
         X, Gd, mean = case["X"], case["Gd"], case["mean"]
         for i in range(nodes):
             for t in mpmath.linspace(mpmath.mpf(i) / nodes, mpmath.mpf(i + 1) / nodes, 6):
@@ -943,12 +951,8 @@ def test_third_order_remainder_bound_holds_along_the_chord(seed, d, spread, node
     with mpmath.workdps(40):
         case = _chord_case(seed, d, spread)
         D, D2, Y, form = _chord_inputs(case)
-        pi_c, E, jensen = _node_inputs(case)
-        old, cb.THIRD_NODES = cb.THIRD_NODES, nodes
-        try:
-            R3 = cb._third_softmax(*cb._chord_nodes(pi_c, E, jensen, D, D2, form), D, D2, Y, form)
-        finally:
-            cb.THIRD_NODES = old
+        with _third_nodes(nodes):
+            R3 = cb._third_softmax(*cb._chord_nodes(*_node_inputs(case), D, D2, form), D, D2, Y, form)
         integral = mpmath.quad(lambda t: (1 - t) ** 2 / 2 * case["third"](t), mpmath.linspace(0, 1, 9))
         assert mpmath.mpf(float(R3[0])) / 6 >= integral, (float(R3[0]) / 6, float(integral))
 
