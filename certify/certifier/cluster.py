@@ -17,7 +17,7 @@ Start a cluster with ``dask scheduler`` (it prints its address, ``tcp://HOST:878
 
 from __future__ import annotations
 
-from certify.checker.pool import _joined
+from certify.checker.pool import _joined, chunk_cuts
 from certify.errors import InputError
 
 #: Seconds to wait for the scheduler before giving up (exit 2 naming --scheduler).
@@ -62,16 +62,20 @@ def connect(address: str):
                                         f"({type(exc).__name__}: {exc})") from None
 
 
+#: Cells below which a call stays in this process: a task's round trip to the cluster costs
+#: milliseconds (the chunks, and so the bounds, are the same either way).
+MIN_CLUSTER_CELLS = 1024
+
+
 class DaskBounder:
     """``bound_cells`` over fixed chunks, each chunk a task on the cluster at ``address``
     (small calls stay in this process, as :class:`CellBounder`'s do)."""
 
     def __init__(self, problem, model, address: str, chunk: int = 1024, third: bool = True,
                  strict: bool = False, client=None):
-        from certify.checker.pool import MIN_PARALLEL_CELLS
 
         self.problem, self.model, self.chunk, self.third, self.strict = problem, model, int(chunk), third, strict
-        self.min_cells = MIN_PARALLEL_CELLS
+        self.min_cells = MIN_CLUSTER_CELLS
         self._own = client is None
         self.client = connect(address) if client is None else client
         # a task that returns the problem, not scattered data: the scheduler keeps its spec and
@@ -93,7 +97,7 @@ class DaskBounder:
         """Start bounding the cells on the cluster; returns a function that waits for the
         tasks and returns the result in chunk order (as :meth:`CellBounder.submit`)."""
         n = int(facets.shape[0])
-        cuts = [slice(s, min(n, s + self.chunk)) for s in range(0, n, self.chunk)]
+        cuts = chunk_cuts(n, self.chunk)
         if n < self.min_cells or len(cuts) < 2:
             parts = [self._here(sphere_dim, facets[s], levels[s], coords[s], method) for s in cuts] or \
                 [self._here(sphere_dim, facets, levels, coords, method)]

@@ -193,13 +193,8 @@ def _prove(problem, bounder, frontier, max_cells, time_limit, accuracy, method, 
     # splitting): the workers never wait for this process. The next batch is taken before
     # the previous batch's children are pushed, for every number of workers alike, so the
     # order of the search, and the answer, do not depend on ``workers``.
-    pending = launch()
-    while pending is not None:
-        ahead = launch()
-        (f, l, c), wait, _ = pending
-        U, est, centres, _ = wait()
-        cells += f.size
-        # witness candidates: the worst centres, the best one polished
+    def witnesses(est, centres, l):
+        """Witness candidates: the worst centres, the best one polished."""
         top = np.argsort(-np.nan_to_num(est, nan=-1.0), kind="stable")[:WITNESS_CANDIDATES]
         if consider(centres[top]):
             from certify.certifier.estimate import polish
@@ -207,6 +202,15 @@ def _prove(problem, bounder, frontier, max_cells, time_limit, accuracy, method, 
             scale = float(2.0 ** -(int(l[top[0]]) + 2))
             _, y = polish(problem, best.point, scale, maxfev=200)
             consider(y[None, :])
+
+    pending = launch()
+    while pending is not None:
+        ahead = launch()
+        (f, l, c), wait, _ = pending
+        U, est, centres, _ = wait()
+        cells += f.size
+        if accuracy is not None:
+            witnesses(est, centres, l)   # the threshold depends on the witness
         thr = threshold()
         done = U <= thr
         # facets and levels as int16 while the search runs (levels <= MAX_LEVEL = 50)
@@ -228,6 +232,12 @@ def _prove(problem, bounder, frontier, max_cells, time_limit, accuracy, method, 
                 for _ in range(times):
                     cf, cl, cc = split_cells(m, cf, cl, cc)
                 frontier.push(cf, cl, cc, np.repeat(U[sel_split], 1 << (m * times)))
+        if ahead is None:
+            # the children start now (the batch the loop would take next), while this
+            # process looks for witnesses
+            ahead = launch()
+        if accuracy is None:
+            witnesses(est, centres, l)
         if accuracy is None and best.lower > eps:
             if ahead is not None:
                 # decided: the batch in flight is not needed; its cells' priorities (at most
@@ -241,7 +251,7 @@ def _prove(problem, bounder, frontier, max_cells, time_limit, accuracy, method, 
             upper = max(upper_now(), float(ahead[2])) if ahead is not None else upper_now()
             progress({"cells": cells, "frontier": int(frontier.size), "lower": best.lower,
                       "upper": upper, "seconds": now - t0})
-        pending = ahead if ahead is not None else launch()
+        pending = ahead
 
     upper = upper_now()
     lower = best.lower

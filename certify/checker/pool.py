@@ -3,8 +3,8 @@ search bounds cells with it; each gets the same bounds for any number of process
 
 SOUNDNESS CONTRACT: ``CellBounder(problem, model, workers, chunk)(sphere_dim, F, L, C, method)``
 returns what :func:`certify.kernel.cellbound.bound_cells` returns for the cells, computed chunk
-by chunk: the cells are cut into consecutive chunks of ``chunk`` cells (the last one shorter),
-and each chunk is bounded by ``bound_cells`` on its own, either in this process with ``model``
+by chunk: the cells are cut into consecutive chunks by ``chunk_cuts(n, chunk)`` (at most
+``chunk`` cells each, a function of the call's size n alone), and each chunk is bounded by ``bound_cells`` on its own, either in this process with ``model``
 or in a worker process holding the same model: inherited by fork on Linux, built again from
 the problem's canonical form elsewhere (``prepare(problem_from_dict(problem.canonical))``, the
 construction the checker uses).
@@ -21,9 +21,14 @@ import numpy as np
 from certify.kernel import interval as iv
 from certify.kernel.cellbound import bound_cells, prepare
 
-#: Cells below which a call stays in this process: starting workers costs more than it saves
-#: (the chunks, and so the bounds, are the same either way).
-MIN_PARALLEL_CELLS = 2048
+#: Cells below which a call stays in this process: sending chunks to workers costs more than
+#: it saves (the chunks, and so the bounds, are the same either way).
+MIN_PARALLEL_CELLS = 64
+#: A call is cut into at least this many chunks (of at least MIN_CHUNK cells), so that the
+#: small calls at the start of a search keep several workers busy; the cut is a function of
+#: the call's size alone.
+SPREAD = 4
+MIN_CHUNK = 32
 
 _MODEL = None
 
@@ -57,6 +62,13 @@ def _build_model(canonical: dict, third: bool) -> None:
 def _bound_chunk(sphere_dim, facets, levels, coords, method, strict):
     with iv.strict_backend(strict):
         return bound_cells(_MODEL, sphere_dim, facets, levels, coords, method)
+
+
+def chunk_cuts(n: int, chunk: int) -> list[slice]:
+    """The chunks of a call of n cells: consecutive slices of min(chunk, max(MIN_CHUNK,
+    ceil(n / SPREAD))) cells, the last one shorter; a function of n and chunk only."""
+    size = max(1, min(chunk, max(MIN_CHUNK, -(-n // SPREAD))))
+    return [slice(s, min(n, s + size)) for s in range(0, n, size)]
 
 
 def _joined(parts) -> tuple:
@@ -107,7 +119,7 @@ class CellBounder:
         if n == 0:
             out = self._here(sphere_dim, facets, levels, coords, method)
             return lambda: out
-        cuts = [slice(s, min(n, s + self.chunk)) for s in range(0, n, self.chunk)]
+        cuts = chunk_cuts(n, self.chunk)
         if self.workers > 1 and n >= MIN_PARALLEL_CELLS and len(cuts) > 1:
             pool = self._executor()
             jobs = [pool.submit(_bound_chunk, sphere_dim, facets[s], levels[s], coords[s], method, self.strict)

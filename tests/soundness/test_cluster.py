@@ -13,7 +13,7 @@ from certify.certifier import cluster as cl
 from certify.certifier.search import prove
 from certify.certifier.writer import build_certificate
 from certify.checker.head import check_document
-from certify.checker.pool import MIN_PARALLEL_CELLS
+from certify.certifier.cluster import MIN_CLUSTER_CELLS
 from certify.errors import InputError
 from tests.conftest import sphere_problem
 
@@ -38,7 +38,7 @@ def _body(problem, r):
 def problem_and_base():
     problem = sphere_problem(kind="core", target=("x0*x1", "exp(x2) - 1"), eps=0.1)
     base = prove(problem, workers=1)
-    assert base.verdict == "CERTIFIED" and base.cells > 4 * MIN_PARALLEL_CELLS
+    assert base.verdict == "CERTIFIED" and base.cells > 4 * MIN_CLUSTER_CELLS
     return problem, base
 
 

@@ -112,3 +112,20 @@ def test_spawned_workers_rebuild_the_same_model(monkeypatch):
     monkeypatch.setattr(sys, "platform", "darwin")  # the spawn branch, on this host
     r, c = _answer(problem, 2)
     assert c == cert and r.cells == base.cells
+
+
+def test_chunks_cover_the_call_in_order_and_spread_small_calls():
+    """The cut of a call depends on its size alone, covers every cell once in order, keeps
+    chunks at most ``chunk`` long, and gives small calls several chunks (so that the first
+    batches of a search keep the workers busy)."""
+    from certify.checker.pool import MIN_CHUNK, SPREAD, chunk_cuts
+
+    for chunk in (1, 7, 512, 1024):
+        for n in (1, 5, 31, 32, 64, 96, 1000, 1536, 4096, 4097, 10_000):
+            cuts = chunk_cuts(n, chunk)
+            assert cuts[0].start == 0 and cuts[-1].stop == n
+            assert all(a.stop == b.start for a, b in zip(cuts, cuts[1:]))
+            assert all(0 < s.stop - s.start <= chunk for s in cuts)
+            if n >= SPREAD * MIN_CHUNK and chunk >= MIN_CHUNK:
+                assert len(cuts) >= SPREAD
+    assert [s.stop - s.start for s in chunk_cuts(1536, 1024)] == [384] * 4
