@@ -6,7 +6,8 @@ worker. Rows: N in NS at epsilon = 1e-2, and epsilon in EPSILONS at N = 1000. Ea
 median of ``--repeats`` runs of the search (the check's time beside it). Fitted log-log slopes
 say how the cost grows; a figure is written beside the table.
 
-Run:  python benchmarks/bench_scaling.py [--repeats 3] [--out benchmarks/SCALING.md]
+Run:  python benchmarks/bench_scaling.py [--repeats 3] [--ns 1000,2000,4000,10000,100000]
+                                        [--out benchmarks/SCALING.md]
 """
 
 from __future__ import annotations
@@ -62,13 +63,14 @@ def figure(path, by_n, by_eps):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--ns", default=",".join(map(str, NS)), help="the key counts N of the first rows")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "SCALING.md"))
     args = ap.parse_args()
     by_n = []
-    for n in NS:
+    for n in (int(x) for x in args.ns.split(",")):
         verdict, cells, sec, check = measure(w1(n=n), args.repeats)
         by_n.append((n, verdict, cells, sec, check))
-        print(f"N = {n}: {verdict}, {cells} cells, {sec:.2f} s", flush=True)
+        print(f"N = {n}: {verdict}, {cells} cells, {sec:.2f} s (x{sec / by_n[0][3]:.1f} the first row)", flush=True)
     by_eps = []
     for eps in EPSILONS:
         verdict, cells, sec, check = measure(w1(eps=eps), args.repeats)
@@ -80,9 +82,12 @@ def main():
     lines = [f"\n## {stamp} on {platform.node()} ({platform.machine()}, {os.cpu_count()} cores, "
              f"Python {platform.python_version()}, numpy {np.__version__})\n",
              f"Medians of {args.repeats} runs, one worker; figure: `{os.path.basename(fig)}`.\n",
-             "| N | epsilon | verdict | cells | search s | check s |", "|---|---|---|---|---|---|"]
-    lines += [f"| {n} | 0.01 | {v} | {c} | {s:.2f} | {k:.2f} |" for n, v, c, s, k in by_n]
-    lines += [f"| 1000 | {1 / inv:g} | {v} | {c} | {s:.2f} | {k:.2f} |" for inv, v, c, s, k in by_eps]
+             "| N | epsilon | verdict | cells | search s | search / first row | check s |",
+             "|---|---|---|---|---|---|---|"]
+    first = by_n[0][3]
+    lines += [f"| {n} | 0.01 | {v} | {c} | {s:.2f} | {s / first:.1f}x | {k:.2f} |" for n, v, c, s, k in by_n]
+    lines += [f"| 1000 | {1 / inv:g} | {v} | {c} | {s:.2f} | {s / first:.1f}x | {k:.2f} |"
+              for inv, v, c, s, k in by_eps]
     lines += ["", f"log-log slopes: search time ~ N^{slope([r[0] for r in by_n], [r[3] for r in by_n]):.2f}, "
                   f"cells ~ N^{slope([r[0] for r in by_n], [r[2] for r in by_n]):.2f}; "
                   f"search time ~ (1/eps)^{slope([r[0] for r in by_eps], [r[3] for r in by_eps]):.2f}, "

@@ -62,7 +62,12 @@ itself, s_0(z) = z^T S z with value B z.
   |H - H_kept| <= theta span_i; single keys are dropped lightest first while the sum stays
   within the share, which ones being a float choice (any set is sound: theta is the
   rounded-up sum over the set chosen). Core: the dropped part is at most
-  sum_dropped mult_k e^{s_k^+} |v_ki|. Both are added to U.
+  sum_dropped mult_k e^{s_k^+} |v_ki|. Both are added to U. Softmax, again per cell
+  (``refine_keys``): the group's kept keys are scored on the cell's own cap and those below
+  a cut dropped, theta_cell <= sum_dropped mult_k e^{s_k^+ - M_c^-} with M_c^- one kept key's
+  lower score on the cell's cap; for x in the cell (inside both caps) both thetas bound
+  their dropped weight relative to the whole weight sum, so |H - H_kept| <= (theta +
+  theta_cell) span_i, added to U.
 * Sequence problems (Corollary 2): with inert input tokens the output at a position whose
   query sees c inert tokens is H_c = num/(den + c), num and den independent of c, den > 0.
   Each |H_c,i - f_i| = |num_i t - f_i| is convex in t = 1/(den + c), and t is monotone in c,
@@ -105,6 +110,11 @@ GROUP_UP = 2
 PRUNE_MIN_KEYS = 48
 #: Fraction of epsilon the dropped keys may cost, at most.
 PRUNE_SHARE = 1e-3
+#: Cells are pruned again on their own caps when their group kept more than this many keys
+#: (below, the second pass costs more than the keys it drops save).
+REFINE_MIN_KEYS = 96
+#: ... at a cut this much below the one that fits the share for any spread of scores.
+REFINE_SHIFT = 2.5
 
 
 def usum(x, axis=-1):
@@ -1110,11 +1120,57 @@ def prune_keys(model: CellModel, g: np.ndarray, r: np.ndarray):
     :attr:`CellModel.key_tree` are tested from the top, a block whose every key is certainly
     negligible on a cap is dropped whole from its bounds, the others' children are tested
     in turn, and the keys of the smallest blocks left are tested one by one."""
+    return _pruned(model, g, r)[:2]
+
+
+def _pruned(model: CellModel, g: np.ndarray, r: np.ndarray):
+    """:func:`prune_keys`, and the relative weight each cap's cells may still drop on their
+    own caps (G,; None when nothing was pruned)."""
     G, N, o = g.shape[0], model.keys.shape[0], model.out_dim
     if N <= PRUNE_MIN_KEYS or not np.all(np.isfinite(r)):
-        return np.broadcast_to(np.arange(N), (G, N)), np.zeros((G, o))
+        return np.broadcast_to(np.arange(N), (G, N)), np.zeros((G, o)), None
     with np.errstate(all="ignore"):
         return _prune(model, g, r)
+
+
+def refine_keys(model: CellModel, c: np.ndarray, rho: np.ndarray, keys_idx: np.ndarray,
+                remainder: np.ndarray, left: np.ndarray):
+    """For cells with caps (c, rho) and their group's kept keys (B x K, -1 = none) and
+    remainder (B x o): the keys kept on each cell's own cap and the remainder grown by what
+    the newly dropped ones cost (softmax heads with more than REFINE_MIN_KEYS keys kept;
+    others are returned as they are). A key is dropped when s_k^+ - M_c^- <= -cut, and the
+    dropped keys' theta is the rounded-up sum of their mult_k e^{s_k^+ - M_c^-}, whatever the
+    cut is (a float choice): ``left`` (B,) is the relative weight a cell may still drop, and
+    the cut is log(K / left) - REFINE_SHIFT (keys thin out with the score gap, so the sum is
+    usually within left) or, where that sum is not, log(K / left)."""
+    if model.kind != "softmax" or keys_idx.shape[1] <= REFINE_MIN_KEYS:
+        return keys_idx, remainder
+    K = keys_idx.shape[1]
+    with np.errstate(all="ignore"):
+        s_lo, s_hi = _key_scores(model, c, rho, keys_idx)
+        real = keys_idx >= 0
+        safe = np.where(real, keys_idx, 0)
+        # one kept key's lower score on the cap (NaN: the comparisons fail, nothing dropped);
+        # that key has s^+ - ref >= 0 > -cut, so it stays
+        ref = np.max(np.where(real, s_lo, -np.inf), axis=1)
+        gap = iv.up(s_hi - ref[:, None])
+        movable = real & ~model.keep[safe]
+        w_up = iv.up(iv.exp_upper(gap) * model.mult[safe])
+        # the kernel's own log (the same bits on every host); NaN or inf when nothing is left
+        cut = el.log_bounds(K / left)[1]
+        cut = np.where(np.isfinite(cut) & (cut > 0), cut, np.inf)
+        drop = movable & (gap <= -(cut - REFINE_SHIFT)[:, None])
+        theta = usum(np.where(drop, w_up, 0.0), 1)
+        over = ~(theta <= left)
+        if np.any(over):
+            safe_drop = movable & (gap <= -cut[:, None])
+            drop = np.where(over[:, None], safe_drop, drop)
+            theta = np.where(over, usum(np.where(safe_drop, w_up, 0.0), 1), theta)
+        if not np.any(drop):
+            return keys_idx, remainder
+        rem = iv.up(remainder + iv.up(theta[:, None] * model.span[None, :]))
+        rem = np.where(np.isfinite(rem), rem, np.inf)
+        return _compact(real & ~drop, keys_idx), rem
 
 
 def _compact(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -1210,6 +1266,7 @@ def _prune(model: CellModel, g: np.ndarray, r: np.ndarray):
         keepm = real & ~drop
         theta = iv.up(theta + usum(np.where(drop, w_up, 0.0), 1))
         rem = iv.up(theta[:, None] * model.span[None, :])
+        left = share / max(big, 1e-300) - theta
     else:
         ew = iv.up(iv.exp_upper(s_hi) * model.mult[safe])
         vmag = np.abs(model.values)[safe]
@@ -1221,8 +1278,9 @@ def _prune(model: CellModel, g: np.ndarray, r: np.ndarray):
             weighted = kb.weighted[np.maximum(bsel, 0)]
             rem = np.stack([iv.up(rem[:, i] + usum(np.where(dead, iv.up(eb * weighted[:, :, i]), 0.0), 1))
                             for i in range(o)], axis=1)
+        left = np.zeros(G)
     rem = np.where(np.isfinite(rem), rem, np.inf)
-    return _compact(keepm, cand), rem
+    return _compact(keepm, cand), rem, left
 
 
 def bound_cells(model: CellModel | ModelSet, sphere_dim: int, facets, levels, coords, method: str | None = None):
@@ -1244,8 +1302,11 @@ def bound_cells(model: CellModel | ModelSet, sphere_dim: int, facets, levels, co
     uniq, gid = np.unique(keys, axis=0, return_inverse=True)
     gid = gid.reshape(-1)
     gc, gr = cell_caps(sphere_dim, uniq[:, 0], uniq[:, 1], uniq[:, 2:])
-    idx, rem = prune_keys(model, gc, gr)
-    U, est = bound_caps(model, c, rho, method, np.asarray(idx)[gid], rem[gid])
+    idx, rem, left = _pruned(model, gc, gr)
+    idx, rem = np.asarray(idx)[gid], rem[gid]
+    if left is not None:
+        idx, rem = refine_keys(model, c, rho, idx, rem, left[gid])
+    U, est = bound_caps(model, c, rho, method, idx, rem)
     return U, est, c, rho
 
 

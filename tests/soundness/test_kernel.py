@@ -992,3 +992,105 @@ def test_tangent_enclosures_contain_the_exact_values(d, seed, width):
             assert cMc[0][b] <= cmc <= cMc[1][b], b
             assert t[0][b] <= tr <= t[1][b], b
             assert fro <= F2[b], b
+
+
+def _cell_pruning(monkeypatch, lam=400.0, n=2000, levels=6, cells=400, seed=5, left=None):
+    """A sharp vmf head, cells of one level, their group caps pruned as ``bound_cells`` does
+    and each cell's keys pruned again on its own cap (at any count of kept keys), with the
+    share the group left or ``left``."""
+    import certify.kernel.cellbound as cb
+
+    monkeypatch.setattr(cb, "REFINE_MIN_KEYS", 0)
+    t = parse_target(["sin(3*x0)*x1"], 2)
+    model = prepare(construct_vmf(t, 0.05, 1.0, lam=lam, prefix_length=n, kind="softmax").problem)
+    f, l, co = root_cells(2)
+    for _ in range(levels):
+        f, l, co = split_cells(2, f, l, co)
+    pick = np.random.default_rng(seed).choice(len(f), cells, replace=False)
+    f, l, co = f[pick], l[pick], co[pick]
+    up = np.minimum(l, cb.GROUP_UP)
+    keys = np.concatenate([f[:, None], (l - up)[:, None], co >> up[:, None]], axis=1)
+    uniq, gid = np.unique(keys, axis=0, return_inverse=True)
+    gid = gid.reshape(-1)
+    idx, rem, spare = cb._pruned(model, *cell_caps(2, uniq[:, 0], uniq[:, 1], uniq[:, 2:]))
+    c, rho = cell_caps(2, f, l, co)
+    left = spare[gid] if left is None else np.full(len(f), left)
+    fine, fine_rem = cb.refine_keys(model, c, rho, idx[gid], rem[gid], left)
+    return model, (f, l, co), idx[gid], rem[gid], fine, fine_rem
+
+
+@pytest.mark.parametrize("left", [None, 0.1])
+def test_a_cells_own_pruning_pays_for_every_key_it_drops_at_sampled_points(monkeypatch, left):
+    """Keys dropped on a cell's own cap (after its group's) are paid for: |H with every key -
+    H with the cell's kept keys| <= the cell's remainder at points of the cell, the kept keys
+    are a subset of the group's, and the pass drops keys. With a large share (any share is
+    sound) the dropped keys make a difference the group's remainder alone does not cover."""
+    model, (f, l, co), gidx, grem, fine, frem = _cell_pruning(monkeypatch, left=left)
+    A, b, V = model.keys, model.biases, model.values
+    y = sample_cell_points(2, f, l, co, 24, np.random.default_rng(7))
+    count_g, count_c = (gidx >= 0).sum(axis=1), (fine >= 0).sum(axis=1)
+    assert np.all(count_c >= 1) and np.mean(count_c) < 0.9 * np.mean(count_g)
+    assert np.all(frem >= grem) and np.all(frem[count_c < count_g] > grem[count_c < count_g])
+    worst = 0.0
+    for j in range(len(f)):
+        kept = fine[j][fine[j] >= 0]
+        assert set(kept) <= set(gidx[j][gidx[j] >= 0])
+        x = y[j] / np.linalg.norm(y[j], axis=1, keepdims=True)
+        s = x @ A.T + b[None, :]
+        w = np.exp(s - s.max(axis=1, keepdims=True)) * model.mult[None, :]
+        full = (w @ V) / w.sum(axis=1, keepdims=True)
+        part = (w[:, kept] @ V[kept]) / w[:, kept].sum(axis=1, keepdims=True)
+        gap = np.max(np.abs(full - part), axis=0)
+        assert np.all(gap <= frem[j] * (1 + 1e-9) + 1e-13), (j, gap, frem[j])
+        if count_c[j] < count_g[j]:
+            worst = max(worst, float(np.max(gap / grem[j])))
+    if left is not None:
+        assert worst > 1.0, worst   # without the cell's theta this test fails
+
+
+def test_bounds_with_each_cells_own_pruning_are_never_below_rigorous_sampled_errors(monkeypatch):
+    import certify.kernel.cellbound as cb
+
+    monkeypatch.setattr(cb, "REFINE_MIN_KEYS", 0)
+    t = parse_target(["sin(3*x0)*x1"], 2)
+    c = construct_vmf(t, 0.05, 1.0, lam=400.0, prefix_length=2000, kind="softmax")
+    U = _never_below_sampled(c.problem, "taylor3", levels=6, per_cell=4, cells=600)
+    assert np.mean(U < 1.0) > 0.5
+
+
+def test_a_cells_own_pruning_drops_nothing_without_a_share_left(monkeypatch):
+    """No share left (zero, negative or NaN): the cell keeps its group's keys and remainder."""
+    import certify.kernel.cellbound as cb
+
+    model, (f, l, co), gidx, grem, _, _ = _cell_pruning(monkeypatch, cells=50)
+    c, rho = cell_caps(2, f, l, co)
+    for left in (0.0, -1.0, np.nan):
+        idx, rem = cb.refine_keys(model, c, rho, gidx, grem, np.full(len(f), left))
+        assert np.array_equal(idx, gidx) and np.array_equal(rem, grem)
+
+
+def test_a_cells_own_pruning_charges_each_dropped_key_its_full_cut(monkeypatch):
+    """Zero slack: M keys just past the cut (score gap g1 = cut + 0.01 below the best key on
+    a tiny cap) are dropped and charged e^-cut each, which is within 1.01 of their true
+    weight; M keys inside the cut (gap cut - 0.5) stay. The remainder then covers the exact
+    change of H at the cap's centre, and it would not if a dropped key were charged e^-1
+    less, or a key inside the cut were dropped."""
+    import certify.kernel.cellbound as cb
+
+    monkeypatch.setattr(cb, "REFINE_MIN_KEYS", 0)
+    lam, M, cut = 50.0, 20, 10.0
+    g1, g2 = cut + 0.01, cut - 0.5
+    keys = np.tile([lam, 0.0, 0.0], (2 * M + 1, 1))
+    biases = np.concatenate([[0.0], np.full(M, -g1), np.full(M, -g2)])
+    values = np.concatenate([[0.0], np.ones(2 * M)])[:, None]
+    model = prepare(make_problem(2, "softmax", keys, values, ["0"], 0.5, biases=biases))
+    K = 2 * M + 1
+    c, rho = np.array([[1.0, 0.0, 0.0]]), np.array([1e-12])
+    idx, rem = cb.refine_keys(model, c, rho, np.arange(K)[None, :], np.zeros((1, 1)),
+                              np.array([K * np.exp(-cut)]))
+    kept = idx[0][idx[0] >= 0]
+    assert sorted(kept) == [0] + list(range(M + 1, K))
+    e1, e2 = M * mpmath.exp(-g1), M * mpmath.exp(-g2)
+    exact_gap = (e1 + e2) / (1 + e1 + e2) - e2 / (1 + e2)     # H - H_kept at x = c
+    assert rem[0, 0] >= exact_gap
+    assert rem[0, 0] <= 1.01 * M * mpmath.exp(-cut) * float(model.span[0])
