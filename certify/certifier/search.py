@@ -57,6 +57,10 @@ WITNESS_CANDIDATES = 6
 #: (its children would be split anyway: bounds shrink at most 8x per level at third
 #: order). Saves bounding the hopeless middle level; not a soundness matter.
 JUMP_RATIO = 16.0
+#: ... and one more level per further factor JUMP_RATIO^3, up to this many levels at once
+#: (the coarse cells of a head with many keys in reach are the costliest to bound, and
+#: hopeless; a smaller factor splits cells that a level less would have decided on S^3).
+MAX_JUMP = 3
 #: A leaf is kept when its bound is at most epsilon (1 - MARGIN): the checker bounds leaves in
 #: other chunks, and a cell's bound may move by about 1e-13 relative with its chunk's company
 #: (BLAS summation order), so a leaf at epsilon to the last bit could be rejected there.
@@ -224,8 +228,14 @@ def _prove(problem, bounder, frontier, max_cells, time_limit, accuracy, method, 
             stuck_upper = max(stuck_upper, float(np.max(U[deep])))
             split &= ~deep
         if np.any(split):
-            far = split & (U > JUMP_RATIO * thr) & (l + 2 <= MAX_LEVEL)
-            for sel_split, times in ((split & ~far, 1), (far, 2)):
+            # levels split at once: 2 where the bound is above JUMP_RATIO x the threshold, one
+            # more per further factor JUMP_RATIO^3 (an infinite bound: MAX_JUMP levels), down to
+            # MAX_LEVEL at most; else 1
+            jump = np.ones(f.size, dtype=np.int64)
+            for k in range(1, MAX_JUMP):
+                jump += (U > JUMP_RATIO ** (3 * k - 2) * thr) & (l + k + 1 <= MAX_LEVEL)
+            for times in range(1, MAX_JUMP + 1):
+                sel_split = split & (jump == times)
                 if not np.any(sel_split):
                     continue
                 cf, cl, cc = f[sel_split], l[sel_split], c[sel_split]
