@@ -59,8 +59,11 @@ WITNESS_CANDIDATES = 6
 JUMP_RATIO = 16.0
 #: ... and one more level per further factor JUMP_RATIO^3, up to this many levels at once
 #: (the coarse cells of a head with many keys in reach are the costliest to bound, and
-#: hopeless; a smaller factor splits cells that a level less would have decided on S^3).
+#: hopeless; a smaller factor splits cells that a level less would have decided on S^3) ...
 MAX_JUMP = 3
+#: ... where that makes at most 2^this many children (S^1 to S^3; on S^4 three levels are
+#: 4,096 children per cell, and cells that one level less would have decided are split).
+MAX_JUMP_CHILDREN_LOG2 = 9
 #: A leaf is kept when its bound is at most epsilon (1 - MARGIN): the checker bounds leaves in
 #: other chunks, and a cell's bound may move by about 1e-13 relative with its chunk's company
 #: (BLAS summation order), so a leaf at epsilon to the last bit could be rejected there.
@@ -232,7 +235,7 @@ def _prove(problem, bounder, frontier, max_cells, time_limit, accuracy, method, 
             # more per further factor JUMP_RATIO^3 (an infinite bound: MAX_JUMP levels), down to
             # MAX_LEVEL at most; else 1
             jump = np.ones(f.size, dtype=np.int64)
-            for k in range(1, MAX_JUMP):
+            for k in range(1, MAX_JUMP if m * MAX_JUMP <= MAX_JUMP_CHILDREN_LOG2 else 2):
                 jump += (U > JUMP_RATIO ** (3 * k - 2) * thr) & (l + k + 1 <= MAX_LEVEL)
             for times in range(1, MAX_JUMP + 1):
                 sel_split = split & (jump == times)
