@@ -113,8 +113,6 @@ PRUNE_SHARE = 1e-3
 #: Cells are pruned again on their own caps when their group kept more than this many keys
 #: (below, the second pass costs more than the keys it drops save).
 REFINE_MIN_KEYS = 96
-#: ... at a cut this much below the one that fits the share for any spread of scores.
-REFINE_SHIFT = 2.5
 
 
 def usum(x, axis=-1):
@@ -1138,39 +1136,78 @@ def refine_keys(model: CellModel, c: np.ndarray, rho: np.ndarray, keys_idx: np.n
     """For cells with caps (c, rho) and their group's kept keys (B x K, -1 = none) and
     remainder (B x o): the keys kept on each cell's own cap and the remainder grown by what
     the newly dropped ones cost (softmax heads with more than REFINE_MIN_KEYS keys kept;
-    others are returned as they are). A key is dropped when s_k^+ - M_c^- <= -cut, and the
-    dropped keys' theta is the rounded-up sum of their mult_k e^{s_k^+ - M_c^-}, whatever the
-    cut is (a float choice): ``left`` (B,) is the relative weight a cell may still drop, and
-    the cut is log(K / left) - REFINE_SHIFT (keys thin out with the score gap, so the sum is
-    usually within left) or, where that sum is not, log(K / left)."""
+    others are returned as they are). With M_c^- <= log sum_k mult_k e^{s_k(x)} for every x
+    in the cap (:func:`_log_weight_floor` of the kept keys' lower scores), a dropped key's
+    weight relative to the whole weight sum is at most mult_k e^{s_k^+ - M_c^-}, and theta is
+    the rounded-up sum of these over the dropped keys, whichever they are (a float choice):
+    the lightest, while their float sum stays within ``left`` (B,), the relative weight a
+    cell may still drop; the key with the largest lower score stays."""
     if model.kind != "softmax" or keys_idx.shape[1] <= REFINE_MIN_KEYS:
         return keys_idx, remainder
-    K = keys_idx.shape[1]
     with np.errstate(all="ignore"):
         s_lo, s_hi = _key_scores(model, c, rho, keys_idx)
         real = keys_idx >= 0
         safe = np.where(real, keys_idx, 0)
-        # one kept key's lower score on the cap (NaN: the comparisons fail, nothing dropped);
-        # that key has s^+ - ref >= 0 > -cut, so it stays
-        ref = np.max(np.where(real, s_lo, -np.inf), axis=1)
-        gap = iv.up(s_hi - ref[:, None])
-        movable = real & ~model.keep[safe]
-        w_up = iv.up(iv.exp_upper(gap) * model.mult[safe])
-        # the kernel's own log (the same bits on every host); NaN or inf when nothing is left
-        cut = el.log_bounds(K / left)[1]
-        cut = np.where(np.isfinite(cut) & (cut > 0), cut, np.inf)
-        drop = movable & (gap <= -(cut - REFINE_SHIFT)[:, None])
-        theta = usum(np.where(drop, w_up, 0.0), 1)
-        over = ~(theta <= left)
-        if np.any(over):
-            safe_drop = movable & (gap <= -cut[:, None])
-            drop = np.where(over[:, None], safe_drop, drop)
-            theta = np.where(over, usum(np.where(safe_drop, w_up, 0.0), 1), theta)
+        ref = _log_weight_floor(s_lo, model.mult[safe], real)
+        w_up = iv.up(iv.exp_upper(iv.up(s_hi - ref[:, None])) * model.mult[safe])
+        movable = real & ~model.keep[safe] & (w_up <= left[:, None])   # NaN: kept
+        movable[np.arange(len(ref)), np.argmax(np.where(real, s_lo, -np.inf), axis=1)] = False
+        if not np.any(movable):
+            return keys_idx, remainder
+        drop = _lightest(w_up, movable, left)
         if not np.any(drop):
             return keys_idx, remainder
+        theta = usum(np.where(drop, w_up, 0.0), 1)
         rem = iv.up(remainder + iv.up(theta[:, None] * model.span[None, :]))
         rem = np.where(np.isfinite(rem), rem, np.inf)
         return _compact(real & ~drop, keys_idx), rem
+
+
+#: The log weight floor sums the keys whose lower score is within this much of the largest
+#: (fewer terms only lower the floor; the others add at most about e^-8 each).
+FLOOR_SPAN = 8.0
+
+
+def _log_weight_floor(s_lo: np.ndarray, mult: np.ndarray, real: np.ndarray) -> np.ndarray:
+    """A lower bound (rows,) of log sum_k mult_k e^{s_k} over each row's real keys, for any
+    scores s_k >= s_lo (rows x K): with m the largest lower score, the terms mult_k
+    e^{s_lo_k - m} rounded down of the keys with s_lo_k >= m - FLOOR_SPAN (leaving terms out
+    only lowers the sum), their float sum in index order (np.bincount: the same bits on every
+    host) lowered by its a-priori error (contract 3 of :mod:`certify.kernel.interval`: the
+    exact sum of non-negative terms is at least fl / (1 + gamma)), the kernel's log rounded
+    down. NaN where a real key's lower score is NaN or a row has no real key."""
+    rows, K = s_lo.shape
+    lo = np.where(real, s_lo, -np.inf)
+    m = np.max(lo, axis=1)
+    with np.errstate(invalid="ignore"):
+        gap = iv.down(lo - m[:, None])
+    near = real & ~(gap < -FLOOR_SPAN)                  # NaN gaps are summed: NaN floor
+    e_lo = iv.fbounds("exp", gap[near])[0]
+    terms = np.maximum(iv.down(e_lo * mult[near]), 0.0)
+    row = np.broadcast_to(np.arange(rows)[:, None], (rows, K))[near]
+    total = np.bincount(row, weights=terms, minlength=rows)
+    total = iv.down(total * (1.0 - 2.0 * iv.gamma(max(K - 1, 1))))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_lo = iv.fbounds("log", np.maximum(total, 0.0))[0]
+    return iv.down(m + log_lo)
+
+
+#: Weight classes of :func:`_lightest`: [2^(e-1), 2^e) for e > -BINS + 2, and one below.
+BINS = 64
+
+
+def _lightest(w: np.ndarray, movable: np.ndarray, budget: np.ndarray) -> np.ndarray:
+    """Per row, the movable entries of least ``w`` (finite, >= 0), whole binary weight classes
+    from the lightest up while the float sum of the classes taken stays within ``budget`` (a
+    float choice: callers charge the rounded-up sum of what is taken)."""
+    rows = w.shape[0]
+    movable = movable & np.isfinite(w)
+    _, ex = np.frexp(np.where(movable, w, 0.0))        # exact: w in [2^(ex-1), 2^ex)
+    cls = np.clip(ex + (BINS - 2), 0, BINS - 1)
+    flat = (np.arange(rows)[:, None] * BINS + cls)[movable]
+    sums = np.bincount(flat, weights=w[movable], minlength=rows * BINS).reshape(rows, BINS)
+    taken = np.sum(np.cumsum(sums, axis=1) <= budget[:, None], axis=1)
+    return movable & (cls < taken[:, None])
 
 
 def _compact(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -1239,11 +1276,12 @@ def _prune(model: CellModel, g: np.ndarray, r: np.ndarray):
     safe = np.where(real, cand, 0)
     keepk = model.keep[safe] & real
     if softmax:
-        # the dropped keys' weight relative to the best key's: a key's is at most
+        # the dropped keys' weight relative to the whole weight sum: a key's is at most
         # mult_k e^{s_k^+ - M^-} and a dropped block's at most its summed multiplicity times
-        # e^{(its score bound) - M^-}, where M^- = ref is below the best key's score on the cap
-        # (np.max, not fmax: a NaN reference makes every bound NaN and nothing is dropped)
-        ref = np.maximum(ref0, np.max(np.where(real, s_lo, -np.inf), axis=1))
+        # e^{(its score bound) - M^-}, where M^- = ref is below log sum_k mult_k e^{s_k(x)} at
+        # every x of the cap: the larger of one key's lower score and the log weight floor of
+        # the keys left (np.maximum: a NaN reference makes every bound NaN, nothing dropped)
+        ref = np.maximum(ref0, _log_weight_floor(s_lo, model.mult[safe], real))
         theta = np.zeros(G)
         for kb, bsel, b_hi, dead in dropped:
             w_blk = iv.up(iv.exp_upper(iv.up(b_hi - ref[:, None])) * kb.mult_sum[np.maximum(bsel, 0)])
@@ -1257,12 +1295,7 @@ def _prune(model: CellModel, g: np.ndarray, r: np.ndarray):
         # the key whose lower score is the reference stays (with none kept the bound is NaN)
         best = np.argmax(np.where(real, s_lo, -np.inf), axis=1)
         movable[np.arange(G), best] = False
-        t = np.where(movable, w_up, np.inf)
-        order_t = np.argsort(t, axis=1, kind="stable")
-        cum = np.cumsum(np.take_along_axis(t, order_t, axis=1), axis=1)
-        drop = np.zeros_like(movable)
-        np.put_along_axis(drop, order_t, cum <= 0.5 * spare[:, None], axis=1)
-        drop &= movable
+        drop = _lightest(w_up, movable, 0.5 * spare)
         keepm = real & ~drop
         theta = iv.up(theta + usum(np.where(drop, w_up, 0.0), 1))
         rem = iv.up(theta[:, None] * model.span[None, :])

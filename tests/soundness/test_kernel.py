@@ -1069,28 +1069,85 @@ def test_a_cells_own_pruning_drops_nothing_without_a_share_left(monkeypatch):
         assert np.array_equal(idx, gidx) and np.array_equal(rem, grem)
 
 
-def test_a_cells_own_pruning_charges_each_dropped_key_its_full_cut(monkeypatch):
-    """Zero slack: M keys just past the cut (score gap g1 = cut + 0.01 below the best key on
-    a tiny cap) are dropped and charged e^-cut each, which is within 1.01 of their true
-    weight; M keys inside the cut (gap cut - 0.5) stay. The remainder then covers the exact
-    change of H at the cap's centre, and it would not if a dropped key were charged e^-1
-    less, or a key inside the cut were dropped."""
+def test_a_cells_own_pruning_charges_each_dropped_key_its_full_weight(monkeypatch):
+    """Zero slack: key 0 is the best, M keys lie g1 below it and M keys g2 = g1 - 1 below (a
+    tiny cap, so scores are nearly exact). With a share that holds the first group's weights
+    but not the second's, the first group is dropped and charged within 1.01 of its exact
+    weight relative to the whole weight sum (the reference is the log of the weight sum, not
+    the best key's score alone); the second stays. The remainder covers the exact change of H
+    at the cap's centre, and would not if the dropped keys were charged e^-1 less."""
     import certify.kernel.cellbound as cb
 
     monkeypatch.setattr(cb, "REFINE_MIN_KEYS", 0)
-    lam, M, cut = 50.0, 20, 10.0
-    g1, g2 = cut + 0.01, cut - 0.5
+    lam, M, g1 = 50.0, 20, 10.01
+    g2 = g1 - 1.0
     keys = np.tile([lam, 0.0, 0.0], (2 * M + 1, 1))
     biases = np.concatenate([[0.0], np.full(M, -g1), np.full(M, -g2)])
     values = np.concatenate([[0.0], np.ones(2 * M)])[:, None]
     model = prepare(make_problem(2, "softmax", keys, values, ["0"], 0.5, biases=biases))
     K = 2 * M + 1
+    e1, e2 = M * mpmath.exp(-g1), M * mpmath.exp(-g2)
+    w1 = e1 / (1 + e1 + e2)                                    # the first group's exact weight
     c, rho = np.array([[1.0, 0.0, 0.0]]), np.array([1e-12])
     idx, rem = cb.refine_keys(model, c, rho, np.arange(K)[None, :], np.zeros((1, 1)),
-                              np.array([K * np.exp(-cut)]))
+                              np.array([float(1.5 * w1)]))
     kept = idx[0][idx[0] >= 0]
     assert sorted(kept) == [0] + list(range(M + 1, K))
-    e1, e2 = M * mpmath.exp(-g1), M * mpmath.exp(-g2)
     exact_gap = (e1 + e2) / (1 + e1 + e2) - e2 / (1 + e2)     # H - H_kept at x = c
     assert rem[0, 0] >= exact_gap
-    assert rem[0, 0] <= 1.01 * M * mpmath.exp(-cut) * float(model.span[0])
+    assert rem[0, 0] <= 1.01 * w1 * float(model.span[0])
+    assert mpmath.exp(-1) * rem[0, 0] < exact_gap
+
+
+def test_the_log_weight_floor_is_below_the_exact_log_sum_and_close_to_it():
+    """log sum_k mult_k e^{s_k} >= the floor for scores s_k >= s_lo (exact sums by mpmath),
+    and the floor is within log(1 + K e^-FLOOR_SPAN) of the sum at s_lo, within rounding
+    where every lower score is within FLOOR_SPAN of the largest; padding is ignored,
+    a NaN lower score or a row without keys gives NaN."""
+    import certify.kernel.cellbound as cb
+
+    rng = np.random.default_rng(11)
+    spread = np.where(np.arange(200) < 100, 30.0, 3.0)[:, None]  # all terms summed below
+    s_lo = rng.uniform(-1, 1, (200, 50)) * spread + rng.uniform(-500, 500, (200, 1))
+    mult = rng.choice([1.0, 1.0, 7.0], (200, 50))
+    real = rng.uniform(size=(200, 50)) < 0.8
+    real[:, 0] = True
+    floor = cb._log_weight_floor(s_lo, mult, real)
+    for r in range(200):
+        exact = mpmath.log(mpmath.fsum(mpmath.mpf(mu) * mpmath.exp(mpmath.mpf(s))
+                                       for s, mu, k in zip(s_lo[r], mult[r], real[r]) if k))
+        assert floor[r] <= exact, r
+        assert exact - floor[r] <= mpmath.log(1 + 50 * mpmath.exp(-cb.FLOOR_SPAN)) + 1e-12, r
+        if r >= 100:                                           # zero slack: rounding only
+            assert exact - floor[r] <= 1e-11, r
+    bad, mask = s_lo[:3].copy(), real[:3].copy()
+    bad[0, 5], mask[0, 5] = np.nan, True          # a real key's NaN: NaN
+    mask[1] = False                               # no real key: NaN
+    bad[2, 7], mask[2, 7] = np.nan, False         # a padding entry's NaN: ignored
+    out = cb._log_weight_floor(bad, mult[:3], mask)
+    assert np.isnan(out[0]) and np.isnan(out[1])
+    assert out[2] == cb._log_weight_floor(s_lo[2:3], mult[2:3], mask[2:3])[0]
+
+
+def test_the_lightest_weights_are_taken_whole_classes_at_a_time_within_the_budget():
+    """What :func:`_lightest` takes is movable and finite, its float sum is within the budget,
+    and every movable weight left is in a heavier binary class than every weight taken."""
+    import certify.kernel.cellbound as cb
+
+    rng = np.random.default_rng(3)
+    w = np.exp(rng.uniform(-40, 0, (300, 80)))
+    w[rng.uniform(size=w.shape) < 0.02] = np.inf
+    w[rng.uniform(size=w.shape) < 0.02] = np.nan
+    movable = rng.uniform(size=w.shape) < 0.9
+    budget = np.exp(rng.uniform(-20, 1, 300))
+    budget[:5] = [0.0, -1.0, np.nan, np.inf, 1e-300]
+    take = cb._lightest(w, movable, budget)
+    assert not np.any(take & ~movable) and np.all(np.isfinite(w[take]))
+    assert not np.any(take[:3]) and not np.any(take[4])
+    assert np.array_equal(take[3], movable[3] & np.isfinite(w[3]))
+    ex = np.frexp(np.where(np.isfinite(w), w, 0.0))[1]
+    for r in range(300):
+        assert np.sum(w[r][take[r]]) <= budget[r] * (1 + 1e-12) or not np.any(take[r])
+        rest = movable[r] & np.isfinite(w[r]) & ~take[r]
+        if np.any(take[r]) and np.any(rest):
+            assert ex[r][take[r]].max() < ex[r][rest].min(), r
