@@ -1149,8 +1149,14 @@ def refine_keys(model: CellModel, c: np.ndarray, rho: np.ndarray, keys_idx: np.n
         real = keys_idx >= 0
         safe = np.where(real, keys_idx, 0)
         ref = _log_weight_floor(s_lo, model.mult[safe], real)
-        w_up = iv.up(iv.exp_upper(iv.up(s_hi - ref[:, None])) * model.mult[safe])
-        movable = real & ~model.keep[safe] & (w_up <= left[:, None])   # NaN: kept
+        gap = iv.up(s_hi - ref[:, None])
+        # which keys are weighed is a float choice: those whose e^gap (<= their weight bound,
+        # multiplicities being >= 1) may be within the share; the others are kept
+        lim = el.log_bounds(np.where(left > 0, left, np.nan))[1]
+        cand = real & ~model.keep[safe] & (gap <= lim[:, None])       # NaN: kept
+        w_up = np.full(gap.shape, np.inf)
+        w_up[cand] = iv.up(iv.exp_upper(gap[cand]) * model.mult[safe][cand])
+        movable = cand & (w_up <= left[:, None])
         movable[np.arange(len(ref)), np.argmax(np.where(real, s_lo, -np.inf), axis=1)] = False
         if not np.any(movable):
             return keys_idx, remainder
