@@ -43,4 +43,12 @@ def run(args) -> int:
 
         run_audit(args.audit_out)  # the demo's JSON stays one object; the audit goes to its files
         return EXIT_OK
-    return audit.run(argparse.Namespace(out=args.audit_out, check=False, json=False))
+    return audit.run(_audit_args(args.audit_out))
+
+
+def _audit_args(out: str) -> argparse.Namespace:
+    """The arguments of ``certify audit --out OUT``, parsed by audit's own parser (so that every
+    option it has gets its default)."""
+    parser = argparse.ArgumentParser(prog="certify")
+    audit.add_parser(parser.add_subparsers())
+    return parser.parse_args(["audit", "--out", str(out)])

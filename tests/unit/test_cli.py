@@ -147,6 +147,21 @@ def test_demo_runs_without_arguments(capsys, tmp_path):
     assert (tmp_path / "audit" / "paper-audit.json").exists()  # never the repository's reports/
 
 
+def test_demo_without_json_runs_the_paper_audit_with_every_option_defaulted(capsys, tmp_path, monkeypatch):
+    """The demo's text path hands over to ``certify audit``'s own runner (the README's first
+    command): the constructions and the audit itself are stubbed, the hand-over is not."""
+    import certify.report.audit as report_audit
+    import certify.report.demo as report_demo
+
+    monkeypatch.setattr(report_demo, "run_demo", lambda json_output, out_dir: 0)
+    seen = {}
+    monkeypatch.setattr(report_audit, "run_audit", lambda out, show=None: seen.setdefault("out", out) and {})
+    monkeypatch.setattr(report_audit, "print_summary", lambda doc: None)
+    code, out, err = run(capsys, "demo", "--audit-out", str(tmp_path / "audit"))
+    assert code == 0, err
+    assert seen["out"] == tmp_path / "audit" and "certify audit: wrote" in out
+
+
 # ------------------------------------------------------------------ option types
 
 @pytest.mark.parametrize("argv,line", [
