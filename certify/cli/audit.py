@@ -19,7 +19,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                     "each claim with its label, statement, provenance (paper, paper with the statement "
                     "reconstructed, derived, trap), verdict (PROVED, VERIFIED ON RANGE, REFUTED, IMPLIED, "
                     "CONSISTENT, NOT CHECKED), evidence and time, and the run's date, commit, CPU, numpy "
-                    "build and OS kernel. Takes one to two minutes. Every search behind a verdict stops on a work budget (cells, Arb boxes, cell "
+                    "build and OS kernel. Takes a few minutes (about 4 on a 2-core machine). Every search behind a verdict stops on a work budget (cells, Arb boxes, cell "
                     "pairs), never on the clock, so the verdicts, statements and tables do not depend on the "
                     "machine's load; only the times differ. With --check, rerun into a temporary folder and "
                     "compare with DIR/paper-audit.json: exit 0 if it is up to date, 1 if a verdict, statement "

@@ -135,7 +135,7 @@ def test_entry_point_runs_as_a_program(tmp_path):
     assert res.returncode == 0 and "exit codes" in res.stdout and "example" in res.stdout
 
 
-@pytest.mark.slow  # the demo ends with the whole audit: about 45 s
+@pytest.mark.slow  # the demo ends with the whole audit: a few minutes
 def test_demo_runs_without_arguments(capsys, tmp_path):
     code, out, _ = run(capsys, "demo", "--json", "--out-dir", str(tmp_path), "--audit-out", str(tmp_path / "audit"))
     payload = json.loads(out)
