@@ -51,8 +51,10 @@ itself, s_0(z) = z^T S z with value B z.
   (``greedy_bound``). With the pruning below it bounds the kept keys' normalised head, which
   is the one the remainder is measured from.
 * Key pruning (a cost, not a soundness, matter): for a group cap (centre g, radius r)
-  containing the cell, keys whose score upper bound s_k^+ lies far below a lower bound M^-
-  of the best score (one key's lower score) are dropped, first whole blocks of nearby keys
+  containing the cell, keys whose score upper bound s_k^+ lies far below M^- are dropped,
+  where M^- <= log sum_k mult_k e^{s_k(x)} at every x of the cap (the larger of one key's
+  lower score, multiplicities being >= 1, and :func:`_log_weight_floor`, a rounded-down
+  log-sum of the candidates' lower scores), first whole blocks of nearby keys
   from block bounds (``_block_scores``), tested down a tree of blocks (:class:`KeyTree`:
   the children of a block not dropped are tested next), then single keys (scores on the
   cap by the radial split). Every key lies in exactly one dropped block or is tested
@@ -63,11 +65,13 @@ itself, s_0(z) = z^T S z with value B z.
   within the share, which ones being a float choice (any set is sound: theta is the
   rounded-up sum over the set chosen). Core: the dropped part is at most
   sum_dropped mult_k e^{s_k^+} |v_ki|. Both are added to U. Softmax, again per cell
-  (``refine_keys``): the group's kept keys are scored on the cell's own cap and those below
-  a cut dropped, theta_cell <= sum_dropped mult_k e^{s_k^+ - M_c^-} with M_c^- one kept key's
-  lower score on the cell's cap; for x in the cell (inside both caps) both thetas bound
-  their dropped weight relative to the whole weight sum, so |H - H_kept| <= (theta +
-  theta_cell) span_i, added to U.
+  (``refine_keys``): the group's kept keys are scored on the cell's own cap and the lightest
+  dropped, theta_cell <= sum_dropped mult_k e^{s_k^+ - M_c^-} with M_c^- the log weight floor
+  of the group's kept keys on the cell's cap (<= log of the kept keys' weight sum there,
+  which is the sum H_kept is normalised by); for x in the cell (inside both caps) theta
+  bounds the group's dropped weight relative to the whole weight sum and theta_cell the
+  cell's relative to the group's kept keys' sum, so |H - H_cell| <= |H - H_kept| + |H_kept -
+  H_cell| <= (theta + theta_cell) span_i, added to U.
 * Sequence problems (Corollary 2): with inert input tokens the output at a position whose
   query sees c inert tokens is H_c = num/(den + c), num and den independent of c, den > 0.
   Each |H_c,i - f_i| = |num_i t - f_i| is convex in t = 1/(den + c), and t is monotone in c,
@@ -1185,14 +1189,18 @@ def _log_weight_floor(s_lo: np.ndarray, mult: np.ndarray, real: np.ndarray) -> n
     rows, K = s_lo.shape
     lo = np.where(real, s_lo, -np.inf)
     m = np.max(lo, axis=1)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):
         gap = iv.down(lo - m[:, None])
     near = real & ~(gap < -FLOOR_SPAN)                  # NaN gaps are summed: NaN floor
     e_lo = iv.fbounds("exp", gap[near])[0]
     terms = np.maximum(iv.down(e_lo * mult[near]), 0.0)
     row = np.broadcast_to(np.arange(rows)[:, None], (rows, K))[near]
     total = np.bincount(row, weights=terms, minlength=rows)
-    total = iv.down(total * (1.0 - 2.0 * iv.gamma(max(K - 1, 1))))
+    # each row's own term count (not the padded width: a row's floor does not depend on the
+    # rows bounded with it)
+    count, where = np.unique(np.maximum(near.sum(axis=1) - 1, 1), return_inverse=True)
+    shrink = 1.0 - 2.0 * np.array([iv.gamma(int(n)) for n in count])[where.reshape(-1)]
+    total = iv.down(total * shrink)
     with np.errstate(divide="ignore", invalid="ignore"):
         log_lo = iv.fbounds("log", np.maximum(total, 0.0))[0]
     return iv.down(m + log_lo)
@@ -1205,7 +1213,9 @@ BINS = 64
 def _lightest(w: np.ndarray, movable: np.ndarray, budget: np.ndarray) -> np.ndarray:
     """Per row, the movable entries of least ``w`` (finite, >= 0), whole binary weight classes
     from the lightest up while the float sum of the classes taken stays within ``budget`` (a
-    float choice: callers charge the rounded-up sum of what is taken)."""
+    float choice: callers charge the rounded-up sum of what is taken). Classes: frexp's
+    exponent e (w in [2^(e-1), 2^e)), clipped to [-(BINS - 2), 1] (w = 0 has e = 0; callers'
+    weights are positive and below 1)."""
     rows = w.shape[0]
     movable = movable & np.isfinite(w)
     _, ex = np.frexp(np.where(movable, w, 0.0))        # exact: w in [2^(ex-1), 2^ex)
@@ -1286,8 +1296,9 @@ def _prune(model: CellModel, g: np.ndarray, r: np.ndarray):
         # mult_k e^{s_k^+ - M^-} and a dropped block's at most its summed multiplicity times
         # e^{(its score bound) - M^-}, where M^- = ref is below log sum_k mult_k e^{s_k(x)} at
         # every x of the cap: the larger of one key's lower score and the log weight floor of
-        # the keys left (np.maximum: a NaN reference makes every bound NaN, nothing dropped)
-        ref = np.maximum(ref0, _log_weight_floor(s_lo, model.mult[safe], real))
+        # the keys left (np.fmax: either alone is such a bound; both NaN gives NaN bounds, and
+        # keys with a NaN or infinite bound are never dropped)
+        ref = np.fmax(ref0, _log_weight_floor(s_lo, model.mult[safe], real))
         theta = np.zeros(G)
         for kb, bsel, b_hi, dead in dropped:
             w_blk = iv.up(iv.exp_upper(iv.up(b_hi - ref[:, None])) * kb.mult_sum[np.maximum(bsel, 0)])

@@ -1070,30 +1070,32 @@ def test_a_cells_own_pruning_drops_nothing_without_a_share_left(monkeypatch):
 
 
 def test_a_cells_own_pruning_charges_each_dropped_key_its_full_weight(monkeypatch):
-    """Zero slack: key 0 is the best, M keys lie g1 below it and M keys g2 = g1 - 1 below (a
-    tiny cap, so scores are nearly exact). With a share that holds the first group's weights
-    but not the second's, the first group is dropped and charged within 1.01 of its exact
-    weight relative to the whole weight sum (the reference is the log of the weight sum, not
-    the best key's score alone); the second stays. The remainder covers the exact change of H
-    at the cap's centre, and would not if the dropped keys were charged e^-1 less."""
+    """Zero slack: T keys share the best score, M keys lie g1 below it and M keys g2 = g1 - 1
+    below (a tiny cap, so scores are nearly exact). With a share that holds the first group's
+    weights but not the second's, the first group is dropped and charged within 1.01 of its
+    exact weight relative to the whole weight sum: the reference is the log of the weight sum
+    (log T above the best score), and with the best key's score alone the charges (T times
+    larger) would not fit the share. The second group stays. The remainder covers the exact
+    change of H at the cap's centre, and would not if the dropped keys were charged e^-1 less."""
     import certify.kernel.cellbound as cb
 
     monkeypatch.setattr(cb, "REFINE_MIN_KEYS", 0)
-    lam, M, g1 = 50.0, 20, 10.01
+    lam, T, M, g1 = 50.0, 10, 20, 10.01
     g2 = g1 - 1.0
-    keys = np.tile([lam, 0.0, 0.0], (2 * M + 1, 1))
-    biases = np.concatenate([[0.0], np.full(M, -g1), np.full(M, -g2)])
-    values = np.concatenate([[0.0], np.ones(2 * M)])[:, None]
+    keys = np.tile([lam, 0.0, 0.0], (T + 2 * M, 1))
+    biases = np.concatenate([np.zeros(T), np.full(M, -g1), np.full(M, -g2)])
+    values = np.concatenate([np.zeros(T), np.ones(2 * M)])[:, None]
     model = prepare(make_problem(2, "softmax", keys, values, ["0"], 0.5, biases=biases))
-    K = 2 * M + 1
-    e1, e2 = M * mpmath.exp(-g1), M * mpmath.exp(-g2)
-    w1 = e1 / (1 + e1 + e2)                                    # the first group's exact weight
+    K = T + 2 * M
+    with mpmath.workdps(40):
+        e1, e2 = M * mpmath.exp(-g1), M * mpmath.exp(-g2)
+        w1 = e1 / (T + e1 + e2)                                # the first group's exact weight
+        exact_gap = (e1 + e2) / (T + e1 + e2) - e2 / (T + e2)   # H - H_kept at x = c
     c, rho = np.array([[1.0, 0.0, 0.0]]), np.array([1e-12])
     idx, rem = cb.refine_keys(model, c, rho, np.arange(K)[None, :], np.zeros((1, 1)),
                               np.array([float(1.5 * w1)]))
     kept = idx[0][idx[0] >= 0]
-    assert sorted(kept) == [0] + list(range(M + 1, K))
-    exact_gap = (e1 + e2) / (1 + e1 + e2) - e2 / (1 + e2)     # H - H_kept at x = c
+    assert sorted(kept) == list(range(T)) + list(range(T + M, K))
     assert rem[0, 0] >= exact_gap
     assert rem[0, 0] <= 1.01 * w1 * float(model.span[0])
     assert mpmath.exp(-1) * rem[0, 0] < exact_gap
@@ -1114,12 +1116,18 @@ def test_the_log_weight_floor_is_below_the_exact_log_sum_and_close_to_it():
     real[:, 0] = True
     floor = cb._log_weight_floor(s_lo, mult, real)
     for r in range(200):
-        exact = mpmath.log(mpmath.fsum(mpmath.mpf(mu) * mpmath.exp(mpmath.mpf(s))
-                                       for s, mu, k in zip(s_lo[r], mult[r], real[r]) if k))
-        assert floor[r] <= exact, r
-        assert exact - floor[r] <= mpmath.log(1 + 50 * mpmath.exp(-cb.FLOOR_SPAN)) + 1e-12, r
-        if r >= 100:                                           # zero slack: rounding only
-            assert exact - floor[r] <= 1e-11, r
+        with mpmath.workdps(60):
+            exact = mpmath.log(mpmath.fsum(mpmath.mpf(mu) * mpmath.exp(mpmath.mpf(s))
+                                           for s, mu, k in zip(s_lo[r], mult[r], real[r]) if k))
+            assert floor[r] <= exact, r
+            assert exact - floor[r] <= mpmath.log(1 + 50 * mpmath.exp(-cb.FLOOR_SPAN)) + 1e-12, r
+            if r >= 100:                                       # zero slack: rounding only
+                assert exact - floor[r] <= 1e-11, r
+    # a row's floor is the same bits whatever the rows bounded with it (no padded width)
+    wide = np.hstack([s_lo[:4], np.zeros((4, 3000))])
+    wide_real = np.hstack([real[:4], np.zeros((4, 3000), dtype=bool)])
+    wide_mult = np.hstack([mult[:4], np.ones((4, 3000))])
+    assert np.array_equal(cb._log_weight_floor(wide, wide_mult, wide_real), floor[:4])
     bad, mask = s_lo[:3].copy(), real[:3].copy()
     bad[0, 5], mask[0, 5] = np.nan, True          # a real key's NaN: NaN
     mask[1] = False                               # no real key: NaN
