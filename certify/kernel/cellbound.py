@@ -57,7 +57,8 @@ itself, s_0(z) = z^T S z with value B z.
   log-sum of the candidates' lower scores), first whole blocks of nearby keys
   from block bounds (``_block_scores``), tested down a tree of blocks (:class:`KeyTree`:
   the children of a block not dropped are tested next), then single keys (scores on the
-  cap by the radial split). Every key lies in exactly one dropped block or is tested
+  cap by the radial split, evaluated in round-to-nearest floats with one a-priori error
+  term per bound: ``_key_scores``). Every key lies in exactly one dropped block or is tested
   alone, at any depth of the tree. Softmax:
   H = (1 - theta) H_kept + theta H_dropped with theta <= sum_dropped mult_k e^{s_k^+ - M^-}
   (a dropped block counts its summed multiplicity times e^{its score bound - M^-}), so
@@ -1081,10 +1082,57 @@ def _cap_scores(g, r, dot, sq, b):
 
 def _key_scores(model: CellModel, g, r, keys_idx):
     """Rigorous (s_lo, s_hi) of the scores of keys ``keys_idx`` (G x K, -1 padding gives NaN)
-    over the caps (g, r)."""
+    over the caps (g, r): the bounds of :func:`_cap_scores` (the radial split), evaluated in
+    round-to-nearest floats with one a-priori error term per bound instead of an outward step
+    per operation.
+
+    With D = <g, A> (exact), its float value t (products and sums in a fixed order:
+    |t - D| <= e_D = gamma_d |g| |A| + d 2^-1073), Q_lo <= 0 <= Q_hi enclosing <x - g, g> /
+    |g|^2 and p = |A - (D / |g|^2) g| = sqrt(|A|^2 - D^2 / |g|^2):
+      s(x) = D + b + D <x - g, g> / |g|^2 + <x - g, A - (D / |g|^2) g>, so
+      s(x) <= D + b + max(D Q_hi, D Q_lo) + r p  and  s(x) >= D + b + min(D Q_hi, D Q_lo) - r p.
+    p^2 <= sq - D^2 / c2 (sq >= |A|^2, c2 >= |g|^2) <= sq - t^2 / c2 + 2 |t| e_D / c2, and
+    with X = max(fl(sq - fl(fl(t t) / c2)), 0): sq - t^2 / c2 <= X + 3.2 u a^2 (two roundings
+    of t^2 / c2, one of the difference, each within u of a value below 1.01 a^2, a >= |A|),
+    so p <= fl(sqrt(X)) (1 + 2u) + a sqrt(3.2 u + 2.02 gamma |g|^2 / c2) (sqrt(x + y) <=
+    sqrt(x) + sqrt(y)). The float S = ((t + b) + M) +- R with M = fl(max or min of fl(t Q)),
+    R = fl(r fl(sqrt X)) is within 3.01 u (|t| (1 + Qm) + |b| + R) of the exact sum of its
+    floats (Qm = max(Q_hi, -Q_lo)), M within 1.01 u |t| Qm of the exact max (min) at t,
+    which moves by at most Qm e_D with D, and R within 1.01 u of r fl(sqrt X). So both
+    bounds hold with
+      err = 9u (|t| (1 + Qm) + |b| + R) + a (e_D / a) (1 + Qm) + r a sqrt(...) + 2^-500
+    (the last, times 1 + r, for underflow, whose square roots reach 2^-537), and the final
+    addition's rounding is within the 9u as well. Every coefficient is rounded up and raised by 1% to
+    cover the float evaluation of err itself (non-negative terms, a few roundings each)."""
     safe = np.where(keys_idx >= 0, keys_idx, 0)
-    dot = _dot3(g, model.keys[safe], model.key_norm[safe])
-    s_lo, s_hi = _cap_scores(g, r, dot, (model.key_sq[0][safe], model.key_sq[1][safe]), model.biases[safe])
+    G, d = g.shape
+    keys = model.keys
+    t = g[:, None, 0] * keys[:, 0][safe]
+    for j in range(1, d):
+        t = t + g[:, None, j] * keys[:, j][safe]
+    b = model.biases[safe]
+    a = model.key_norm[safe]
+    sq = model.key_sq[1][safe]
+    # per cap: enclosures of |g|^2 and of <x - g, g> / |g|^2, and the error coefficients
+    c2, q_lo, q_hi, _, _ = _geometry(g, r)
+    inv = iv.recip(c2)[1]
+    Q_lo, Q_hi = iv.down(inv * q_lo), iv.up(inv * q_hi)
+    Qm1 = iv.up(1.0 + np.maximum(Q_hi, -Q_lo))
+    gnorm = iv.up(np.sqrt(usum(iv.up(g * g), axis=1)))
+    kappa = iv.gamma(d) * (1 + 2 * iv.gamma(d + 2))
+    root = iv.up(np.sqrt(iv.up(3.2 * el.U + iv.up(iv.up(2.02 * kappa * iv.up(gnorm * gnorm)) / c2[0]))))
+    k_t = iv.up(1.01 * 9 * el.U * Qm1)                                    # of |t|
+    k_a = iv.up(1.01 * iv.up(iv.up(kappa * iv.up(gnorm * Qm1)) + iv.up(r * root)))   # of a
+    k_0 = iv.up(1.01 * (d * math.ldexp(1.0, -1072) + math.ldexp(1.0, -499)) * iv.up(Qm1 * iv.up(1.0 + r)))
+    k_9 = 1.01 * 9 * el.U
+    v = (t * t) / c2[1][:, None]
+    X = np.maximum(sq - v, 0.0 * v)        # an overflowed t^2 gives NaN, not 0
+    R = r[:, None] * np.sqrt(X) * (1.0 + 2.1 * el.U)
+    tq_hi, tq_lo = t * Q_hi[:, None], t * Q_lo[:, None]
+    base = t + b
+    err = k_t[:, None] * np.abs(t) + k_9 * (np.abs(b) + R) + k_a[:, None] * a + k_0[:, None]
+    s_hi = (base + np.maximum(tq_hi, tq_lo)) + R + err
+    s_lo = (base + np.minimum(tq_hi, tq_lo)) - R - err
     pad = keys_idx < 0
     return np.where(pad, np.nan, s_lo), np.where(pad, np.nan, s_hi)
 

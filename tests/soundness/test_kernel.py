@@ -4,6 +4,7 @@ point evaluations. A sampled exact value outside an enclosure is a failure."""
 from __future__ import annotations
 
 import contextlib
+from fractions import Fraction
 
 import flint
 import mpmath
@@ -456,6 +457,114 @@ def test_narrower_and_wider_float_boxes_are_converted_outward():
         with flint.ctx.workprec(256):
             exact = flint.arb(flint.fmpq(p, q)) ** 2 + flint.arb(2 * 10 ** 6).sin()
             assert flint.arb(lo[0]) <= exact <= flint.arb(hi[0]), (dtype, lo, hi, exact)
+
+
+def _cap_extremes(c, rho, A, b):
+    """The exact min and max of <x, A> + b over {x in S^m : |x - c| <= rho} (mpmath, 60
+    digits; None for an empty cap): x = cos(a) c/|c| + sin(a) u with cos(a) >= k0 =
+    (1 + |c|^2 - rho^2) / (2 |c|), the extreme at the cap's rim unless +-A points inside.
+    Also the radial split's exact bounds (what _key_scores evaluates in floats): <c, A> + b
+    + <c, A> [q_lo, q_hi] / |c|^2 -+ rho |A perp|, [q_lo, q_hi] = [-(rho^2 + e) / 2, e / 2]
+    with e = |1 - |c|^2| holding <x - c, c> and 0 (as the kernel's cap geometry takes it)."""
+    with mpmath.workdps(60):
+        c = [mpmath.mpf(float(v)) for v in c]
+        A = [mpmath.mpf(float(v)) for v in A]
+        b, rho = mpmath.mpf(float(b)), mpmath.mpf(float(rho))
+        c2 = mpmath.fsum(v * v for v in c)
+        cn = mpmath.sqrt(c2)
+        k0 = (1 + c2 - rho ** 2) / (2 * cn)
+        if k0 > 1:
+            return None
+        k0 = max(k0, mpmath.mpf(-1))
+        dot = mpmath.fsum(a * v for a, v in zip(A, c))
+        par = dot / cn
+        norm = mpmath.sqrt(mpmath.fsum(a * a for a in A))
+        perp = mpmath.sqrt(max(norm * norm - par * par, mpmath.mpf(0)))
+        rim = mpmath.sqrt(1 - k0 * k0)
+        hi = norm if (norm == 0 or par >= k0 * norm) else par * k0 + perp * rim
+        lo = -norm if (norm == 0 or -par >= k0 * norm) else par * k0 - perp * rim
+        e = abs(1 - c2)
+        q = [-(rho ** 2 + e) / 2 / c2 * dot, e / 2 / c2 * dot]
+        split = (dot + b + min(q) - rho * perp, dot + b + max(q) + rho * perp)
+        return lo + b, hi + b, split
+
+
+@pytest.mark.parametrize("d, tight", [(3, False), (4, False), (3, True)])
+def test_key_scores_on_caps_contain_the_exact_extremes_with_little_slack(monkeypatch, d, tight):
+    """_key_scores (float evaluation with one a-priori error term per bound) against the
+    exact extremes of each key's score over each cap (mpmath, 60 digits): never inside them
+    nor inside the exact value of the formula they evaluate (the radial split), and within
+    8e-8 rho |A| + 1e-12 (1 + |A| + |b|) of that value (the rounding error terms are neither
+    missing nor far too large). Keys of norms from 1e-300 to 1e150, keys (anti)parallel to
+    centres to within 0 to 3e-8 (where |A|^2 - <A, c>^2 / |c|^2 cancels), large biases,
+    centres off the unit sphere by 1e-9, and padding (NaN); huge keys may give non-finite
+    bounds, never wrong finite ones. ``tight``: with the tightest float enclosures of the
+    keys' and the centres' squared norms (the kernel's own are a few ulps wider, which would
+    hide a missing cancellation term)."""
+    import certify.kernel.cellbound as cb
+
+    rng = np.random.default_rng(20 + d)
+    m = d - 1
+    f, l, co = root_cells(m)
+    caps = []
+    for _ in range(7):
+        pick = rng.choice(len(f), min(len(f), 3), replace=False)
+        caps.append(cell_caps(m, f[pick], l[pick], co[pick]))
+        f, l, co = split_cells(m, f, l, co)
+    c = np.concatenate([g for g, _ in caps])
+    rho = np.concatenate([r for _, r in caps])
+    c, rho = np.concatenate([c, c * (1 + 1e-9)]), np.concatenate([rho, rho])
+    dirs = rng.standard_normal((40, d))
+    norms = np.array([1e-300, 1e-3, 1.0, 300.0, 1e5, 1e150])
+    keys = [u / np.linalg.norm(u) * s for u, s in zip(dirs, np.resize(norms, len(dirs)))]
+    for i in range(0, len(c), 4):
+        for s in (300.0, 1e4):
+            for tilt in (0.0, 1e-9, 1e-8, 3e-8):
+                for sign in (1.0, -1.0):
+                    keys.append(sign * s * (c[i] / np.linalg.norm(c[i])) + tilt * s * dirs[i % len(dirs)])
+    keys = np.array(keys)
+    biases = rng.uniform(-1e3, 1e3, len(keys)) * (rng.random(len(keys)) < 0.5)
+    model = prepare(make_problem(m, "softmax", keys, np.zeros((len(keys), 1)), ["0"], 0.5, biases=biases))
+    if tight:
+        exact = [sum(Fraction(float(v)) ** 2 for v in k) for k in keys]
+        near = np.array([float(q) for q in exact])
+        model._key_sq = (np.array([v if Fraction(v) <= q else np.nextafter(v, -np.inf) for v, q in zip(near, exact)]),
+                         np.array([v if Fraction(v) >= q else np.nextafter(v, np.inf) for v, q in zip(near, exact)]))
+        model._key_norm = None
+        geometry = cb._geometry
+
+        def tight_geometry(g, r):   # and of |c|^2: any enclosure is valid
+            _, *rest = geometry(g, r)
+            sq = [sum(Fraction(float(v)) ** 2 for v in row) for row in g]
+            return ((np.array([float(q) if Fraction(float(q)) <= q else np.nextafter(float(q), -np.inf) for q in sq]),
+                     np.array([float(q) if Fraction(float(q)) >= q else np.nextafter(float(q), np.inf) for q in sq])),
+                    *rest)
+
+        monkeypatch.setattr(cb, "_geometry", tight_geometry)
+    idx = np.tile(np.arange(len(keys)), (len(c), 1))
+    idx[:, -1] = -1                                   # padding
+    s_lo, s_hi = cb._key_scores(model, c, rho, idx)
+    assert np.all(np.isnan(s_lo[:, -1])) and np.all(np.isnan(s_hi[:, -1]))
+    checked = 0
+    for i in range(len(c)):
+        for k in range(len(keys) - 1):
+            ext = _cap_extremes(c[i], rho[i], keys[k], biases[k])
+            if ext is None:
+                continue
+            lo, hi = float(s_lo[i, k]), float(s_hi[i, k])
+            norm = float(np.linalg.norm(keys[k]))
+            if not (np.isfinite(lo) and np.isfinite(hi)):
+                assert norm > 1e100, (i, k, lo, hi)       # refusal only for huge keys
+                continue
+            # the exact extremes, and the exact values of the formula (zero slack)
+            assert mpmath.mpf(lo) <= ext[0] and ext[1] <= mpmath.mpf(hi), (i, k, lo, hi, ext)
+            assert mpmath.mpf(lo) <= ext[2][0] and ext[2][1] <= mpmath.mpf(hi), (i, k, lo, hi, ext)
+            checked += 1
+            if norm < 1e6:
+                tol = 8e-8 * rho[i] * norm + 1e-12 * (1 + norm + abs(biases[k]))
+                split = ext[2]
+                assert float(split[0]) - lo <= tol and hi - float(split[1]) <= tol, (i, k, lo, hi, split, tol)
+    assert checked > 0.8 * len(c) * (len(keys) - 1)
 
 
 @pytest.mark.parametrize("kind", ["softmax", "core"])
