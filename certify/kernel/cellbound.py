@@ -126,6 +126,20 @@ def usum(x, axis=-1):
     return iv.up_nonneg(np.sum(x, axis=axis) * (1.0 + 2.0 * iv.gamma(max(n - 1, 1))))
 
 
+def usum_rows(x, terms):
+    """Per row (axis 1) an upper bound of the exact sum of the non-negative float entries
+    where ``terms`` holds (the others are ignored): their float sum in index order
+    (np.bincount: the same bits on every host, and for a row whatever rows or padding are
+    batched with it) times 1 + 2 gamma of the row's own term count (contract 3 of
+    :mod:`certify.kernel.interval`), rounded up. NaN or inf terms give NaN or inf."""
+    rows = x.shape[0]
+    row = np.broadcast_to(np.arange(rows)[:, None], x.shape)[terms]
+    total = np.bincount(row, weights=x[terms], minlength=rows)
+    count, where = np.unique(np.maximum(terms.sum(axis=1) - 1, 1), return_inverse=True)
+    grow = 1.0 + 2.0 * np.array([iv.gamma(int(n)) for n in count])[where.reshape(-1)]
+    return iv.up_nonneg(total * grow)
+
+
 def norm_up(mags, axis=-1):
     """Upper bound of the Euclidean norm of vectors with entries bounded by ``mags``."""
     return iv.up_nonneg(np.sqrt(usum(iv.up_nonneg(mags * mags), axis=axis)))
@@ -1180,7 +1194,8 @@ def _pruned(model: CellModel, g: np.ndarray, r: np.ndarray):
     if N <= PRUNE_MIN_KEYS or not np.all(np.isfinite(r)):
         return np.broadcast_to(np.arange(N), (G, N)), np.zeros((G, o)), None
     with np.errstate(all="ignore"):
-        return _prune(model, g, r)
+        # a group keeps up to about N / 10 keys of its candidates: chunks of groups by that
+        return _by_rows(lambda s: _prune(model, g[s], r[s]), G, max(1, N // 10))
 
 
 def refine_keys(model: CellModel, c: np.ndarray, rho: np.ndarray, keys_idx: np.ndarray,
@@ -1197,28 +1212,53 @@ def refine_keys(model: CellModel, c: np.ndarray, rho: np.ndarray, keys_idx: np.n
     if model.kind != "softmax" or keys_idx.shape[1] <= REFINE_MIN_KEYS:
         return keys_idx, remainder
     with np.errstate(all="ignore"):
-        s_lo, s_hi = _key_scores(model, c, rho, keys_idx)
-        real = keys_idx >= 0
-        safe = np.where(real, keys_idx, 0)
-        ref = _log_weight_floor(s_lo, model.mult[safe], real)
-        gap = iv.up(s_hi - ref[:, None])
-        # which keys are weighed is a float choice: those whose e^gap (<= their weight bound,
-        # multiplicities being >= 1) may be within the share; the others are kept
-        lim = el.log_bounds(np.where(left > 0, left, np.nan))[1]
-        cand = real & ~model.keep[safe] & (gap <= lim[:, None])       # NaN: kept
-        w_up = np.full(gap.shape, np.inf)
-        w_up[cand] = iv.up(iv.exp_upper(gap[cand]) * model.mult[safe][cand])
-        movable = cand & (w_up <= left[:, None])
-        movable[np.arange(len(ref)), np.argmax(np.where(real, s_lo, -np.inf), axis=1)] = False
-        if not np.any(movable):
-            return keys_idx, remainder
-        drop = _lightest(w_up, movable, left)
-        if not np.any(drop):
-            return keys_idx, remainder
-        theta = usum(np.where(drop, w_up, 0.0), 1)
-        rem = iv.up(remainder + iv.up(theta[:, None] * model.span[None, :]))
-        rem = np.where(np.isfinite(rem), rem, np.inf)
-        return _compact(real & ~drop, keys_idx), rem
+        return _by_rows(lambda s: _refine_rows(model, c[s], rho[s], keys_idx[s], remainder[s], left[s]),
+                        keys_idx.shape[0], keys_idx.shape[1])
+
+
+def _refine_rows(model, c, rho, keys_idx, remainder, left):
+    """:func:`refine_keys` for one chunk of rows."""
+    s_lo, s_hi = _key_scores(model, c, rho, keys_idx)
+    real = keys_idx >= 0
+    safe = np.where(real, keys_idx, 0)
+    ref = _log_weight_floor(s_lo, model.mult[safe], real)
+    gap = iv.up(s_hi - ref[:, None])
+    # which keys are weighed is a float choice: those whose e^gap (<= their weight bound,
+    # multiplicities being >= 1) may be within the share; the others are kept
+    lim = el.log_bounds(np.where(left > 0, left, np.nan))[1]
+    cand = real & ~model.keep[safe] & (gap <= lim[:, None])       # NaN: kept
+    w_up = np.full(gap.shape, np.inf)
+    w_up[cand] = iv.up(iv.exp_upper(gap[cand]) * model.mult[safe][cand])
+    movable = cand & (w_up <= left[:, None])
+    movable[np.arange(len(ref)), np.argmax(np.where(real, s_lo, -np.inf), axis=1)] = False
+    if not np.any(movable):
+        return keys_idx, remainder
+    drop = _lightest(w_up, movable, left)
+    if not np.any(drop):
+        return keys_idx, remainder
+    theta = usum_rows(w_up, drop)
+    rem = iv.up(remainder + iv.up(theta[:, None] * model.span[None, :]))
+    rem = np.where(np.isfinite(rem), rem, np.inf)
+    return _compact(real & ~drop, keys_idx), rem
+
+
+#: Rows of the cell and group pruning passes are processed in chunks of about this many
+#: (row, key) entries (memory traffic, not soundness: every row's result is its own, the
+#: same bits in any chunk).
+ROW_CHUNK = 1 << 16
+
+
+def _by_rows(fn, rows: int, width: int):
+    """fn(slice) over chunks of rows (about ROW_CHUNK // width rows each), its outputs joined:
+    index arrays (the first output) padded with -1 to the widest, the others stacked."""
+    step = max(1, ROW_CHUNK // max(1, width))
+    if rows <= step:
+        return fn(slice(0, rows))
+    parts = [fn(slice(s, min(rows, s + step))) for s in range(0, rows, step)]
+    width = max(p[0].shape[1] for p in parts)
+    idx = np.concatenate([np.pad(p[0], ((0, 0), (0, width - p[0].shape[1])), constant_values=-1) for p in parts])
+    rest = [None if parts[0][j] is None else np.concatenate([p[j] for p in parts]) for j in range(1, len(parts[0]))]
+    return (idx, *rest)
 
 
 #: The log weight floor sums the keys whose lower score is within this much of the largest
@@ -1350,7 +1390,7 @@ def _prune(model: CellModel, g: np.ndarray, r: np.ndarray):
         theta = np.zeros(G)
         for kb, bsel, b_hi, dead in dropped:
             w_blk = iv.up(iv.exp_upper(iv.up(b_hi - ref[:, None])) * kb.mult_sum[np.maximum(bsel, 0)])
-            theta = iv.up(theta + usum(np.where(dead, w_blk, 0.0), 1))
+            theta = iv.up(theta + usum_rows(w_blk, dead))
         w_up = iv.up(iv.exp_upper(iv.up(s_hi - ref[:, None])) * model.mult[safe])
         # the rest of the share goes to the keys of least weight, lightest first (which ones
         # is a float estimate: any choice is sound, the rounded-up sum of the chosen is added);
@@ -1362,7 +1402,7 @@ def _prune(model: CellModel, g: np.ndarray, r: np.ndarray):
         movable[np.arange(G), best] = False
         drop = _lightest(w_up, movable, 0.5 * spare)
         keepm = real & ~drop
-        theta = iv.up(theta + usum(np.where(drop, w_up, 0.0), 1))
+        theta = iv.up(theta + usum_rows(w_up, drop))
         rem = iv.up(theta[:, None] * model.span[None, :])
         left = share / max(big, 1e-300) - theta
     else:
@@ -1370,11 +1410,11 @@ def _prune(model: CellModel, g: np.ndarray, r: np.ndarray):
         vmag = np.abs(model.values)[safe]
         contrib_k = iv.up(ew * np.max(vmag, axis=2))
         keepm = (~(contrib_k < share / N) | keepk) & real  # a NaN bound is kept
-        rem = np.stack([usum(np.where(real & ~keepm, iv.up(ew * vmag[:, :, i]), 0.0), 1) for i in range(o)], axis=1)
+        rem = np.stack([usum_rows(iv.up(ew * vmag[:, :, i]), real & ~keepm) for i in range(o)], axis=1)
         for kb, bsel, b_hi, dead in dropped:
             eb = iv.exp_upper(b_hi)
             weighted = kb.weighted[np.maximum(bsel, 0)]
-            rem = np.stack([iv.up(rem[:, i] + usum(np.where(dead, iv.up(eb * weighted[:, :, i]), 0.0), 1))
+            rem = np.stack([iv.up(rem[:, i] + usum_rows(iv.up(eb * weighted[:, :, i]), dead))
                             for i in range(o)], axis=1)
         left = np.zeros(G)
     rem = np.where(np.isfinite(rem), rem, np.inf)
@@ -1417,6 +1457,16 @@ def error_enclosure_at(model: CellModel, x_lo: np.ndarray, x_hi: np.ndarray):
     if isinstance(model, ModelSet):
         parts = [error_enclosure_at(mm, x_lo, x_hi) for mm in model.models]
         return np.max([p[0] for p in parts], axis=0), np.max([p[1] for p in parts], axis=0)
+    # points in chunks of about ROW_CHUNK (point, key) entries (memory traffic: each point's
+    # enclosure is its own)
+    step = max(1, ROW_CHUNK // max(1, model.keys.shape[0]))
+    if x_lo.shape[0] > step:
+        parts = [_error_enclosure_at(model, x_lo[s:s + step], x_hi[s:s + step]) for s in range(0, x_lo.shape[0], step)]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    return _error_enclosure_at(model, x_lo, x_hi)
+
+
+def _error_enclosure_at(model: CellModel, x_lo: np.ndarray, x_hi: np.ndarray):
     A, b, V, mult = model.keys, model.biases, model.values, model.mult
     n = x_lo.shape[0]
     with np.errstate(all="ignore"):

@@ -1128,6 +1128,33 @@ def _cell_pruning(monkeypatch, lam=400.0, n=2000, levels=6, cells=400, seed=5, l
     return model, (f, l, co), idx[gid], rem[gid], fine, fine_rem
 
 
+def test_the_pruning_passes_give_each_row_the_same_bits_alone_or_in_any_batch(monkeypatch):
+    """A group's and a cell's kept keys and remainders are the same, bit for bit, whether the
+    rows are pruned all in one batch or each on its own (chunks of one row): every sum's
+    error bound counts the row's own terms, so a leaf's bound never moves with its company
+    (the prover's and the checker's batches differ)."""
+    import certify.kernel.cellbound as cb
+
+    def kept(idx):
+        return [tuple(row[row >= 0]) for row in idx]
+
+    monkeypatch.setattr(cb, "ROW_CHUNK", 1 << 40)
+    model, (f, l, co), gidx, grem, fine, frem = _cell_pruning(monkeypatch, cells=120, left=0.05)
+    up = np.minimum(l, cb.GROUP_UP)
+    keys = np.concatenate([f[:, None], (l - up)[:, None], co >> up[:, None]], axis=1)
+    uniq = np.unique(keys, axis=0)
+    g, r = cell_caps(2, uniq[:, 0], uniq[:, 1], uniq[:, 2:])
+    whole = cb._pruned(model, g, r)
+    monkeypatch.setattr(cb, "ROW_CHUNK", 1)
+    alone = cb._pruned(model, g, r)
+    assert kept(whole[0]) == kept(alone[0])
+    assert np.array_equal(whole[1], alone[1]) and np.array_equal(whole[2], alone[2])
+    c, rho = cell_caps(2, f, l, co)
+    idx, rem = cb.refine_keys(model, c, rho, gidx, grem, np.full(len(f), 0.05))
+    assert kept(idx) == kept(fine) and np.array_equal(rem, frem)
+    assert np.mean([len(k) for k in kept(fine)]) < np.mean([len(k) for k in kept(gidx)])   # it drops keys
+
+
 @pytest.mark.parametrize("left", [None, 0.1])
 def test_a_cells_own_pruning_pays_for_every_key_it_drops_at_sampled_points(monkeypatch, left):
     """Keys dropped on a cell's own cap (after its group's) are paid for: |H with every key -
