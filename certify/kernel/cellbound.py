@@ -1245,7 +1245,7 @@ def _refine_rows(model, c, rho, keys_idx, remainder, left):
 #: Rows of the cell and group pruning passes are processed in chunks of about this many
 #: (row, key) entries (memory traffic, not soundness: every row's result is its own, the
 #: same bits in any chunk).
-ROW_CHUNK = 1 << 16
+ROW_CHUNK = 1 << 19
 
 
 def _by_rows(fn, rows: int, width: int):
