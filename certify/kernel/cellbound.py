@@ -1107,15 +1107,16 @@ def _key_scores(model: CellModel, g, r, keys_idx):
       s(x) <= D + b + max(D Q_hi, D Q_lo) + r p  and  s(x) >= D + b + min(D Q_hi, D Q_lo) - r p.
     p^2 <= sq - D^2 / c2 (sq >= |A|^2, c2 >= |g|^2) <= sq - t^2 / c2 + 2 |t| e_D / c2, and
     with X = max(fl(sq - fl(fl(t t) / c2)), 0): sq - t^2 / c2 <= X + 3.2 u a^2 (two roundings
-    of t^2 / c2, one of the difference, each within u of a value below 1.01 a^2, a >= |A|),
+    of t^2 / c2, one of the difference, each within u of a value below 1.01 a^2; a is the
+    keys' norm bound, a >= sqrt(sq) >= |A|, which this step needs),
     so p <= fl(sqrt(X)) (1 + 2u) + a sqrt(3.2 u + 2.02 gamma |g|^2 / c2) (sqrt(x + y) <=
     sqrt(x) + sqrt(y)). The float S = ((t + b) + M) +- R with M = fl(max or min of fl(t Q)),
     R = fl(r fl(sqrt X)) is within 3.01 u (|t| (1 + Qm) + |b| + R) of the exact sum of its
     floats (Qm = max(Q_hi, -Q_lo)), M within 1.01 u |t| Qm of the exact max (min) at t,
     which moves by at most Qm e_D with D, and R within 1.01 u of r fl(sqrt X). So both
     bounds hold with
-      err = 9u (|t| (1 + Qm) + |b| + R) + a (e_D / a) (1 + Qm) + r a sqrt(...) + 2^-500
-    (the last, times 1 + r, for underflow, whose square roots reach 2^-537), and the final
+      err = 9u (|t| (1 + Qm) + |b| + R) + a (e_D / a) (1 + Qm) + r a sqrt(...) + 2^-499
+    (the last, times (1 + Qm)(1 + r), for underflow, whose square roots reach 2^-537), and the final
     addition's rounding is within the 9u as well. Every coefficient is rounded up and raised by 1% to
     cover the float evaluation of err itself (non-negative terms, a few roundings each)."""
     safe = np.where(keys_idx >= 0, keys_idx, 0)
@@ -1209,11 +1210,25 @@ def refine_keys(model: CellModel, c: np.ndarray, rho: np.ndarray, keys_idx: np.n
     the rounded-up sum of these over the dropped keys, whichever they are (a float choice):
     the lightest, while their float sum stays within ``left`` (B,), the relative weight a
     cell may still drop; the key with the largest lower score stays."""
-    if model.kind != "softmax" or keys_idx.shape[1] <= REFINE_MIN_KEYS:
+    if model.kind != "softmax":
+        return keys_idx, remainder
+    # which rows are refined is each row's own matter (its count of kept keys), never the
+    # padded width of the batch it came in
+    busy = np.flatnonzero((keys_idx >= 0).sum(axis=1) > REFINE_MIN_KEYS)
+    if busy.size == 0:
         return keys_idx, remainder
     with np.errstate(all="ignore"):
-        return _by_rows(lambda s: _refine_rows(model, c[s], rho[s], keys_idx[s], remainder[s], left[s]),
-                        keys_idx.shape[0], keys_idx.shape[1])
+        idx, rem = _by_rows(lambda s: _refine_rows(model, c[busy[s]], rho[busy[s]], keys_idx[busy[s]],
+                                                   remainder[busy[s]], left[busy[s]]),
+                            busy.size, keys_idx.shape[1])
+    if busy.size == keys_idx.shape[0]:
+        return idx, rem
+    out = keys_idx.copy()
+    out[busy] = -1
+    out[busy, :idx.shape[1]] = idx
+    rem_out = remainder.copy()
+    rem_out[busy] = rem
+    return _compact(out >= 0, out), rem_out
 
 
 def _refine_rows(model, c, rho, keys_idx, remainder, left):

@@ -1153,6 +1153,16 @@ def test_the_pruning_passes_give_each_row_the_same_bits_alone_or_in_any_batch(mo
     idx, rem = cb.refine_keys(model, c, rho, gidx, grem, np.full(len(f), 0.05))
     assert kept(idx) == kept(fine) and np.array_equal(rem, frem)
     assert np.mean([len(k) for k in kept(fine)]) < np.mean([len(k) for k in kept(gidx)])   # it drops keys
+    # which cells are refined at all is decided by each cell's own count of keys, not by the
+    # widest row of its batch: each cell alone, in a row of its own width, gets the same
+    counts = (gidx >= 0).sum(axis=1)
+    monkeypatch.setattr(cb, "REFINE_MIN_KEYS", int(np.median(counts)))
+    assert np.any(counts <= cb.REFINE_MIN_KEYS) and np.any(counts > cb.REFINE_MIN_KEYS)
+    idx, rem = cb.refine_keys(model, c, rho, gidx, grem, np.full(len(f), 0.05))
+    for j in range(len(f)):
+        own = gidx[j][gidx[j] >= 0][None, :]
+        one, one_rem = cb.refine_keys(model, c[j:j + 1], rho[j:j + 1], own, grem[j:j + 1], np.full(1, 0.05))
+        assert kept(one) == kept(idx[j:j + 1]) and np.array_equal(one_rem, rem[j:j + 1]), j
 
 
 @pytest.mark.parametrize("left", [None, 0.1])
