@@ -1119,15 +1119,22 @@ def _key_scores(model: CellModel, g, r, keys_idx):
     (the last, times (1 + Qm)(1 + r), for underflow, whose square roots reach 2^-537), and the final
     addition's rounding is within the 9u as well. Every coefficient is rounded up and raised by 1% to
     cover the float evaluation of err itself (non-negative terms, a few roundings each)."""
-    safe = np.where(keys_idx >= 0, keys_idx, 0)
+    # evaluated in place (a handful of G x K buffers instead of a score of temporaries: the
+    # cell pass is bound by memory traffic); each operation is the one the formulas name
+    pad = keys_idx < 0
+    safe = np.where(pad, 0, keys_idx)
     G, d = g.shape
     keys = model.keys
-    t = g[:, None, 0] * keys[:, 0][safe]
+    t = np.take(keys[:, 0], safe)
+    t *= g[:, None, 0]
+    tmp = np.empty_like(t)
     for j in range(1, d):
-        t = t + g[:, None, j] * keys[:, j][safe]
-    b = model.biases[safe]
-    a = model.key_norm[safe]
-    sq = model.key_sq[1][safe]
+        np.take(keys[:, j], safe, out=tmp)
+        tmp *= g[:, None, j]
+        t += tmp
+    b = np.take(model.biases, safe)
+    a = np.take(model.key_norm, safe)
+    sq = np.take(model.key_sq[1], safe)
     # per cap: enclosures of |g|^2 and of <x - g, g> / |g|^2, and the error coefficients
     c2, q_lo, q_hi, _, _ = _geometry(g, r)
     inv = iv.recip(c2)[1]
@@ -1140,16 +1147,37 @@ def _key_scores(model: CellModel, g, r, keys_idx):
     k_a = iv.up(1.01 * iv.up(iv.up(kappa * iv.up(gnorm * Qm1)) + iv.up(r * root)))   # of a
     k_0 = iv.up(1.01 * (d * math.ldexp(1.0, -1072) + math.ldexp(1.0, -499)) * iv.up(Qm1 * iv.up(1.0 + r)))
     k_9 = 1.01 * 9 * el.U
-    v = (t * t) / c2[1][:, None]
-    X = np.maximum(sq - v, 0.0 * v)        # an overflowed t^2 gives NaN, not 0
-    R = r[:, None] * np.sqrt(X) * (1.0 + 2.1 * el.U)
-    tq_hi, tq_lo = t * Q_hi[:, None], t * Q_lo[:, None]
-    base = t + b
-    err = k_t[:, None] * np.abs(t) + k_9 * (np.abs(b) + R) + k_a[:, None] * a + k_0[:, None]
-    s_hi = (base + np.maximum(tq_hi, tq_lo)) + R + err
-    s_lo = (base + np.minimum(tq_hi, tq_lo)) - R - err
-    pad = keys_idx < 0
-    return np.where(pad, np.nan, s_lo), np.where(pad, np.nan, s_hi)
+    v = np.multiply(t, t)
+    v /= c2[1][:, None]                    # v = t^2 / c2
+    sq -= v
+    v *= 0.0                               # an overflowed t^2 gives NaN here, and in X: not 0
+    R = np.maximum(sq, v, out=sq)          # X
+    np.sqrt(R, out=R)
+    R *= r[:, None]
+    R *= 1.0 + 2.1 * el.U                  # R = r sqrt(X) (1 + 2.1 u)
+    err = np.abs(b)
+    err += R
+    err *= k_9                             # k_9 (|b| + R)
+    P = np.abs(t)
+    P *= k_t[:, None]
+    err += P                               # + k_t |t|
+    a *= k_a[:, None]
+    err += a                               # + k_a a
+    err += k_0[:, None]
+    b += t                                 # base = t + b
+    np.multiply(t, Q_hi[:, None], out=v)
+    np.multiply(t, Q_lo[:, None], out=tmp)
+    s_hi = np.maximum(v, tmp, out=P)
+    s_hi += b
+    s_hi += R
+    s_hi += err
+    s_lo = np.minimum(v, tmp, out=v)
+    s_lo += b
+    s_lo -= R
+    s_lo -= err
+    np.copyto(s_lo, np.nan, where=pad)
+    np.copyto(s_hi, np.nan, where=pad)
+    return s_lo, s_hi
 
 
 def _block_scores(kb: KeyBlocks, g, r, sel: np.ndarray | None = None):
