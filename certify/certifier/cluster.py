@@ -27,7 +27,7 @@ _MODELS: dict = {}
 
 
 def _bound_chunk(canonical: dict, key: str, third: bool, strict: bool, sphere_dim, facets, levels,
-                 coords, method):
+                 coords, method, target=None):
     """One task, run on a worker."""
     from threadpoolctl import threadpool_limits
 
@@ -41,7 +41,7 @@ def _bound_chunk(canonical: dict, key: str, third: bool, strict: bool, sphere_di
             _MODELS.clear()  # one problem at a time per worker
             model = _MODELS[key, third] = prepare(problem_from_dict(canonical), third)
         with iv.strict_backend(strict):
-            return bound_cells(model, sphere_dim, facets, levels, coords, method)
+            return bound_cells(model, sphere_dim, facets, levels, coords, method, target=target)
 
 
 def _the_problem(canonical: dict) -> dict:
@@ -83,33 +83,35 @@ class DaskBounder:
         self._doc = self.client.submit(_the_problem, problem.canonical, pure=False)
         self.tasks = 0
 
-    def _here(self, sphere_dim, facets, levels, coords, method):
+    def _here(self, sphere_dim, facets, levels, coords, method, target=None):
         from certify.kernel import interval as iv
         from certify.kernel.cellbound import bound_cells
 
         with iv.strict_backend(self.strict):
-            return bound_cells(self.model, sphere_dim, facets, levels, coords, method)
+            return bound_cells(self.model, sphere_dim, facets, levels, coords, method, target=target)
 
-    def __call__(self, sphere_dim: int, facets, levels, coords, method: str | None = None):
-        return self.submit(sphere_dim, facets, levels, coords, method)()
+    def __call__(self, sphere_dim: int, facets, levels, coords, method: str | None = None,
+                 target: float | None = None):
+        return self.submit(sphere_dim, facets, levels, coords, method, target)()
 
-    def submit(self, sphere_dim: int, facets, levels, coords, method: str | None = None):
+    def submit(self, sphere_dim: int, facets, levels, coords, method: str | None = None,
+               target: float | None = None):
         """Start bounding the cells on the cluster; returns a function that waits for the
         tasks and returns the result in chunk order (as :meth:`CellBounder.submit`)."""
         n = int(facets.shape[0])
         cuts = chunk_cuts(n, self.chunk)
         if n < self.min_cells or len(cuts) < 2:
-            parts = [self._here(sphere_dim, facets[s], levels[s], coords[s], method) for s in cuts] or \
-                [self._here(sphere_dim, facets, levels, coords, method)]
+            parts = [self._here(sphere_dim, facets[s], levels[s], coords[s], method, target) for s in cuts] or \
+                [self._here(sphere_dim, facets, levels, coords, method, target)]
             out = _joined(parts)
             return lambda: out
-        return self._spread(sphere_dim, facets, levels, coords, method, cuts)
+        return self._spread(sphere_dim, facets, levels, coords, method, cuts, target)
 
-    def _spread(self, sphere_dim, facets, levels, coords, method, cuts):
+    def _spread(self, sphere_dim, facets, levels, coords, method, cuts, target=None):
         """Every chunk a task; returns the function that waits for them."""
         key = self.problem.sha256
         futures = [self.client.submit(_bound_chunk, self._doc, key, self.third, self.strict, sphere_dim,
-                                      facets[s], levels[s], coords[s], method, pure=False)
+                                      facets[s], levels[s], coords[s], method, target, pure=False)
                    for s in cuts]
         self.tasks += len(futures)
 

@@ -194,7 +194,9 @@ def _prove(problem, bounder, frontier, max_cells, time_limit, accuracy, method, 
         pmax = frontier.max_priority()
         f, l, c = frontier.take(take)
         taken += f.size
-        return (f, l, c), bounder.submit(m, f, l, c, method), pmax
+        # the threshold now: cells whose first bound misses it are bounded again with more
+        # keys (see bound_cells); it only grows, and the order of the search fixes it
+        return (f, l, c), bounder.submit(m, f, l, c, method, threshold()), pmax
 
     # One batch is in flight while the previous one's results are used (witnesses, leaves,
     # splitting): the workers never wait for this process. The next batch is taken before

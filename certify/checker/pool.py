@@ -2,7 +2,8 @@
 search bounds cells with it; each gets the same bounds for any number of processes).
 
 SOUNDNESS CONTRACT: ``CellBounder(problem, model, workers, chunk)(sphere_dim, F, L, C, method)``
-returns what :func:`certify.kernel.cellbound.bound_cells` returns for the cells, computed chunk
+returns what :func:`certify.kernel.cellbound.bound_cells` returns for the cells (with its
+``exhaustive`` flag as given to the bounder: the checker's), computed chunk
 by chunk: the cells are cut into consecutive chunks by ``chunk_cuts(n, chunk)`` (at most
 ``chunk`` cells each, a function of the call's size n alone), and each chunk is bounded by ``bound_cells`` on its own, either in this process with ``model``
 or in a worker process holding the same model: inherited by fork on Linux, built again from
@@ -59,9 +60,9 @@ def _build_model(canonical: dict, third: bool) -> None:
     _MODEL = prepare(problem_from_dict(canonical), third)
 
 
-def _bound_chunk(sphere_dim, facets, levels, coords, method, strict):
+def _bound_chunk(sphere_dim, facets, levels, coords, method, strict, exhaustive, target):
     with iv.strict_backend(strict):
-        return bound_cells(_MODEL, sphere_dim, facets, levels, coords, method)
+        return bound_cells(_MODEL, sphere_dim, facets, levels, coords, method, exhaustive, target)
 
 
 def chunk_cuts(n: int, chunk: int) -> list[slice]:
@@ -81,11 +82,11 @@ class CellBounder:
     processes started on the first call large enough to use them and stopped by :meth:`close`."""
 
     def __init__(self, problem, model, workers: int = 1, chunk: int = 1024, third: bool = True,
-                 strict: bool = False):
+                 strict: bool = False, exhaustive: bool = False):
         if workers < 1 or chunk < 1:
             raise ValueError("workers and chunk must be positive")
         self.problem, self.model, self.workers, self.chunk = problem, model, int(workers), int(chunk)
-        self.third, self.strict = third, strict
+        self.third, self.strict, self.exhaustive = third, strict, exhaustive
         self._pool = None
 
     def _executor(self):
@@ -104,28 +105,31 @@ class CellBounder:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=init, initargs=args)
         return self._pool
 
-    def _here(self, sphere_dim, facets, levels, coords, method):
+    def _here(self, sphere_dim, facets, levels, coords, method, target=None):
         with iv.strict_backend(self.strict):
-            return bound_cells(self.model, sphere_dim, facets, levels, coords, method)
+            return bound_cells(self.model, sphere_dim, facets, levels, coords, method, self.exhaustive, target)
 
-    def __call__(self, sphere_dim: int, facets, levels, coords, method: str | None = None):
-        return self.submit(sphere_dim, facets, levels, coords, method)()
+    def __call__(self, sphere_dim: int, facets, levels, coords, method: str | None = None,
+                 target: float | None = None):
+        return self.submit(sphere_dim, facets, levels, coords, method, target)()
 
-    def submit(self, sphere_dim: int, facets, levels, coords, method: str | None = None):
+    def submit(self, sphere_dim: int, facets, levels, coords, method: str | None = None,
+               target: float | None = None):
         """Start bounding the cells; returns a function that waits for and returns what
         ``__call__`` returns. The workers bound the chunks while this process goes on; the
-        chunks, and so the bounds, are those of ``__call__``."""
+        chunks, and so the bounds, are those of ``__call__``. ``target``: see ``bound_cells``."""
         n = int(facets.shape[0])
         if n == 0:
-            out = self._here(sphere_dim, facets, levels, coords, method)
+            out = self._here(sphere_dim, facets, levels, coords, method, target)
             return lambda: out
         cuts = chunk_cuts(n, self.chunk)
         if self.workers > 1 and n >= MIN_PARALLEL_CELLS and len(cuts) > 1:
             pool = self._executor()
-            jobs = [pool.submit(_bound_chunk, sphere_dim, facets[s], levels[s], coords[s], method, self.strict)
+            jobs = [pool.submit(_bound_chunk, sphere_dim, facets[s], levels[s], coords[s], method, self.strict,
+                                self.exhaustive, target)
                     for s in cuts]
             return lambda: _joined([j.result() for j in jobs])
-        out = _joined([self._here(sphere_dim, facets[s], levels[s], coords[s], method) for s in cuts])
+        out = _joined([self._here(sphere_dim, facets[s], levels[s], coords[s], method, target) for s in cuts])
         return lambda: out
 
     def close(self) -> None:

@@ -72,7 +72,8 @@ itself, s_0(z) = z^T S z with value B z.
   which is the sum H_kept is normalised by); for x in the cell (inside both caps) theta
   bounds the group's dropped weight relative to the whole weight sum and theta_cell the
   cell's relative to the group's kept keys' sum, so |H - H_cell| <= |H - H_kept| + |H_kept -
-  H_cell| <= (theta + theta_cell) span_i, added to U.
+  H_cell| <= (theta + theta_cell) span_i, added to U. The share is PRUNE_SHARE of epsilon,
+  and PRUNE_SHARE_TIGHT for cells bounded again (:func:`bound_cells`): any share is sound.
 * Sequence problems (Corollary 2): with inert input tokens the output at a position whose
   query sees c inert tokens is H_c = num/(den + c), num and den independent of c, den > 0.
   Each |H_c,i - f_i| = |num_i t - f_i| is convex in t = 1/(den + c), and t is monotone in c,
@@ -113,8 +114,18 @@ METHODS = ("taylor3", "lipschitz")
 GROUP_UP = 2
 #: Pruning is skipped for heads with at most this many keys.
 PRUNE_MIN_KEYS = 48
-#: Fraction of epsilon the dropped keys may cost, at most.
-PRUNE_SHARE = 1e-3
+#: Fraction of epsilon the dropped keys may cost, at most, in a cell's first bound ...
+PRUNE_SHARE = 3e-2
+#: ... and in its second one, for a cell whose first bound misses its target (by at most
+#: RETRY_REACH x the target besides what its dropped keys cost; :func:`bound_cells`): most
+#: cells are bounded with a quarter fewer keys and only those near the target twice. Any
+#: share is sound; which cells are bounded again is a float choice, and each keeps the
+#: smaller of its rigorous bounds.
+PRUNE_SHARE_TIGHT = 1e-3
+RETRY_REACH = 1.05
+#: A first bound above (1 - RETRY_MISS) x the target counts as missing it (a margin wider
+#: than the search's, so that every leaf it keeps is one the checker's rule keeps too).
+RETRY_MISS = 1e-6
 #: Cells are pruned again on their own caps when their group kept more than this many keys
 #: (below, the second pass costs more than the keys it drops save).
 REFINE_MIN_KEYS = 96
@@ -1207,16 +1218,17 @@ def _block_scores(kb: KeyBlocks, g, r, sel: np.ndarray | None = None):
     return np.where(sel >= 0, out, np.nan)
 
 
-def prune_keys(model: CellModel, g: np.ndarray, r: np.ndarray):
+def prune_keys(model: CellModel, g: np.ndarray, r: np.ndarray, share: float = PRUNE_SHARE):
     """For group caps (centres g: G x d, radii r: G), the kept keys (G x K index array,
     -1 = none) and the remainder (G x o) bounding the dropped keys' effect: the blocks of
     :attr:`CellModel.key_tree` are tested from the top, a block whose every key is certainly
     negligible on a cap is dropped whole from its bounds, the others' children are tested
-    in turn, and the keys of the smallest blocks left are tested one by one."""
-    return _pruned(model, g, r)[:2]
+    in turn, and the keys of the smallest blocks left are tested one by one. The dropped
+    keys cost at most ``share`` x epsilon."""
+    return _pruned(model, g, r, share)[:2]
 
 
-def _pruned(model: CellModel, g: np.ndarray, r: np.ndarray):
+def _pruned(model: CellModel, g: np.ndarray, r: np.ndarray, share: float = PRUNE_SHARE):
     """:func:`prune_keys`, and the relative weight each cap's cells may still drop on their
     own caps (G,; None when nothing was pruned)."""
     G, N, o = g.shape[0], model.keys.shape[0], model.out_dim
@@ -1224,7 +1236,7 @@ def _pruned(model: CellModel, g: np.ndarray, r: np.ndarray):
         return np.broadcast_to(np.arange(N), (G, N)), np.zeros((G, o)), None
     with np.errstate(all="ignore"):
         # a group keeps up to about N / 10 keys of its candidates: chunks of groups by that
-        return _by_rows(lambda s: _prune(model, g[s], r[s]), G, max(1, N // 10))
+        return _by_rows(lambda s: _prune(model, g[s], r[s], share), G, max(1, N // 10))
 
 
 def refine_keys(model: CellModel, c: np.ndarray, rho: np.ndarray, keys_idx: np.ndarray,
@@ -1388,10 +1400,10 @@ def _reference_score(model: CellModel, top: KeyBlocks, g, r, t_hi):
     return _key_scores(model, g, r, pick)[0][:, 0]
 
 
-def _prune(model: CellModel, g: np.ndarray, r: np.ndarray):
+def _prune(model: CellModel, g: np.ndarray, r: np.ndarray, fraction: float):
     tree = model.key_tree
     G, N, o = g.shape[0], model.keys.shape[0], model.out_dim
-    share = PRUNE_SHARE * model.epsilon
+    share = fraction * model.epsilon
     softmax = model.kind == "softmax"
     levels = tree.levels
     if softmax:
@@ -1464,10 +1476,22 @@ def _prune(model: CellModel, g: np.ndarray, r: np.ndarray):
     return _compact(keepm, cand), rem, left
 
 
-def bound_cells(model: CellModel | ModelSet, sphere_dim: int, facets, levels, coords, method: str | None = None):
-    """Bounds of cubed-sphere cells: (U, centre error estimates, centres, radii)."""
+def bound_cells(model: CellModel | ModelSet, sphere_dim: int, facets, levels, coords, method: str | None = None,
+                exhaustive: bool = False, target: float | None = None):
+    """Bounds of cubed-sphere cells: (U, centre error estimates, centres, radii).
+
+    Each cell is bounded with keys pruned within PRUNE_SHARE of epsilon; a cell whose bound
+    then misses ``target`` (default epsilon; above (1 - RETRY_MISS) target) is bounded again
+    with keys pruned within PRUNE_SHARE_TIGHT and keeps the smaller bound (both are rigorous;
+    a NaN one counts as none), when its dropped keys cost anything and, unless
+    ``exhaustive``, when its bound less that cost is at most RETRY_REACH target (else more
+    keys cannot save it). The search passes its threshold (below epsilon when it looks for
+    the sup); the checker passes ``exhaustive``: a leaf the search kept with its second bound
+    is then bounded again there too, whatever the bits of its first bound in the checker's
+    batch."""
     if isinstance(model, ModelSet):
-        parts = [bound_cells(mm, sphere_dim, facets, levels, coords, method) for mm in model.models]
+        parts = [bound_cells(mm, sphere_dim, facets, levels, coords, method, exhaustive, target)
+                 for mm in model.models]
         U = parts[0][0]
         est = parts[0][1]
         for p in parts[1:]:
@@ -1476,6 +1500,28 @@ def bound_cells(model: CellModel | ModelSet, sphere_dim: int, facets, levels, co
         return U, est, parts[0][2], parts[0][3]
 
     c, rho = cell_caps(sphere_dim, facets, levels, coords)
+    U, est, rem = _bound_pruned(model, sphere_dim, facets, levels, coords, c, rho, method, PRUNE_SHARE)
+    target = model.epsilon if target is None else float(target)
+    with np.errstate(invalid="ignore", over="ignore"):
+        lost = np.max(rem, axis=1) if rem.shape[1] else np.zeros(U.shape)
+        # float choices from here
+        again = ~(U <= target * (1.0 - RETRY_MISS)) & (lost > 0)
+        if not exhaustive:
+            again &= U - lost <= RETRY_REACH * target
+    if np.any(again):
+        sel = np.flatnonzero(again)
+        U2, est2, _ = _bound_pruned(model, sphere_dim, facets[sel], levels[sel], coords[sel], c[sel], rho[sel], method,
+                                    PRUNE_SHARE_TIGHT)
+        U = U.copy()
+        U[sel] = np.fmin(U[sel], U2)
+        est = est.copy()
+        est[sel] = est2
+    return U, est, c, rho
+
+
+def _bound_pruned(model: CellModel, sphere_dim: int, facets, levels, coords, c, rho, method, share: float):
+    """:func:`bound_caps` of the cells (caps c, rho) with keys pruned within ``share`` x
+    epsilon on their groups' caps, then on their own; also the remainders (B x o)."""
     up_levels = np.minimum(levels, GROUP_UP)
     glev = levels - up_levels
     gco = coords >> up_levels[:, None]
@@ -1483,12 +1529,12 @@ def bound_cells(model: CellModel | ModelSet, sphere_dim: int, facets, levels, co
     uniq, gid = np.unique(keys, axis=0, return_inverse=True)
     gid = gid.reshape(-1)
     gc, gr = cell_caps(sphere_dim, uniq[:, 0], uniq[:, 1], uniq[:, 2:])
-    idx, rem, left = _pruned(model, gc, gr)
+    idx, rem, left = _pruned(model, gc, gr, share)
     idx, rem = np.asarray(idx)[gid], rem[gid]
     if left is not None:
         idx, rem = refine_keys(model, c, rho, idx, rem, left[gid])
     U, est = bound_caps(model, c, rho, method, idx, rem)
-    return U, est, c, rho
+    return U, est, rem
 
 
 # ------------------------------------------------------------------------- points
