@@ -105,9 +105,9 @@ class DaskBounder:
                 [self._here(sphere_dim, facets, levels, coords, method, target)]
             out = _joined(parts)
             return lambda: out
-        return self._spread(sphere_dim, facets, levels, coords, method, cuts, target)
+        return self._spread(sphere_dim, facets, levels, coords, method, target, cuts)
 
-    def _spread(self, sphere_dim, facets, levels, coords, method, cuts, target=None):
+    def _spread(self, sphere_dim, facets, levels, coords, method, target, cuts):
         """Every chunk a task; returns the function that waits for them."""
         key = self.problem.sha256
         futures = [self.client.submit(_bound_chunk, self._doc, key, self.third, self.strict, sphere_dim,
