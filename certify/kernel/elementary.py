@@ -249,26 +249,38 @@ _EXP_CLO, _EXP_CHI = _exp_constants()
 
 
 def exp_bounds(x):
-    """Enclosure (lo, hi) of e^x at float arguments x (see the module's contract)."""
+    """Enclosure (lo, hi) of e^x at float arguments x (see the module's contract). Evaluated
+    in place (a few buffers; each operation the one the derivation names)."""
     x = np.asarray(x, dtype=np.float64)
+    if x.ndim == 0:
+        lo, hi = exp_bounds(x.reshape(1))
+        return lo[0], hi[0]
     nan = np.isnan(x)
-    xc = np.clip(np.where(nan, 0.0, x), _EXP_X_MIN, _EXP_X_MAX)
-    kf = np.rint(xc * _EXP_INV)
+    xc = np.where(nan, 0.0, x)
+    np.clip(xc, _EXP_X_MIN, _EXP_X_MAX, out=xc)
+    kf = np.multiply(xc, _EXP_INV)
+    np.rint(kf, out=kf)
     k = kf.astype(np.int64)
-    r = xc - kf * _EXP_L1
-    r -= kf * _EXP_L2
+    r = np.multiply(kf, _EXP_L1)
+    np.subtract(xc, r, out=r)             # r = x - k L1
+    kf *= _EXP_L2
+    r -= kf                               # ... - k L2
     y = _horner(_EXP_C, r)
     y *= _EXP_T[k & (_EXP_N - 1)]
-    q = k >> _EXP_TABLE_BITS
+    k >>= _EXP_TABLE_BITS                 # q
     with np.errstate(over="ignore"):
-        lo = np.ldexp(y * _EXP_CLO, q)
-        hi = np.ldexp(y * _EXP_CHI, q)
+        lo = np.ldexp(np.multiply(y, _EXP_CLO, out=xc), k, out=xc)
+        y *= _EXP_CHI
+        hi = np.ldexp(y, k, out=y)
     # a subnormal result of ldexp is rounded (error <= 2^-1075); an overflowing lo is
     # replaced by the largest float, which e^x then exceeds
-    lo = np.minimum(np.maximum(lo - TINY, 0.0), MAXF)
-    hi = hi + TINY
+    lo -= TINY
+    np.maximum(lo, 0.0, out=lo)
+    np.minimum(lo, MAXF, out=lo)
+    hi += TINY
     if nan.any():
-        lo, hi = np.where(nan, np.nan, lo), np.where(nan, np.nan, hi)
+        lo[nan] = np.nan
+        hi[nan] = np.nan
     return lo, hi
 
 
