@@ -725,14 +725,18 @@ def _chord_nodes(pi_c, E, jensen, D, D2, form):
     S20_i is the smaller of sum pi_hat_i D^2 and form(pi_hat_i)."""
     n = THIRD_NODES
     B, K = E.shape
-    step = iv.exp_upper(iv.up_nonneg(np.maximum(E, 0.0) / n))
+    raised = el.up_nonneg_inplace                  # up_nonneg in place (B x n x K buffers)
+    step = np.maximum(E, 0.0)
+    step /= n
+    step = iv.exp_upper(raised(step))
     grow = np.empty((B, n, K))
     grow[:, 0] = step
     for i in range(1, n):
-        grow[:, i] = iv.up_nonneg(grow[:, i - 1] * step)
-    ph = iv.up_nonneg(pi_c[:, None, :] * grow)
-    S10 = usum(iv.up_nonneg(ph * D[:, None]), 2)
-    S20 = np.minimum(usum(iv.up_nonneg(ph * D2[:, None]), 2), form(ph))
+        raised(np.multiply(grow[:, i - 1], step, out=grow[:, i]))
+    ph = raised(np.multiply(pi_c[:, None, :], grow, out=grow))
+    tmp = raised(np.multiply(ph, D[:, None]))
+    S10 = usum(tmp, 2)
+    S20 = np.minimum(usum(raised(np.multiply(ph, D2[:, None], out=tmp)), 2), form(ph))
     acc = np.empty((B, n))
     run = jensen
     for i in range(n):
@@ -762,15 +766,21 @@ def _third_softmax(ph, S20, delta, D, D2, Y, form):
     t_(i-1))^3 - (1 - t_i)^3) B_i, weights summing to 1 (with one node, the sup bound)."""
     n = ph.shape[1]
     Dn, D2n, Yn = D[:, None], D2[:, None], Y[:, None]
-    py = iv.up_nonneg(ph * Yn)
+    raised = el.up_nonneg_inplace                  # up_nonneg in place (B x n x K buffers)
+    py = raised(np.multiply(ph, Yn))
     S01 = usum(py, 2)
-    S11 = usum(iv.up_nonneg(py * Dn), 2)
-    S02 = usum(iv.up_nonneg(py * Yn), 2)
+    tmp = raised(np.multiply(py, Dn))
+    S11 = usum(tmp, 2)
+    S02 = usum(raised(np.multiply(py, Yn, out=tmp)), 2)
     dl = delta
-    w = iv.up_nonneg(iv.up_nonneg(ph * iv.up_nonneg(Yn + S01[:, :, None])) * iv.up_nonneg(Dn + dl[:, :, None]))
+    # w = up(up(ph up(Y + S01)) up(D + delta))
+    w = raised(np.add(Yn, S01[:, :, None], out=py))
+    raised(np.multiply(ph, w, out=w))
+    w *= raised(np.add(Dn, dl[:, :, None], out=tmp))
+    raised(w)
     s = usum(w, 2)
-    q = np.minimum(usum(iv.up_nonneg(w * D2n), 2), form(w))
-    l = np.minimum(usum(iv.up_nonneg(w * Dn), 2), iv.up_nonneg(np.sqrt(iv.up_nonneg(q * s))))
+    q = np.minimum(usum(raised(np.multiply(w, D2n, out=tmp)), 2), form(w))
+    l = np.minimum(usum(raised(np.multiply(w, Dn, out=tmp)), 2), iv.up_nonneg(np.sqrt(iv.up_nonneg(q * s))))
     P31 = iv.up(q + iv.up(iv.up(2 * iv.up(dl * l)) + iv.up(iv.up(dl * dl) * s)))
     cov = np.minimum(iv.up(S11 + iv.up(dl * S01)), iv.up_nonneg(np.sqrt(iv.up_nonneg(S20 * S02))))
     Bn = iv.up(P31 + iv.up(3 * iv.up(S20 * cov)))

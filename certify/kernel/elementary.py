@@ -90,6 +90,13 @@ def up_nonneg(x):
     return x * _ONE_UP + TINY
 
 
+def up_nonneg_inplace(x: np.ndarray) -> np.ndarray:
+    """:func:`up_nonneg` on the float array x's own buffer (the same two operations); x."""
+    x *= _ONE_UP
+    x += TINY
+    return x
+
+
 # ------------------------------------------------------------------ exact constants
 
 def _float_up(q: Fr) -> float:
