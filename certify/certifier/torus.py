@@ -60,7 +60,9 @@ def _leaf_table(model, cert: dict, slack: float):
     U = np.empty(F.size)
     for s0 in range(0, F.size, 4096):
         sl = slice(s0, s0 + 4096)
-        U[sl] = bound_cells(model, 1, F[sl], L[sl], C[sl])[0]
+        # the leaves the inner search kept with more keys get them here too (see bound_cells)
+        U[sl] = bound_cells(model, 1, F[sl], L[sl], C[sl], exhaustive=True,
+                            target=min(float(model.epsilon), float(cert["enclosure"]["upper"])))[0]
     U = iv.up(U + slack)
     width = np.ldexp(1.0, -L.astype(np.int64))  # 2^-level, exact
     starts = F + C[:, 0] * width

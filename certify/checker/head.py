@@ -170,13 +170,14 @@ def _check(doc, report: CheckReport, expected_problem, strict: bool, workers: in
     methods = part["methods"]
     if np.any(which >= len(methods)):
         raise CertificateError("partition.leaf_methods", "names a method index outside partition.methods")
-    # exhaustive: every leaf whose first bound misses epsilon is bounded again with more keys
-    # (the search's rule for that is narrower; see bound_cells)
+    # exhaustive, with the claimed upper bound (<= epsilon, checked above) as the target: every
+    # leaf whose first bound is above it is bounded again with more keys (see bound_cells), so
+    # no leaf the search kept with its second bound is judged by its first one
     with CellBounder(problem, model, workers, LEAF_BATCH, strict=strict, exhaustive=True) as bounder:
-        report.upper = _bound_leaves(bounder, m, F, L, C, which, methods, eps, report)
+        report.upper = _bound_leaves(bounder, m, F, L, C, which, methods, eps, report, float(enc["upper"]))
 
 
-def _bound_leaves(bounder, m, F, L, C, which, methods, eps, report) -> float:
+def _bound_leaves(bounder, m, F, L, C, which, methods, eps, report, target) -> float:
     """The largest leaf bound; CertificateError at the first leaf above epsilon."""
     upper = 0.0
     for k, name in enumerate(methods):
@@ -187,7 +188,7 @@ def _bound_leaves(bounder, m, F, L, C, which, methods, eps, report) -> float:
         if sel.size == 0:
             continue
         # bounded in chunks of LEAF_BATCH leaves, here or by the workers: the same bounds
-        U, _, _, _ = bounder(m, F[sel], L[sel], C[sel], name)
+        U, _, _, _ = bounder(m, F[sel], L[sel], C[sel], name, target)
         bad = ~(U <= eps)
         if np.any(bad):
             j = int(sel[np.argmax(bad)])

@@ -3,7 +3,8 @@ search bounds cells with it; each gets the same bounds for any number of process
 
 SOUNDNESS CONTRACT: ``CellBounder(problem, model, workers, chunk)(sphere_dim, F, L, C, method)``
 returns what :func:`certify.kernel.cellbound.bound_cells` returns for the cells (with its
-``exhaustive`` flag as given to the bounder: the checker's), computed chunk
+``exhaustive`` flag as given to the bounder, the checker's, and the call's ``target``),
+computed chunk
 by chunk: the cells are cut into consecutive chunks by ``chunk_cuts(n, chunk)`` (at most
 ``chunk`` cells each, a function of the call's size n alone), and each chunk is bounded by ``bound_cells`` on its own, either in this process with ``model``
 or in a worker process holding the same model: inherited by fork on Linux, built again from

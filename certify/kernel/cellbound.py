@@ -116,8 +116,8 @@ GROUP_UP = 2
 PRUNE_MIN_KEYS = 48
 #: Fraction of epsilon the dropped keys may cost, at most, in a cell's first bound ...
 PRUNE_SHARE = 3e-2
-#: ... and in its second one, for a cell whose first bound misses its target (by at most
-#: RETRY_REACH x the target besides what its dropped keys cost; :func:`bound_cells`): most
+#: ... and in its second one, for a cell whose first bound misses its target (and, less what
+#: its dropped keys cost, is at most RETRY_REACH x the target; :func:`bound_cells`): most
 #: cells are bounded with a quarter fewer keys and only those near the target twice. Any
 #: share is sound; which cells are bounded again is a float choice, and each keeps the
 #: smaller of its rigorous bounds.
@@ -1492,13 +1492,15 @@ def bound_cells(model: CellModel | ModelSet, sphere_dim: int, facets, levels, co
 
     Each cell is bounded with keys pruned within PRUNE_SHARE of epsilon; a cell whose bound
     then misses ``target`` (default epsilon; above (1 - RETRY_MISS) target) is bounded again
-    with keys pruned within PRUNE_SHARE_TIGHT and keeps the smaller bound (both are rigorous;
-    a NaN one counts as none), when its dropped keys cost anything and, unless
-    ``exhaustive``, when its bound less that cost is at most RETRY_REACH target (else more
-    keys cannot save it). The search passes its threshold (below epsilon when it looks for
-    the sup); the checker passes ``exhaustive``: a leaf the search kept with its second bound
-    is then bounded again there too, whatever the bits of its first bound in the checker's
-    batch."""
+    with keys pruned within PRUNE_SHARE_TIGHT and keeps the smaller bound (both are
+    rigorous), when its dropped keys cost anything and, unless ``exhaustive``, when its bound
+    less that cost is at most RETRY_REACH target (else more keys cannot save it). The search
+    passes its threshold (below epsilon when it looks for the sup); the checker passes
+    ``exhaustive`` and the certificate's upper bound (at most epsilon, at least the bound of
+    every leaf the search kept): every leaf whose first bound there misses epsilon is bounded
+    again, whatever the bits of its first bound in the checker's batch, and so is every leaf
+    whose first bound is above that upper bound (the checker's upper bound is then the
+    search's, not one loosened by the larger share)."""
     if isinstance(model, ModelSet):
         parts = [bound_cells(mm, sphere_dim, facets, levels, coords, method, exhaustive, target)
                  for mm in model.models]

@@ -1322,7 +1322,9 @@ def test_a_cell_whose_first_bound_misses_its_target_is_bounded_again_with_more_k
     those that more keys can save. On a W1-like head (N = 3000, lambda = 300, eps = 1e-2) some
     level-6 cells are below the target only with their second bound; they get it with both
     rules, and every cell's bound is its first one or the smaller of its two (to 1e-9: the
-    cells are bounded in other batches, whose sums' padded widths differ: about 2e-11 here)."""
+    cells are bounded in other batches, whose sums' padded widths differ: about 2e-10 here).
+    The search's rule leaves alone the cells whose bound less their dropped keys' cost is above
+    RETRY_REACH x the target."""
     import certify.kernel.cellbound as cb
 
     model = prepare(_fibonacci_head(3000, 1e-2))
@@ -1349,3 +1351,26 @@ def test_a_cell_whose_first_bound_misses_its_target_is_bounded_again_with_more_k
         assert np.all(first[U1 <= T * (1 - 1e-5)])    # below the target: bounded once
     missed = U1 > T
     assert np.all(np.isclose(exhaustive[missed], np.fmin(U1, U2)[missed], rtol=1e-9, atol=0))
+    lost = np.max(rem1, axis=1)
+    near, far = missed & (U1 - lost <= cb.RETRY_REACH * T), missed & (U1 - lost > cb.RETRY_REACH * T * (1 + 1e-9))
+    assert np.all(np.isclose(search[near], np.fmin(U1, U2)[near], rtol=1e-9, atol=0))
+    assert np.all(np.isclose(search[far], U1[far], rtol=1e-9, atol=0))
+
+
+def test_the_checker_finds_the_search_upper_bound_when_the_threshold_is_below_epsilon():
+    """With --accuracy the search's threshold lies below epsilon, and it bounds again with more
+    keys the cells whose first bound misses that threshold. The checker, given the certificate's
+    upper bound as its target, bounds those leaves again too: the upper bound it recomputes is
+    the search's (to 1e-9; with epsilon as its target it would be about 6% larger here)."""
+    import json
+
+    from certify.certifier.writer import build_certificate
+    from certify.checker.head import check_document
+
+    th = np.linspace(0.0, 2 * np.pi, 400, endpoint=False)
+    b = np.stack([np.cos(th), np.sin(th)], 1)
+    p = make_problem(1, "softmax", 60.0 * b, (b[:, 0] * b[:, 1])[:, None], ["x0*x1"], 0.1)
+    r = prove(p, accuracy=0.02)
+    assert r.verdict == "CERTIFIED" and r.upper < 0.2 * p.epsilon
+    report = check_document(json.loads(json.dumps(build_certificate(p, r))), problem=p)
+    assert report.valid and abs(report.upper / r.upper - 1) < 1e-9, (report.upper, r.upper)
