@@ -123,8 +123,8 @@ PRUNE_SHARE = 3e-2
 #: smaller of its rigorous bounds.
 PRUNE_SHARE_TIGHT = 1e-3
 RETRY_REACH = 1.05
-#: A first bound above (1 - RETRY_MISS) x the target counts as missing it (a margin wider
-#: than the search's, so that every leaf it keeps is one the checker's rule keeps too).
+#: A first bound above (1 - RETRY_MISS) x the target counts as missing it (cells within the
+#: float noise of a batch of the target are bounded again, in the search and in the checker).
 RETRY_MISS = 1e-6
 #: Cells are pruned again on their own caps when their group kept more than this many keys
 #: (below, the second pass costs more than the keys it drops save).
