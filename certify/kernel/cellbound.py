@@ -1571,10 +1571,11 @@ def _error_enclosure_at(model: CellModel, x_lo: np.ndarray, x_hi: np.ndarray):
     A, b, V, mult = model.keys, model.biases, model.values, model.mult
     n = x_lo.shape[0]
     with np.errstate(all="ignore"):
-        xs = (x_lo[:, None, :], x_hi[:, None, :])
-        prod = iv.mul(xs, iv.point(np.broadcast_to(A[None, :, :], (n,) + A.shape)))
-        dot = iv.sum_enclosure(*prod, axis=-1)
-        S = (iv.down(dot[0] + b), iv.up(dot[1] + b))
+        # the scores: one midpoint-radius product for the boxes (x = xm +- xr exactly)
+        xm = (x_lo + x_hi) / 2
+        xr = np.maximum(iv.up(x_hi - xm), iv.up(xm - x_lo))
+        mid, rad = ball_matmul(xm, xr, A.T, np.zeros(A.T.shape))
+        S = (iv.down(iv.down(mid - rad) + b), iv.up(iv.up(mid + rad) + b))
         shift = np.max(S[1], axis=1)
         s0 = None
         if model.self_q is not None:
@@ -1583,7 +1584,7 @@ def _error_enclosure_at(model: CellModel, x_lo: np.ndarray, x_hi: np.ndarray):
             s0 = iv.sum_enclosure(*[np.stack(t, 1) for t in zip(*[iv.mul(Sx[j], (x_lo[:, j], x_hi[:, j]))
                                                                   for j in range(A.shape[1])])], axis=1)
             shift = np.maximum(shift, s0[1])
-        W = iv.scale(iv.exp((iv.down(S[0] - shift[:, None]), iv.up(S[1] - shift[:, None]))), mult[None, :])
+        W = iv.scale(iv.exp_narrow((iv.down(S[0] - shift[:, None]), iv.up(S[1] - shift[:, None]))), mult[None, :])
         lo = np.zeros(n)
         hi = np.zeros(n)
         cols = [(x_lo[:, j], x_hi[:, j]) for j in range(A.shape[1])]
@@ -1593,15 +1594,16 @@ def _error_enclosure_at(model: CellModel, x_lo: np.ndarray, x_hi: np.ndarray):
                 W0 = iv.exp((iv.down(s0[0] - shift), iv.up(s0[1] - shift)))
                 Z = iv.add(Z, W0)
             invZ = iv.recip(Z)
-            pi = iv.mul(W, _col(invZ))
         for i in range(V.shape[1]):
+            # sum_j W_j v_j, then one division (softmax) or the shift back (unnormalised)
+            H = iv.sum_enclosure(*iv.scale(W, V[None, :, i]), axis=1)
             if model.kind == "softmax":
-                H = iv.sum_enclosure(*iv.scale(pi, V[None, :, i]), axis=1)
                 if s0 is not None:
                     v0 = iv.sum_enclosure(*iv.mul((x_lo, x_hi), iv.point(np.broadcast_to(model.self_v[i], x_lo.shape))), axis=1)
-                    H = iv.add(H, iv.mul(iv.mul(W0, invZ), v0))
+                    H = iv.add(H, iv.mul(W0, v0))
+                H = iv.mul(H, invZ)
             else:
-                H = iv.mul(iv.sum_enclosure(*iv.scale(W, V[None, :, i]), axis=1), iv.exp((shift, shift)))
+                H = iv.mul(H, iv.exp((shift, shift)))
             H = (iv.down(H[0] - model.slack[i]), iv.up(H[1] + model.slack[i]))
             E = iv.absval(iv.sub(H, model.f[i](*cols)))
             lo, hi = np.maximum(lo, E[0]), np.maximum(hi, E[1])

@@ -150,6 +150,32 @@ def test_zero_slack_containment(certified_pair):
     assert lo.max() <= r.upper <= p.epsilon
 
 
+@pytest.mark.parametrize("kind,lam,context", [("softmax", 300.0, 0), ("core", 40.0, 0), ("softmax", 800.0, 3), ("softmax", 1e5, 0)])
+def test_point_enclosures_contain_the_exact_error(kind, lam, context):
+    """Zero slack: the witnesses' enclosure (scores by one midpoint-radius product, weights
+    from one exp per key) contains the error at the exact unit point, in mpmath at 40 digits;
+    sharp keys put most weights far below the largest, some of them subnormal or zero."""
+    p = sphere_problem(kind=kind, lam=lam, n=150, target=("x0*x1 - x2", "exp(x0)"), eps=0.1)
+    if context:
+        doc = dict(p.canonical)
+        doc["head"] = dict(doc["head"], context_tokens=context)
+        p = problem_from_dict(doc)
+    model = prepare(p)
+    rng = np.random.default_rng(7)
+    keys = np.asarray(p.canonical["head"]["keys"], dtype=float)
+    u = keys / np.linalg.norm(keys, axis=1, keepdims=True)
+    near = np.argsort(-(u[:6] @ u.T), axis=1)[:, 1]
+    # random points, points near keys' directions (one weight dominates) and midway between
+    # a key and its nearest neighbour (two weights balance: the scores' rounding shows)
+    y = np.concatenate([rng.standard_normal((12, 3)), u[:4] * (1 + 1e-3 * rng.standard_normal((4, 3))),
+                        u[:6] + u[near]])
+    lo, hi = error_enclosure_at(model, *unit_point_enclosure(y))
+    assert np.all(hi - lo <= 1e-13 * lam)     # narrow: the scores' rounding, to a few ulps
+    for k in range(y.shape[0]):
+        exact = mp_error(p, y[k])
+        assert mp.mpf(float(lo[k])) <= exact <= mp.mpf(float(hi[k])), (k, lo[k], exact, hi[k])
+
+
 @pytest.mark.parametrize("m", [1, 2, 3, 4])
 def test_every_dimension(m):
     from certify.constructions.prefixes import construct_vmf
