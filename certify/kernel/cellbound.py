@@ -1250,7 +1250,7 @@ def _pruned(model: CellModel, g: np.ndarray, r: np.ndarray, share: float = PRUNE
 
 
 def refine_keys(model: CellModel, c: np.ndarray, rho: np.ndarray, keys_idx: np.ndarray,
-                remainder: np.ndarray, left: np.ndarray):
+                remainder: np.ndarray, left: np.ndarray, rows: np.ndarray | None = None):
     """For cells with caps (c, rho) and their group's kept keys (B x K, -1 = none) and
     remainder (B x o): the keys kept on each cell's own cap and the remainder grown by what
     the newly dropped ones cost (softmax heads with more than REFINE_MIN_KEYS keys kept;
@@ -1259,24 +1259,27 @@ def refine_keys(model: CellModel, c: np.ndarray, rho: np.ndarray, keys_idx: np.n
     weight relative to the whole weight sum is at most mult_k e^{s_k^+ - M_c^-}, and theta is
     the rounded-up sum of these over the dropped keys, whichever they are (a float choice):
     the lightest, while their float sum stays within ``left`` (B,), the relative weight a
-    cell may still drop; the key with the largest lower score stays."""
+    cell may still drop; the key with the largest lower score stays. With ``rows`` (B,),
+    cell i's keys and remainder are row rows[i] of ``keys_idx`` and ``remainder`` (its
+    group's: gathered a chunk at a time)."""
+    if rows is None:
+        rows = np.arange(c.shape[0])
     if model.kind != "softmax":
-        return keys_idx, remainder
+        return keys_idx[rows], remainder[rows]
     # which rows are refined is each row's own matter (its count of kept keys), never the
     # padded width of the batch it came in
-    busy = np.flatnonzero((keys_idx >= 0).sum(axis=1) > REFINE_MIN_KEYS)
+    busy = np.flatnonzero((keys_idx >= 0).sum(axis=1)[rows] > REFINE_MIN_KEYS)
     if busy.size == 0:
-        return keys_idx, remainder
+        return keys_idx[rows], remainder[rows]
     with np.errstate(all="ignore"):
-        idx, rem = _by_rows(lambda s: _refine_rows(model, c[busy[s]], rho[busy[s]], keys_idx[busy[s]],
-                                                   remainder[busy[s]], left[busy[s]]),
+        idx, rem = _by_rows(lambda s: _refine_rows(model, c[busy[s]], rho[busy[s]], keys_idx[rows[busy[s]]],
+                                                   remainder[rows[busy[s]]], left[busy[s]]),
                             busy.size, keys_idx.shape[1])
-    if busy.size == keys_idx.shape[0]:
+    if busy.size == rows.size:
         return idx, rem
-    out = keys_idx.copy()
+    out, rem_out = keys_idx[rows], remainder[rows]          # copies
     out[busy] = -1
     out[busy, :idx.shape[1]] = idx
-    rem_out = remainder.copy()
     rem_out[busy] = rem
     return _compact(out >= 0, out), rem_out
 
@@ -1542,9 +1545,10 @@ def _bound_pruned(model: CellModel, sphere_dim: int, facets, levels, coords, c, 
     gid = gid.reshape(-1)
     gc, gr = cell_caps(sphere_dim, uniq[:, 0], uniq[:, 1], uniq[:, 2:])
     idx, rem, left = _pruned(model, gc, gr, share)
-    idx, rem = np.asarray(idx)[gid], rem[gid]
     if left is not None:
-        idx, rem = refine_keys(model, c, rho, idx, rem, left[gid])
+        idx, rem = refine_keys(model, c, rho, np.asarray(idx), rem, left[gid], rows=gid)
+    else:
+        idx, rem = np.asarray(idx)[gid], rem[gid]
     U, est = bound_caps(model, c, rho, method, idx, rem)
     return U, est, rem
 
