@@ -1385,9 +1385,12 @@ def _lightest(w: np.ndarray, movable: np.ndarray, budget: np.ndarray) -> np.ndar
 def _compact(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Per row, the entries of ``values`` where ``mask`` holds, in order, padded with -1 to
     the largest count of the rows (at least 1)."""
-    width = max(1, int(mask.sum(axis=1).max()))
-    order = np.argsort(~mask, axis=1, kind="stable")[:, :width]
-    return np.where(np.take_along_axis(mask, order, axis=1), np.take_along_axis(values, order, axis=1), -1)
+    count = mask.sum(axis=1)
+    width = max(1, int(count.max())) if count.size else 1
+    out = np.full((mask.shape[0], width), -1, dtype=values.dtype)
+    # boolean indexing runs row by row, in order: row i's kept values fill its first count_i places
+    out[np.arange(width)[None, :] < count[:, None]] = values[mask]
+    return out
 
 
 def _expand(sel: np.ndarray, table: np.ndarray) -> np.ndarray:
