@@ -196,6 +196,7 @@ class CellModel:
     _key_sq: tuple | None = field(default=None, repr=False)
     _blocks: object = field(default=None, repr=False)
     _key_norm: np.ndarray | None = field(default=None, repr=False)
+    _score_table: np.ndarray | None = field(default=None, repr=False)
     #: False for targets that are only Lipschitz (abs, sign): taylor3 is then refused
     smooth: bool = True
 
@@ -230,6 +231,16 @@ class CellModel:
         if self._key_norm is None:
             self._key_norm = iv.up(np.sqrt(self.key_sq[1]))
         return self._key_norm
+
+    @property
+    def score_table(self):
+        """Per key, the floats :func:`_key_scores` reads: the key's coordinates, its bias, the
+        upper bounds of its norm and of its squared norm (N x (d + 3), one row per key: one
+        gather per key instead of one per column)."""
+        if self._score_table is None:
+            self._score_table = np.ascontiguousarray(np.column_stack(
+                [self.keys, self.biases, self.key_norm, self.key_sq[1]]))
+        return self._score_table
 
     @property
     def dim(self) -> int:
@@ -1145,17 +1156,16 @@ def _key_scores(model: CellModel, g, r, keys_idx):
     pad = keys_idx < 0
     safe = np.where(pad, 0, keys_idx)
     G, d = g.shape
-    keys = model.keys
-    t = np.take(keys[:, 0], safe)
-    t *= g[:, None, 0]
+    rows = np.take(model.score_table, safe, axis=0)       # G x K x (d + 3)
+    t = np.multiply(rows[:, :, 0], g[:, None, 0])
     tmp = np.empty_like(t)
     for j in range(1, d):
-        np.take(keys[:, j], safe, out=tmp)
-        tmp *= g[:, None, j]
+        np.multiply(rows[:, :, j], g[:, None, j], out=tmp)
         t += tmp
-    b = np.take(model.biases, safe)
-    a = np.take(model.key_norm, safe)
-    sq = np.take(model.key_sq[1], safe)
+    b = rows[:, :, d].copy()
+    a = rows[:, :, d + 1].copy()
+    sq = rows[:, :, d + 2].copy()
+    del rows
     # per cap: enclosures of |g|^2 and of <x - g, g> / |g|^2, and the error coefficients
     c2, q_lo, q_hi, _, _ = _geometry(g, r)
     inv = iv.recip(c2)[1]
