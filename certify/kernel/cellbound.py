@@ -84,6 +84,12 @@ itself, s_0(z) = z^T S z with value B z.
 * Full-matrix heads: the keys, values, S and B used are float midpoints of rigorous
   enclosures of the exact reduction; with score errors <= eta and value errors <= nu_i,
   |H_exact - H_model| <= (e^{2 eta} - 1) span_i + nu_i is added to every bound.
+* Points (:func:`error_enclosure_at`, the witnesses): for boxes holding exact points x, an
+  enclosure [lo, hi] of max_i |H_i(x) - f_i(x)|: the scores from one midpoint-radius product
+  (``ball_matmul``: the box's midpoint and radius, a-priori error gamma_d), the weights
+  e^{s_k - shift} from :func:`certify.kernel.interval.exp_narrow`, the weighted sums
+  enclosed with their a-priori error, and a softmax head's output as (sum_k W_k v_k + the
+  self term) times an enclosure of 1 / sum_k W_k. NaN or infinity gives [-inf, inf].
 """
 
 from __future__ import annotations
