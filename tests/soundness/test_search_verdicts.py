@@ -176,6 +176,25 @@ def test_point_enclosures_contain_the_exact_error(kind, lam, context):
         assert mp.mpf(float(lo[k])) <= exact <= mp.mpf(float(hi[k])), (k, lo[k], exact, hi[k])
 
 
+@pytest.mark.parametrize("norm", [1e3, 1e6, 1e9])
+def test_point_enclosures_hold_where_large_products_cancel(norm):
+    """Zero slack where the scores' rounding is all there is: keys of norm up to 1e9 nearly
+    orthogonal to the point, so each score is a small difference of large products (the
+    outward steps on the small scores are far narrower than the products' rounding; without
+    the scores' radius most of these enclosures miss)."""
+    rng = np.random.default_rng(3)
+    y0 = rng.standard_normal(3)
+    P = rng.standard_normal((20, 3))
+    P -= np.outer(P @ y0, y0) / (y0 @ y0)
+    p = make_problem(2, "softmax", norm * P, rng.standard_normal((20, 1)), ["0"], 0.1)
+    model = prepare(p)
+    y = np.stack([y0, 3.0 * y0, 0.7 * y0, y0 + 1e-12, y0 + 1e-9 * rng.standard_normal(3)])
+    lo, hi = error_enclosure_at(model, *unit_point_enclosure(y))
+    for k in range(y.shape[0]):
+        exact = mp_error(p, y[k], dps=60)
+        assert mp.mpf(float(lo[k])) <= exact <= mp.mpf(float(hi[k])), (k, lo[k], exact, hi[k])
+
+
 @pytest.mark.parametrize("m", [1, 2, 3, 4])
 def test_every_dimension(m):
     from certify.constructions.prefixes import construct_vmf
