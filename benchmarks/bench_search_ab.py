@@ -5,7 +5,9 @@ each N of ``--ns``, decided by `prove` with one worker in a fresh process per ru
 alternating the baseline tree and this tree. The time is the process's CPU time of the
 search alone (no start-up, no check), so the comparison counts work, not the host's load;
 medians of ``--repeats`` paired runs, with the cells each search bounded (a change of bound
-changes how many cells it needs: this is where that shows).
+changes how many cells it needs: this is where that shows), and the median system time and
+minor page faults (first touches of freshly mapped arrays: a share of the CPU time that
+moves with allocation, not with arithmetic).
 
 Run:  git worktree add /tmp/base <commit>
       python benchmarks/bench_search_ab.py --baseline /tmp/base [--repeats 3] [--ns 1000,10000]
@@ -29,13 +31,18 @@ import json, sys, time
 sys.path.insert(0, {bench!r})
 from bench_prove import w1
 from certify.certifier import search
+import resource
 p = w1({n})
 search.prove(w1(48), max_cells=10_000, workers=1)    # imports and lazy tables outside the timing
 t = time.process_time()
+r0 = resource.getrusage(resource.RUSAGE_SELF)
 r = search.prove(p, max_cells=50_000_000, workers=1)
+r1 = resource.getrusage(resource.RUSAGE_SELF)
 cpu = time.process_time() - t
 import certify
-print(json.dumps({{"cpu": cpu, "cells": r.cells, "verdict": r.verdict, "module": certify.__file__}}))
+print(json.dumps({{"cpu": cpu, "cells": r.cells, "verdict": r.verdict, "module": certify.__file__,
+                  "user": r1.ru_utime - r0.ru_utime, "sys": r1.ru_stime - r0.ru_stime,
+                  "faults": r1.ru_minflt - r0.ru_minflt}}))
 """
 
 
@@ -67,17 +74,19 @@ def main():
                   f"this tree {ours[-1]['cpu']:.2f} s ({ours[-1]['cells']} cells)", flush=True)
         mb = statistics.median(r["cpu"] for r in base)
         mo = statistics.median(r["cpu"] for r in ours)
-        rows.append((n, mb, mo, base[0], ours[0]))
+        side = lambda runs: (statistics.median(r["sys"] for r in runs), statistics.median(r["faults"] for r in runs))
+        rows.append((n, mb, mo, base[0], ours[0], side(base), side(ours)))
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     lines = [f"\n## Search, {stamp} on {platform.node()} ({platform.machine()}, {os.cpu_count()} cores, "
              f"Python {platform.python_version()})\n",
              f"`bench_search_ab.py`: W1's search (eps 1e-2, one worker) by baseline {rev(args.baseline)} and by "
              f"{rev(ROOT)}, CPU seconds of the search alone, median of {args.repeats} alternated runs\n",
-             "| N | baseline s | this tree s | baseline / this | cells, baseline | cells, this | verdicts |",
-             "|---|---|---|---|---|---|---|"]
-    for n, mb, mo, b, o in rows:
+             "| N | baseline s | this tree s | baseline / this | cells, baseline | cells, this | verdicts "
+             "| system s, baseline / this | page faults, baseline / this |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for n, mb, mo, b, o, sb, so in rows:
         lines.append(f"| {n} | {mb:.2f} | {mo:.2f} | {mb / mo:.2f}x | {b['cells']} | {o['cells']} | "
-                     f"{b['verdict']} / {o['verdict']} |")
+                     f"{b['verdict']} / {o['verdict']} | {sb[0]:.2f} / {so[0]:.2f} | {sb[1]:,.0f} / {so[1]:,.0f} |")
     append_section(args.out, lines)
 
 
