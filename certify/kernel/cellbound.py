@@ -101,6 +101,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
+from certify.kernel import compiled
 from certify.kernel import elementary as el
 from certify.kernel import interval as iv
 from certify.kernel.interval_expressions import compile_interval
@@ -1157,6 +1158,41 @@ def _key_scores(model: CellModel, g, r, keys_idx):
     (the last, times (1 + Qm)(1 + r), for underflow, whose square roots reach 2^-537), and the final
     addition's rounding is within the 9u as well. Every coefficient is rounded up and raised by 1% to
     cover the float evaluation of err itself (non-negative terms, a few roundings each)."""
+    coef = _score_coefficients(g, r)
+    if compiled.enabled():
+        s_lo = np.empty(keys_idx.shape)
+        s_hi = np.empty(keys_idx.shape)
+        compiled.key_scores(model.score_table, np.ascontiguousarray(keys_idx, dtype=np.int64),
+                            np.ascontiguousarray(g, dtype=np.float64), np.ascontiguousarray(r, dtype=np.float64),
+                            *coef, _K_9, _R_UP, s_lo, s_hi)
+        return s_lo, s_hi
+    return _key_scores_numpy(model, g, r, keys_idx, *coef)
+
+
+_K_9 = 1.01 * 9 * el.U
+_R_UP = 1.0 + 2.1 * el.U
+
+
+def _score_coefficients(g, r):
+    """Per cap, the floats of :func:`_key_scores`'s bounds: the upper end of the enclosure of
+    |g|^2, the enclosure (Q_lo, Q_hi) of <x - g, g> / |g|^2, and the error coefficients of |t|,
+    of the keys' norm bound a and the absolute one (k_t, k_a, k_0)."""
+    d = g.shape[1]
+    c2, q_lo, q_hi, _, _ = _geometry(g, r)
+    inv = iv.recip(c2)[1]
+    Q_lo, Q_hi = iv.down(inv * q_lo), iv.up(inv * q_hi)
+    Qm1 = iv.up(1.0 + np.maximum(Q_hi, -Q_lo))
+    gnorm = iv.up(np.sqrt(usum(iv.up(g * g), axis=1)))
+    kappa = iv.gamma(d) * (1 + 2 * iv.gamma(d + 2))
+    root = iv.up(np.sqrt(iv.up(3.2 * el.U + iv.up(iv.up(2.02 * kappa * iv.up(gnorm * gnorm)) / c2[0]))))
+    k_t = iv.up(1.01 * 9 * el.U * Qm1)                                    # of |t|
+    k_a = iv.up(1.01 * iv.up(iv.up(kappa * iv.up(gnorm * Qm1)) + iv.up(r * root)))   # of a
+    k_0 = iv.up(1.01 * (d * math.ldexp(1.0, -1072) + math.ldexp(1.0, -499)) * iv.up(Qm1 * iv.up(1.0 + r)))
+    return (np.ascontiguousarray(c2[1], dtype=np.float64), Q_lo, Q_hi, k_t, k_a, k_0)
+
+
+def _key_scores_numpy(model: CellModel, g, r, keys_idx, c2_hi, Q_lo, Q_hi, k_t, k_a, k_0):
+    """:func:`_key_scores` in numpy (the reference of :func:`compiled.key_scores`)."""
     # evaluated in place (a handful of G x K buffers instead of a score of temporaries: the
     # cell pass is bound by memory traffic); each operation is the one the formulas name
     pad = keys_idx < 0
@@ -1172,26 +1208,15 @@ def _key_scores(model: CellModel, g, r, keys_idx):
     a = rows[:, :, d + 1].copy()
     sq = rows[:, :, d + 2].copy()
     del rows
-    # per cap: enclosures of |g|^2 and of <x - g, g> / |g|^2, and the error coefficients
-    c2, q_lo, q_hi, _, _ = _geometry(g, r)
-    inv = iv.recip(c2)[1]
-    Q_lo, Q_hi = iv.down(inv * q_lo), iv.up(inv * q_hi)
-    Qm1 = iv.up(1.0 + np.maximum(Q_hi, -Q_lo))
-    gnorm = iv.up(np.sqrt(usum(iv.up(g * g), axis=1)))
-    kappa = iv.gamma(d) * (1 + 2 * iv.gamma(d + 2))
-    root = iv.up(np.sqrt(iv.up(3.2 * el.U + iv.up(iv.up(2.02 * kappa * iv.up(gnorm * gnorm)) / c2[0]))))
-    k_t = iv.up(1.01 * 9 * el.U * Qm1)                                    # of |t|
-    k_a = iv.up(1.01 * iv.up(iv.up(kappa * iv.up(gnorm * Qm1)) + iv.up(r * root)))   # of a
-    k_0 = iv.up(1.01 * (d * math.ldexp(1.0, -1072) + math.ldexp(1.0, -499)) * iv.up(Qm1 * iv.up(1.0 + r)))
-    k_9 = 1.01 * 9 * el.U
+    k_9 = _K_9
     v = np.multiply(t, t)
-    v /= c2[1][:, None]                    # v = t^2 / c2
+    v /= c2_hi[:, None]                    # v = t^2 / c2
     sq -= v
     v *= 0.0                               # an overflowed t^2 gives NaN here, and in X: not 0
     R = np.maximum(sq, v, out=sq)          # X
     np.sqrt(R, out=R)
     R *= r[:, None]
-    R *= 1.0 + 2.1 * el.U                  # R = r sqrt(X) (1 + 2.1 u)
+    R *= _R_UP                             # R = r sqrt(X) (1 + 2.1 u)
     err = np.abs(b)
     err += R
     err *= k_9                             # k_9 (|b| + R)
@@ -1303,6 +1328,10 @@ def refine_keys(model: CellModel, c: np.ndarray, rho: np.ndarray, keys_idx: np.n
 def _refine_rows(model, c, rho, keys_idx, remainder, left):
     """:func:`refine_keys` for one chunk of rows."""
     s_lo, s_hi = _key_scores(model, c, rho, keys_idx)
+    if compiled.enabled() and iv.backend() == "kernel":
+        out = _refine_rows_compiled(model, keys_idx, remainder, left, s_lo, s_hi)
+        if out is not None:
+            return out
     real = keys_idx >= 0
     safe = np.where(real, keys_idx, 0)
     ref = _log_weight_floor(s_lo, model.mult[safe], real)
@@ -1321,6 +1350,33 @@ def _refine_rows(model, c, rho, keys_idx, remainder, left):
     if not np.any(drop):
         return keys_idx, remainder
     theta = usum_rows(w_up, drop)
+    rem = iv.up(remainder + iv.up(theta[:, None] * model.span[None, :]))
+    rem = np.where(np.isfinite(rem), rem, np.inf)
+    return _compact(real & ~drop, keys_idx), rem
+
+
+def _refine_rows_compiled(model, keys_idx, remainder, left, s_lo, s_hi):
+    """:func:`_refine_rows` after the scores, its per-key loops compiled
+    (:mod:`certify.kernel.compiled`: the same operations, the same bits); None where a kept
+    key's score bound is not finite (the numpy code decides those chunks)."""
+    real = keys_idx >= 0
+    if not (np.isfinite(s_lo[real]).all() and np.isfinite(s_hi[real]).all()):
+        return None
+    idx = np.ascontiguousarray(keys_idx, dtype=np.int64)
+    rows = idx.shape[0]
+    m, total, count = np.empty(rows), np.empty(rows), np.empty(rows, dtype=np.int64)
+    compiled.floor_sums(s_lo, idx, model.mult, FLOOR_SPAN, compiled.EXP_TABLE, m, total, count)
+    ref = _floor_from_sum(m, total, count)
+    with np.errstate(invalid="ignore"):
+        lim = el.log_bounds(np.where(left > 0, left, np.nan))[1]
+    drop = np.empty(idx.shape, dtype=np.bool_)
+    theta = np.empty(rows)
+    w_up = np.empty(idx.shape)
+    movable, dropped = compiled.refine_drops(s_lo, s_hi, idx, model.mult, model.keep, ref, lim,
+                                             np.ascontiguousarray(left, dtype=np.float64), BINS,
+                                             compiled.EXP_TABLE, drop, theta, w_up)
+    if not (movable and dropped):
+        return keys_idx, remainder
     rem = iv.up(remainder + iv.up(theta[:, None] * model.span[None, :]))
     rem = np.where(np.isfinite(rem), rem, np.inf)
     return _compact(real & ~drop, keys_idx), rem
@@ -1368,9 +1424,15 @@ def _log_weight_floor(s_lo: np.ndarray, mult: np.ndarray, real: np.ndarray) -> n
     terms = np.maximum(iv.down(e_lo * mult[near]), 0.0)
     row = np.broadcast_to(np.arange(rows)[:, None], (rows, K))[near]
     total = np.bincount(row, weights=terms, minlength=rows)
+    return _floor_from_sum(m, total, near.sum(axis=1))
+
+
+def _floor_from_sum(m, total, terms):
+    """The end of :func:`_log_weight_floor` from each row's largest lower score m, its float
+    sum of terms and their count."""
     # each row's own term count (not the padded width: a row's floor does not depend on the
     # rows bounded with it)
-    count, where = np.unique(np.maximum(near.sum(axis=1) - 1, 1), return_inverse=True)
+    count, where = np.unique(np.maximum(terms - 1, 1), return_inverse=True)
     shrink = 1.0 - 2.0 * np.array([iv.gamma(int(n)) for n in count])[where.reshape(-1)]
     total = iv.down(total * shrink)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -49,6 +49,11 @@ INF = np.inf
 _BACKEND = "kernel"
 
 
+def backend() -> str:
+    """The elementary-function backend in use: "kernel" or "arb"."""
+    return _BACKEND
+
+
 class strict_backend:
     """Context manager: with ``strict_backend(True)`` every elementary function value is an
     Arb ball (python-flint, 128 bits) rounded outward to floats: a second, independent

@@ -1,0 +1,317 @@
+"""Compiled loops for the key pruning passes (trusted base).
+
+SOUNDNESS CONTRACT
+------------------
+Each function here computes, element by element, *the same IEEE operations in the same
+order* as the numpy code it stands for in :mod:`certify.kernel.cellbound` and
+:mod:`certify.kernel.elementary`, so every soundness argument made there holds here
+unchanged: the derivations name operations, not the library that runs them.
+
+* ``key_scores``: :func:`certify.kernel.cellbound._key_scores` (the radial split scores with
+  one a-priori error term per bound), the per-cap coefficients being computed by the caller.
+* ``weight_floor_sums``: the float parts of :func:`cellbound._log_weight_floor` (the largest
+  lower score, the rounded-down terms mult_k e^{gap_k} from the kernel's exp enclosure, their
+  float sum in index order, and the term count).
+* ``refine_drops``: the float parts of :func:`cellbound._refine_rows` after the floor (the
+  candidates, their rounded-up weights, the lightest whole weight classes within the budget
+  as :func:`cellbound._lightest` takes them, and the dropped weight's rounded-up sum as
+  :func:`cellbound.usum_rows` forms it).
+
+What this rests on, beyond the module contract of :mod:`certify.kernel.elementary`:
+
+1. The compiler (numba, LLVM) evaluates each scalar +, -, *, /, sqrt as one correctly
+   rounded IEEE operation in the order written: ``fastmath`` is off (no reassociation, no
+   contraction of a product and a sum into one FMA, no flush-to-zero). The tests read the
+   generated machine code of every function here and fail on any fused multiply-add.
+2. Sums are loops in index order, as ``np.bincount`` forms them (the reference's sums).
+3. ``np.maximum``/``np.minimum`` are written out with numpy's NaN rule (a NaN operand gives
+   NaN); exp and log are the kernel's (``exp_lo_hi`` here is ``elementary.exp_bounds``
+   step by step, with its constants imported from there), never the library's.
+
+The tests compare every output with the numpy reference on random and adversarial inputs
+(overflow, NaN, padding, ties): equal as numbers, NaN where NaN. Where numba cannot be
+imported, or ``CERTIFY_COMPILED=0`` is set, :func:`enabled` is false and the numpy code
+runs: the same bits either way, so certificates do not depend on it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+from certify.kernel import elementary as el
+
+_U = el.U
+_STEP = el._STEP
+_TINY = el.TINY
+_MAXF = el.MAXF
+#: The exp table (elementary's), passed to the loops that evaluate exp.
+EXP_TABLE = np.ascontiguousarray(el._EXP_T)
+_EXP_C = tuple(el._EXP_C)
+_EXP_INV = el._EXP_INV
+_EXP_L1, _EXP_L2 = el._EXP_L1, el._EXP_L2
+_EXP_CLO, _EXP_CHI = el._EXP_CLO, el._EXP_CHI
+_EXP_X_MIN, _EXP_X_MAX = el._EXP_X_MIN, el._EXP_X_MAX
+_EXP_N = el._EXP_N
+_EXP_BITS = el._EXP_TABLE_BITS
+assert len(_EXP_C) == 6 and _EXP_N == 256 and _EXP_BITS == 8
+
+_STATE: dict = {}
+
+
+def enabled() -> bool:
+    """Whether the compiled loops run: numba imports and CERTIFY_COMPILED is not 0. The
+    first call imports numba (about 0.3 s), so plain commands never pay for it."""
+    if os.environ.get("CERTIFY_COMPILED", "1") == "0":
+        return False
+    if "ok" not in _STATE:
+        try:
+            _build()
+            _STATE["ok"] = True
+        except Exception:  # numba missing or unusable with this numpy: the numpy code runs
+            _STATE["ok"] = False
+    return _STATE["ok"]
+
+
+#: The loops below, by name: plain Python until :func:`_build` compiles them (numba is
+#: imported on first use only: it costs about 0.3 s).
+_LOOPS: list[str] = []
+
+
+def _jit(fn):
+    _LOOPS.append(fn.__name__)
+    return fn
+
+
+def _build():
+    """Replace each loop of this module by its compiled form (IEEE semantics: fastmath off;
+    compiled on first call, cached on disk). Callees first, so that callers see compiled
+    callees when they compile."""
+    if _STATE.get("built"):
+        return
+    import numba
+    g = globals()
+    for name in _LOOPS:
+        g[name] = numba.njit(cache=True, nogil=True, fastmath=False, error_model="numpy")(g[name])
+    _STATE["built"] = True
+
+
+def _entry(name):
+    def call(*args):
+        _build()
+        return globals()["_" + name](*args)
+    call.__name__ = name
+    call.__doc__ = f"The compiled ``_{name}`` (compiled on first use)."
+    return call
+
+
+# ------------------------------------------------------------------------- the loops
+
+@_jit
+def _nmax(a, b):
+    # np.maximum: (a >= b or a is NaN) ? a : b
+    return a if (a >= b or a != a) else b
+
+
+@_jit
+def _nmin(a, b):
+    return a if (a <= b or a != a) else b
+
+
+@_jit
+def _down(x):
+    return x - (abs(x) * _STEP + _TINY)
+
+
+@_jit
+def _up(x):
+    return x + (abs(x) * _STEP + _TINY)
+
+
+@_jit
+def _gamma(n):
+    # certify.kernel.interval.gamma for 1 <= n (n u < 1/2 for every count here)
+    nu = n * _U
+    return nu / (1.0 - nu) * (1.0 + 1e-10)
+
+
+@_jit
+def _exp_lo_hi(x, table):
+    """elementary.exp_bounds at one finite float x (the same operations)."""
+    xc = _nmin(_nmax(x, _EXP_X_MIN), _EXP_X_MAX)
+    kf = np.rint(xc * _EXP_INV)
+    k = np.int64(kf)
+    r = xc - kf * _EXP_L1
+    r = r - kf * _EXP_L2
+    q = _EXP_C[5]
+    q = q * r
+    q = q + _EXP_C[4]
+    q = q * r
+    q = q + _EXP_C[3]
+    q = q * r
+    q = q + _EXP_C[2]
+    q = q * r
+    q = q + _EXP_C[1]
+    q = q * r
+    q = q + _EXP_C[0]
+    y = q * table[k & (_EXP_N - 1)]
+    e = k >> _EXP_BITS
+    lo = np.ldexp(y * _EXP_CLO, e)
+    hi = np.ldexp(y * _EXP_CHI, e)
+    lo = lo - _TINY
+    lo = _nmax(lo, 0.0)
+    lo = _nmin(lo, _MAXF)
+    hi = hi + _TINY
+    return lo, hi
+
+
+@_jit
+def _key_scores(table, idx, g, r, c2hi, q_lo, q_hi, k_t, k_a, k_0, k_9, r_up, s_lo, s_hi):
+    G, K = idx.shape
+    d = g.shape[1]
+    for i in range(G):
+        for j in range(K):
+            kk = idx[i, j]
+            if kk < 0:
+                s_lo[i, j] = np.nan
+                s_hi[i, j] = np.nan
+                continue
+            t = table[kk, 0] * g[i, 0]
+            for e in range(1, d):
+                t = t + table[kk, e] * g[i, e]
+            b = table[kk, d]
+            a = table[kk, d + 1]
+            sq = table[kk, d + 2]
+            v = t * t
+            v = v / c2hi[i]
+            sq = sq - v
+            v = v * 0.0
+            R = _nmax(sq, v)
+            R = np.sqrt(R)
+            R = R * r[i]
+            R = R * r_up
+            err = abs(b)
+            err = err + R
+            err = err * k_9
+            P = abs(t)
+            P = P * k_t[i]
+            err = err + P
+            a = a * k_a[i]
+            err = err + a
+            err = err + k_0[i]
+            b = b + t
+            v = t * q_hi[i]
+            w = t * q_lo[i]
+            hi = _nmax(v, w)
+            hi = hi + b
+            hi = hi + R
+            hi = hi + err
+            lo = _nmin(v, w)
+            lo = lo + b
+            lo = lo - R
+            lo = lo - err
+            s_lo[i, j] = lo
+            s_hi[i, j] = hi
+
+
+@_jit
+def _floor_sums(s_lo, idx, mult, span, table, m_out, total_out, count_out):
+    """Per row: m (largest real lower score; NaN if any is NaN; -inf with no real key), the
+    float sum in index order of max(down(exp_lo(down(s_lo - m)) mult), 0) over the real keys
+    whose gap is not below -span, and their count."""
+    G, K = s_lo.shape
+    for i in range(G):
+        m = -np.inf
+        for j in range(K):
+            if idx[i, j] >= 0:
+                m = _nmax(m, s_lo[i, j])
+        total = 0.0
+        n = 0
+        for j in range(K):
+            kk = idx[i, j]
+            if kk < 0:
+                continue
+            gap = _down(s_lo[i, j] - m)
+            if gap < -span:
+                continue
+            e_lo = _exp_lo_hi(gap, table)[0] if gap == gap else np.nan
+            term = _nmax(_down(e_lo * mult[kk]), 0.0)
+            total = total + term
+            n += 1
+        m_out[i] = m
+        total_out[i] = total
+        count_out[i] = n
+
+
+@_jit
+def _refine_drops(s_lo, s_hi, idx, mult, keep, ref, lim, left, bins, table, drop, theta, w_up):
+    """Per row, the drops of cellbound._refine_rows (movable, then _lightest) and theta (the
+    usum_rows of the dropped weights); returns (any movable, any drop)."""
+    G, K = s_lo.shape
+    sums = np.zeros(bins)
+    cls = np.zeros(K, dtype=np.int64)
+    any_movable = False
+    any_drop = False
+    for i in range(G):
+        # the key with the largest lower score (first of equals) stays
+        best = -1
+        bv = -np.inf
+        for j in range(K):
+            if idx[i, j] >= 0:
+                v = s_lo[i, j]
+                if best < 0 or v > bv or (v != v and bv == bv):
+                    best = j
+                    bv = v
+        for c in range(bins):
+            sums[c] = 0.0
+        nmov = 0
+        for j in range(K):
+            kk = idx[i, j]
+            drop[i, j] = False
+            w_up[i, j] = np.inf
+            cls[j] = -1
+            if kk < 0 or keep[kk]:
+                continue
+            gap = _up(s_hi[i, j] - ref[i])
+            if not (gap <= lim[i]):
+                continue
+            w = _up(_exp_lo_hi(gap, table)[1] * mult[kk])
+            w_up[i, j] = w
+            if not (w <= left[i]) or j == best:
+                continue
+            if not (abs(w) < np.inf):
+                continue
+            ex = math.frexp(w)[1]
+            c = ex + (bins - 2)
+            c = 0 if c < 0 else (bins - 1 if c > bins - 1 else c)
+            cls[j] = c
+            sums[c] = sums[c] + w
+            nmov += 1
+        if nmov > 0:
+            any_movable = True
+        acc = 0.0
+        taken = 0
+        for c in range(bins):
+            acc = acc + sums[c]
+            if acc <= left[i]:
+                taken += 1
+        total = 0.0
+        n = 0
+        for j in range(K):
+            if cls[j] >= 0 and cls[j] < taken:
+                drop[i, j] = True
+                total = total + w_up[i, j]
+                n += 1
+        if n > 0:
+            any_drop = True
+        grow = 1.0 + 2.0 * _gamma(n - 1 if n > 2 else 1)
+        x = total * grow
+        theta[i] = x * (1.0 + _STEP) + _TINY
+    return any_movable, any_drop
+
+
+key_scores = _entry("key_scores")
+floor_sums = _entry("floor_sums")
+refine_drops = _entry("refine_drops")

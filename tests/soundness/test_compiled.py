@@ -1,0 +1,218 @@
+"""The compiled pruning loops (certify.kernel.compiled) against the numpy code they stand
+for: the same numbers (NaN where NaN) on random and adversarial inputs, the same search
+results, and no fused multiply-add in the machine code."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from certify.formats.problem import make_problem
+from certify.kernel import cellbound as cb
+from certify.kernel import compiled
+from certify.kernel import elementary as el
+from certify.kernel.sphere import cell_caps, root_cells, split_cells
+
+pytestmark = pytest.mark.skipif(not compiled.enabled(), reason="numba is not installed")
+
+
+def same(a, b):
+    """Equal as numbers (a signed zero equals zero), NaN exactly where NaN."""
+    return np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
+
+
+@pytest.fixture
+def numpy_only(monkeypatch):
+    """Run the numpy code (the reference) inside a ``with numpy_only():`` block."""
+    class Switch:
+        def __enter__(self):
+            monkeypatch.setenv("CERTIFY_COMPILED", "0")
+
+        def __exit__(self, *exc):
+            monkeypatch.setenv("CERTIFY_COMPILED", "1")
+    return Switch
+
+
+def fibonacci(n):
+    i = np.arange(n) + 0.5
+    phi = np.arccos(1 - 2 * i / n)
+    th = np.pi * (1 + 5 ** 0.5) * i
+    return np.stack([np.cos(th) * np.sin(phi), np.sin(th) * np.sin(phi), np.cos(phi)], 1)
+
+
+def head(n, lam=300.0, eps=1e-2, seed=0, context=0, bias=0.0):
+    rng = np.random.default_rng(seed)
+    k = fibonacci(n)
+    b = bias * rng.standard_normal(n) if bias else None
+    kw = {"biases": b} if b is not None else {}
+    if context:
+        kw["context_tokens"] = context
+    return make_problem(2, "softmax", lam * k, (k[:, 0] * k[:, 1])[:, None], ["x0*x1"], eps, **kw)
+
+
+def cells(level, start, count):
+    f, l, c = root_cells(2)
+    for _ in range(level):
+        f, l, c = split_cells(2, f, l, c)
+    sel = np.arange(start, start + count) % f.size
+    return f[sel], l[sel], c[sel]
+
+
+# ------------------------------------------------------------------------------ exp
+
+@settings(max_examples=300, deadline=None)
+@given(x=st.one_of(st.floats(-760, 720), st.floats(-1e-300, 1e-300), st.sampled_from(
+    [0.0, -0.0, -745.5, -745.1, -744.9, -708.4, 709.7, 709.8, 710.0, -746.0, 1e6, -1e6])))
+def test_compiled_exp_is_the_kernel_exp(x):
+    lo, hi = compiled._exp_lo_hi(x, compiled.EXP_TABLE)
+    rlo, rhi = el.exp_bounds(np.array([x]))
+    assert same(lo, rlo[0]) and same(hi, rhi[0]), (x, lo, hi, rlo[0], rhi[0])
+
+
+# ----------------------------------------------------------------------- key scores
+
+def _scores_both(model, g, r, idx):
+    coef = cb._score_coefficients(g, r)
+    ref = cb._key_scores_numpy(model, g, r, idx, *coef)
+    got = cb._key_scores(model, g, r, idx)
+    return ref, got
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 300.0, 1e6, 1e9, 1e160])
+def test_key_scores_equal_numpy(scale):
+    """Keys of every norm (1e160: t^2 overflows, the bounds are NaN in both), padding, caps
+    from tiny to a whole face."""
+    rng = np.random.default_rng(int(np.log10(scale) + 10))
+    n = 500
+    keys = rng.standard_normal((n, 3)) * scale * rng.uniform(0.1, 1.0, (n, 1))
+    p = make_problem(2, "softmax", keys, rng.standard_normal((n, 1)), ["x0"], 0.1,
+                     biases=rng.standard_normal(n) * scale)
+    model = cb.prepare(p, third=True)
+    for level in (0, 2, 6, 12):
+        f, l, c = cells(level, int(rng.integers(0, 1000)), 64)
+        g, r = cell_caps(2, f, l, c)
+        idx = rng.integers(-1, n, size=(64, 200))
+        (a_lo, a_hi), (b_lo, b_hi) = _scores_both(model, g, r, idx)
+        assert same(a_lo, b_lo) and same(a_hi, b_hi)
+        assert np.all(np.isnan(b_lo[idx < 0]))
+
+
+# --------------------------------------------------------------------------- refine
+
+def _refine_both(model, level, start, count, numpy_only, mutate=None):
+    f, l, c = cells(level, start, count)
+    up = np.minimum(l, cb.GROUP_UP)
+    gco = c >> up[:, None]
+    gc, gr = cell_caps(2, f, l - up, gco)
+    idx, rem, left = cb._pruned(model, gc, gr, cb.PRUNE_SHARE)
+    cc, rr = cell_caps(2, f, l, c)
+    idx = np.asarray(idx)
+    left = left if mutate is None else mutate(left)
+    with numpy_only():
+        ref = cb._refine_rows(model, cc, rr, idx, rem, left)
+    got = cb._refine_rows(model, cc, rr, idx, rem, left)
+    return ref, got, idx
+
+
+@pytest.mark.parametrize("n,level,start", [(3000, 6, 0), (10000, 6, 5000), (30000, 7, 40000), (10000, 4, 100)])
+def test_refine_equals_numpy(n, level, start, numpy_only):
+    model = cb.prepare(head(n), third=True)
+    (ri, rr), (gi, gr), idx = _refine_both(model, level, start, 300, numpy_only)
+    assert ri.shape == gi.shape and same(ri, gi) and same(rr, gr)
+    assert (gi >= 0).sum() < (idx >= 0).sum()          # keys were dropped
+
+
+@pytest.mark.parametrize("how", ["zero", "negative", "nan", "tiny", "huge", "mixed"])
+def test_refine_equals_numpy_at_odd_budgets(how, numpy_only):
+    """Budgets that allow nothing, nothing at all (NaN), a few keys, every key."""
+    model = cb.prepare(head(10000, seed=1, bias=0.3), third=True)
+    rng = np.random.default_rng(3)
+    fns = {"zero": lambda a: np.zeros_like(a), "negative": lambda a: -a, "nan": lambda a: np.full_like(a, np.nan),
+           "tiny": lambda a: a * 1e-12, "huge": lambda a: a + 10.0,
+           "mixed": lambda a: np.where(rng.random(a.shape) < 0.5, a * 1e-6, np.nan)}
+    (ri, rr), (gi, gr), _ = _refine_both(model, 6, 2000, 200, numpy_only, mutate=fns[how])
+    assert ri.shape == gi.shape and same(ri, gi) and same(rr, gr)
+
+
+def test_refine_equals_numpy_with_context_tokens_and_kept_keys(numpy_only):
+    """A pseudo-key of multiplicity n (context tokens: never dropped, weight times n)."""
+    model = cb.prepare(head(10000, context=50, seed=2), third=True)
+    assert np.any(model.mult > 1) and np.any(model.keep)
+    (ri, rr), (gi, gr), _ = _refine_both(model, 6, 9000, 200, numpy_only)
+    assert same(ri, gi) and same(rr, gr)
+
+
+def test_refine_falls_back_where_a_score_is_not_finite(numpy_only):
+    """A chunk with a non-finite kept score is decided by the numpy code, whatever it gives."""
+    model = cb.prepare(head(10000), third=True)
+    f, l, c = cells(6, 100, 50)
+    cc, rr = cell_caps(2, f, l, c)
+    idx, rem, left = cb._pruned(model, *cell_caps(2, f, l - 2, c >> 2), cb.PRUNE_SHARE)
+    idx = np.asarray(idx)
+    s_lo, s_hi = cb._key_scores(model, cc, rr, idx)
+    s_hi[3, 0] = np.inf
+    assert cb._refine_rows_compiled(model, idx, rem, left, s_lo, s_hi) is None
+
+
+def test_bound_cells_and_search_equal_numpy(numpy_only):
+    """Whole passes: bound_cells' bounds and estimates, and a search's certificate leaves."""
+    from certify.certifier.search import prove
+    model = cb.prepare(head(20000), third=True)
+    f, l, c = cells(6, 7000, 400)
+    with numpy_only():
+        U0, e0, _, _ = cb.bound_cells(model, 2, f, l, c)
+    U1, e1, _, _ = cb.bound_cells(model, 2, f, l, c)
+    assert same(U0, U1) and same(e0, e1)
+    p = head(4000, eps=0.02)
+    with numpy_only():
+        a = prove(p, max_cells=200_000, workers=1)
+    b = prove(p, max_cells=200_000, workers=1)
+    assert a.verdict == b.verdict and a.cells == b.cells
+    assert all(same(x, y) for x, y in zip(a.leaves, b.leaves))
+
+
+# ------------------------------------------------------------------- machine code
+
+FMA = re.compile(r"\b(v?f(?:n?m(?:add|sub)\w*)|fmla\w*|fmls\w*)\b", re.IGNORECASE)
+
+
+def test_no_fused_multiply_add_in_the_machine_code(tmp_path):
+    """Compile afresh (no cache: numba cannot show cached code) and read the assembly of
+    every loop: no FMA instruction (x86's vfmadd*/vfnmadd*/vfmsub*, ARM's fmadd/fmla...)."""
+    script = textwrap.dedent("""
+        import re, sys, numpy as np
+        from certify.kernel import compiled as cm
+        from certify.kernel import cellbound as cb
+        from certify.formats.problem import make_problem
+        from certify.kernel.sphere import cell_caps, root_cells, split_cells
+        rng = np.random.default_rng(0)
+        k = rng.standard_normal((3000, 3)); k /= np.linalg.norm(k, axis=1)[:, None]
+        m = cb.prepare(make_problem(2, "softmax", 300 * k, k[:, :1], ["x0"], 0.01), third=True)
+        f, l, c = root_cells(2)
+        for _ in range(6):
+            f, l, c = split_cells(2, f, l, c)
+        cb.bound_cells(m, 2, f[:200], l[:200], c[:200])
+        assert cm.enabled()
+        for name in cm._LOOPS:
+            disp = getattr(cm, name)
+            assert disp.signatures, name
+            for sig in disp.signatures:
+                print("@@", name, len(disp.inspect_asm(sig)))
+                print(disp.inspect_asm(sig))
+    """)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), CERTIFY_COMPILED="1")
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    seen = re.findall(r"^@@ (\w+) (\d+)$", out.stdout, re.MULTILINE)
+    assert {n for n, _ in seen} >= {"_key_scores", "_floor_sums", "_refine_drops", "_exp_lo_hi"}
+    assert all(int(size) > 1000 for _, size in seen)          # real code, not a placeholder
+    found = sorted(set(FMA.findall(out.stdout)))
+    assert not found, f"fused multiply-add in compiled loops on {platform.machine()}: {found}"
