@@ -1365,7 +1365,7 @@ def _refine_rows_compiled(model, keys_idx, remainder, left, s_lo, s_hi):
     idx = np.ascontiguousarray(keys_idx, dtype=np.int64)
     rows = idx.shape[0]
     m, total, count = np.empty(rows), np.empty(rows), np.empty(rows, dtype=np.int64)
-    compiled.floor_sums(s_lo, idx, model.mult, FLOOR_SPAN, compiled.EXP_TABLE, m, total, count)
+    compiled.floor_sums(s_lo, idx, model.mult, FLOOR_SPAN, compiled.EXP_TABLE, compiled.POW2, m, total, count)
     ref = _floor_from_sum(m, total, count)
     with np.errstate(invalid="ignore"):
         lim = el.log_bounds(np.where(left > 0, left, np.nan))[1]
@@ -1374,7 +1374,7 @@ def _refine_rows_compiled(model, keys_idx, remainder, left, s_lo, s_hi):
     w_up = np.empty(idx.shape)
     movable, dropped = compiled.refine_drops(s_lo, s_hi, idx, model.mult, model.keep, ref, lim,
                                              np.ascontiguousarray(left, dtype=np.float64), BINS,
-                                             compiled.EXP_TABLE, drop, theta, w_up)
+                                             compiled.EXP_TABLE, compiled.POW2, drop, theta, w_up)
     if not (movable and dropped):
         return keys_idx, remainder
     rem = iv.up(remainder + iv.up(theta[:, None] * model.span[None, :]))

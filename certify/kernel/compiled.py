@@ -36,7 +36,6 @@ runs: the same bits either way, so certificates do not depend on it.
 
 from __future__ import annotations
 
-import math
 import os
 
 import numpy as np
@@ -49,6 +48,8 @@ _TINY = el.TINY
 _MAXF = el.MAXF
 #: The exp table (elementary's), passed to the loops that evaluate exp.
 EXP_TABLE = np.ascontiguousarray(el._EXP_T)
+#: 2^e for -1022 <= e <= 1023 (exact), at e + 1022.
+POW2 = np.ldexp(1.0, np.arange(-1022, 1024))
 _EXP_C = tuple(el._EXP_C)
 _EXP_INV = el._EXP_INV
 _EXP_L1, _EXP_L2 = el._EXP_L1, el._EXP_L2
@@ -138,8 +139,9 @@ def _gamma(n):
 
 
 @_jit
-def _exp_lo_hi(x, table):
-    """elementary.exp_bounds at one finite float x (the same operations)."""
+def _exp_core(x, table):
+    """elementary.exp_bounds up to its last products: (y, q) with e^x in [y c_lo, y c_hi] 2^q
+    (the same operations)."""
     xc = _nmin(_nmax(x, _EXP_X_MIN), _EXP_X_MAX)
     kf = np.rint(xc * _EXP_INV)
     k = np.int64(kf)
@@ -157,14 +159,51 @@ def _exp_lo_hi(x, table):
     q = q * r
     q = q + _EXP_C[0]
     y = q * table[k & (_EXP_N - 1)]
-    e = k >> _EXP_BITS
-    lo = np.ldexp(y * _EXP_CLO, e)
-    hi = np.ldexp(y * _EXP_CHI, e)
+    return y, k >> _EXP_BITS
+
+
+@_jit
+def _scale2(v, e, pow2):
+    """ldexp(v, e) for the exp's 0.5 < |v| < 2 and -1077 <= e <= 1024: products by exact powers
+    of two (``pow2`` = 2^(j - 1022) at j, every normal power). Where 2^e is normal, v 2^e
+    rounded once; else first by 2^(e + 64) or 2^(e - 64), which is exact (the product is a
+    normal float), then by 2^-64 or 2^64, rounded once. So v 2^e rounded once to nearest in
+    every case, which is what ldexp returns (exact unless subnormal or overflowing)."""
+    if e < -1022:
+        return (v * pow2[e + 64 + 1022]) * pow2[-64 + 1022]
+    if e > 1023:
+        return (v * pow2[e - 64 + 1022]) * pow2[64 + 1022]
+    return v * pow2[e + 1022]
+
+
+@_jit
+def _exp_lo(x, table, pow2):
+    """The lower end of elementary.exp_bounds at one float x (the same operations)."""
+    y, e = _exp_core(x, table)
+    lo = _scale2(y * _EXP_CLO, e, pow2)
     lo = lo - _TINY
     lo = _nmax(lo, 0.0)
-    lo = _nmin(lo, _MAXF)
-    hi = hi + _TINY
-    return lo, hi
+    return _nmin(lo, _MAXF)
+
+
+@_jit
+def _exp_hi(x, table, pow2):
+    """The upper end of elementary.exp_bounds at one float x (the same operations)."""
+    y, e = _exp_core(x, table)
+    return _scale2(y * _EXP_CHI, e, pow2) + _TINY
+
+
+@_jit
+def _frexp_exponent(w, word, bits):
+    """frexp's exponent of a float w >= 0 (w in [2^(e-1), 2^e); 0 for w = 0), read off its
+    bits (``word``, a float64 buffer of one, and ``bits``, its int64 view): the biased
+    exponent E gives e = E - 1022 for a normal w; a subnormal w (E = 0) has e <= -1022, and
+    -1022 is returned for it (callers clip far above that)."""
+    if w == 0.0:
+        return 0
+    word[0] = w
+    E = (bits[0] >> 52) & 0x7FF
+    return (E if E > 0 else 1) - 1022
 
 
 @_jit
@@ -217,7 +256,7 @@ def _key_scores(table, idx, g, r, c2hi, q_lo, q_hi, k_t, k_a, k_0, k_9, r_up, s_
 
 
 @_jit
-def _floor_sums(s_lo, idx, mult, span, table, m_out, total_out, count_out):
+def _floor_sums(s_lo, idx, mult, span, table, pow2, m_out, total_out, count_out):
     """Per row: m (largest real lower score; NaN if any is NaN; -inf with no real key), the
     float sum in index order of max(down(exp_lo(down(s_lo - m)) mult), 0) over the real keys
     whose gap is not below -span, and their count."""
@@ -236,7 +275,7 @@ def _floor_sums(s_lo, idx, mult, span, table, m_out, total_out, count_out):
             gap = _down(s_lo[i, j] - m)
             if gap < -span:
                 continue
-            e_lo = _exp_lo_hi(gap, table)[0] if gap == gap else np.nan
+            e_lo = _exp_lo(gap, table, pow2) if gap == gap else np.nan
             term = _nmax(_down(e_lo * mult[kk]), 0.0)
             total = total + term
             n += 1
@@ -246,11 +285,13 @@ def _floor_sums(s_lo, idx, mult, span, table, m_out, total_out, count_out):
 
 
 @_jit
-def _refine_drops(s_lo, s_hi, idx, mult, keep, ref, lim, left, bins, table, drop, theta, w_up):
+def _refine_drops(s_lo, s_hi, idx, mult, keep, ref, lim, left, bins, table, pow2, drop, theta, w_up):
     """Per row, the drops of cellbound._refine_rows (movable, then _lightest) and theta (the
     usum_rows of the dropped weights); returns (any movable, any drop)."""
     G, K = s_lo.shape
     sums = np.zeros(bins)
+    word = np.zeros(1)
+    bits = word.view(np.int64)
     cls = np.zeros(K, dtype=np.int64)
     any_movable = False
     any_drop = False
@@ -277,13 +318,13 @@ def _refine_drops(s_lo, s_hi, idx, mult, keep, ref, lim, left, bins, table, drop
             gap = _up(s_hi[i, j] - ref[i])
             if not (gap <= lim[i]):
                 continue
-            w = _up(_exp_lo_hi(gap, table)[1] * mult[kk])
+            w = _up(_exp_hi(gap, table, pow2) * mult[kk])
             w_up[i, j] = w
             if not (w <= left[i]) or j == best:
                 continue
             if not (abs(w) < np.inf):
                 continue
-            ex = math.frexp(w)[1]
+            ex = _frexp_exponent(w, word, bits)
             c = ex + (bins - 2)
             c = 0 if c < 0 else (bins - 1 if c > bins - 1 else c)
             cls[j] = c
