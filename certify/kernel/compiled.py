@@ -194,6 +194,28 @@ def _exp_hi(x, table, pow2):
 
 
 @_jit
+def _exp_array(x, table, pow2, lo, hi):
+    """elementary.exp_bounds over a flat array (NaN gives NaN, NaN)."""
+    for i in range(x.size):
+        v = x[i]
+        if v != v:
+            lo[i] = np.nan
+            hi[i] = np.nan
+        else:
+            lo[i] = _exp_lo(v, table, pow2)
+            hi[i] = _exp_hi(v, table, pow2)
+
+
+def exp_bounds(x: np.ndarray):
+    """:func:`elementary.exp_bounds` of a float64 array, compiled (the same numbers)."""
+    _build()
+    flat = np.ascontiguousarray(x, dtype=np.float64).reshape(-1)
+    lo, hi = np.empty_like(flat), np.empty_like(flat)
+    _exp_array(flat, EXP_TABLE, POW2, lo, hi)
+    return lo.reshape(x.shape), hi.reshape(x.shape)
+
+
+@_jit
 def _frexp_exponent(w, word, bits):
     """frexp's exponent of a float w >= 0 (w in [2^(e-1), 2^e); 0 for w = 0), read off its
     bits (``word``, a float64 buffer of one, and ``bits``, its int64 view): the biased

@@ -34,6 +34,11 @@ computed:
   w^2)) to |w| <= tan(pi/16), and the alternating series to w^23.
 * sinh, cosh, tanh: from the exp enclosure (|x| >= 1/2) or their Taylor series (|x| < 1/2).
 
+Arrays of COMPILED_MIN elements or more go through the same steps compiled
+(:func:`certify.kernel.compiled.exp_bounds`: one loop per element, the same operations in
+the same order, so the same floats; the power of two is applied by products with exact
+powers of two, which round as ldexp does).
+
 Each error bound is a-priori: the truncation error of the polynomial on its reduced range
 (Lagrange or alternating-series remainder), the error of the float coefficients, the
 rounding error of Horner's rule (a running bound, below), the reduction error and the final
@@ -255,6 +260,10 @@ def _exp_constants() -> tuple[float, float]:
 _EXP_CLO, _EXP_CHI = _exp_constants()
 
 
+#: Arrays of at least this many elements take the compiled exp (:mod:`certify.kernel.compiled`).
+COMPILED_MIN = 64
+
+
 def exp_bounds(x):
     """Enclosure (lo, hi) of e^x at float arguments x (see the module's contract). Evaluated
     in place (a few buffers; each operation the one the derivation names)."""
@@ -262,6 +271,10 @@ def exp_bounds(x):
     if x.ndim == 0:
         lo, hi = exp_bounds(x.reshape(1))
         return lo[0], hi[0]
+    if x.size >= COMPILED_MIN:
+        from certify.kernel import compiled   # the same operations, compiled (same numbers)
+        if compiled.enabled():
+            return compiled.exp_bounds(x)
     nan = np.isnan(x)
     xc = np.where(nan, 0.0, x)
     np.clip(xc, _EXP_X_MIN, _EXP_X_MAX, out=xc)

@@ -79,6 +79,22 @@ def test_compiled_exp_is_the_kernel_exp(x):
     assert same(lo, rlo[0]) and same(hi, rhi[0]), (x, lo, hi, rlo[0], rhi[0])
 
 
+def test_compiled_exp_arrays_equal_numpy(numpy_only):
+    """Arrays through elementary.exp_bounds (compiled from COMPILED_MIN elements on): NaN,
+    infinities, overflow, underflow to subnormals and to 0, any shape."""
+    rng = np.random.default_rng(5)
+    special = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 709.78, 710.0, 711.0, -745.13, -745.2, -746.0,
+                        -760.0, -708.39, -708.4, 1e-320, -1e-320, 1e300, -1e300, 1.0, -1.0])
+    x = np.concatenate([special, rng.uniform(-800, 800, 20000), rng.uniform(-1, 1, 5000) * 1e-10,
+                        rng.standard_normal(5000) * 20]).reshape(-1, 4)
+    assert x.size >= el.COMPILED_MIN
+    with numpy_only():
+        ref = el.exp_bounds(x)
+    got = el.exp_bounds(x)
+    assert got[0].shape == x.shape
+    assert same(ref[0], got[0]) and same(ref[1], got[1])
+
+
 @settings(max_examples=2000, deadline=None)
 @given(w=st.one_of(st.floats(0, 4), st.floats(0, 1e-290), st.floats(0, 1e-300).map(lambda v: v * 1e-8),
                    st.integers(-1074, 1).map(lambda e: float(np.ldexp(1.0, e)))))
