@@ -603,32 +603,42 @@ def _raw_moments(pi, A, w, V, beta):
     J, L = np.triu_indices(d)
     P = J.size
     nf = d + P + o * (1 + d + P)
-    F = np.empty((Bc, nf, K))  # features along the contiguous last axis (batched GEMV)
-    X = F[:, :d]
-    np.subtract(A.transpose(0, 2, 1), w[:, :, None], out=X)
-    XX = F[:, d:d + P]
-    for n in range(P):
-        np.multiply(X[:, J[n]], X[:, L[n]], out=XX[:, n])
-    Y = F[:, d + P:d + P + o]
-    np.subtract(V.transpose(0, 2, 1), beta[:, :, None], out=Y)
-    base = d + P + o
-    for i in range(o):
-        np.multiply(Y[:, i, None], X, out=F[:, base + i * d:base + (i + 1) * d])
-    base += o * d
-    for i in range(o):
-        np.multiply(Y[:, i, None], XX, out=F[:, base + i * P:base + (i + 1) * P])
-    Yf = Y.transpose(0, 2, 1).copy()
-    XXs = XX.copy()
     pm = (pi[0] + pi[1]) / 2
     pr = iv.up(np.maximum(pi[1] - pm, pm - pi[0]))
-    mid = np.matmul(F, pm[:, :, None])[:, :, 0]
-    sums = np.matmul(np.abs(F, out=F), np.stack([pm, pr], axis=2))
+    if compiled.enabled() and A.dtype == np.float64 and V.dtype == np.float64:
+        # the same features and sums, one pass per cell (sums in key order)
+        Yf, XXs, XXa = np.empty((Bc, K, o)), np.empty((Bc, P, K)), np.empty((Bc, P, K))
+        mid, am, ar = np.empty((Bc, nf)), np.empty((Bc, nf)), np.empty((Bc, nf))
+        compiled.moment_sums(np.ascontiguousarray(A), np.ascontiguousarray(V), np.ascontiguousarray(w),
+                             np.ascontiguousarray(beta), J.astype(np.int64), L.astype(np.int64),
+                             np.ascontiguousarray(pm), np.ascontiguousarray(pr), mid, am, ar, Yf, XXs, XXa)
+    else:
+        F = np.empty((Bc, nf, K))  # features along the contiguous last axis (batched GEMV)
+        X = F[:, :d]
+        np.subtract(A.transpose(0, 2, 1), w[:, :, None], out=X)
+        XX = F[:, d:d + P]
+        for n in range(P):
+            np.multiply(X[:, J[n]], X[:, L[n]], out=XX[:, n])
+        Y = F[:, d + P:d + P + o]
+        np.subtract(V.transpose(0, 2, 1), beta[:, :, None], out=Y)
+        base = d + P + o
+        for i in range(o):
+            np.multiply(Y[:, i, None], X, out=F[:, base + i * d:base + (i + 1) * d])
+        base += o * d
+        for i in range(o):
+            np.multiply(Y[:, i, None], XX, out=F[:, base + i * P:base + (i + 1) * P])
+        Yf = Y.transpose(0, 2, 1).copy()
+        XXs = XX.copy()
+        mid = np.matmul(F, pm[:, :, None])[:, :, 0]
+        sums = np.matmul(np.abs(F, out=F), np.stack([pm, pr], axis=2))
+        am, ar = sums[:, :, 0], sums[:, :, 1]
+        XXa = F[:, d:d + P]
     g = iv.gamma(K + 8)
-    err = iv.up(iv.up(iv.up(sums[:, :, 1] * (1 + 2 * g)) + iv.up(sums[:, :, 0] * (2 * g))) + (K + 1) * math.ldexp(1.0, -1060))
+    err = iv.up(iv.up(iv.up(ar * (1 + 2 * g)) + iv.up(am * (2 * g))) + (K + 1) * math.ldexp(1.0, -1060))
     lo, hi = iv.down(mid - err), iv.up(mid + err)
     cut = np.cumsum([0, d, P, o, o * d, o * P])
     part = lambda k, shape: (lo[:, cut[k]:cut[k + 1]].reshape((Bc,) + shape), hi[:, cut[k]:cut[k + 1]].reshape((Bc,) + shape))
-    return part(0, (d,)), part(1, (P,)), part(2, (o,)), part(3, (o, d)), part(4, (o, P)), Yf, (XXs, F[:, d:d + P])
+    return part(0, (d,)), part(1, (P,)), part(2, (o,)), part(3, (o, d)), part(4, (o, P)), Yf, (XXs, XXa)
 
 
 def _feature_sums(feat, wts):

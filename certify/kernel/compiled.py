@@ -1,37 +1,44 @@
-"""Compiled loops for the key pruning passes (trusted base).
+"""Compiled loops of the cell bounds' per-key passes (trusted base).
 
 SOUNDNESS CONTRACT
 ------------------
-Each function here computes, element by element, *the same IEEE operations in the same
-order* as the numpy code it stands for in :mod:`certify.kernel.cellbound` and
-:mod:`certify.kernel.elementary`, so every soundness argument made there holds here
-unchanged: the derivations name operations, not the library that runs them.
+Two kinds of loops, each standing for numpy code of :mod:`certify.kernel.cellbound` or
+:mod:`certify.kernel.elementary` whose soundness argument is made there:
 
-* ``key_scores``: :func:`certify.kernel.cellbound._key_scores` (the radial split scores with
-  one a-priori error term per bound), the per-cap coefficients being computed by the caller.
-* ``weight_floor_sums``: the float parts of :func:`cellbound._log_weight_floor` (the largest
-  lower score, the rounded-down terms mult_k e^{gap_k} from the kernel's exp enclosure, their
-  float sum in index order, and the term count).
-* ``refine_drops``: the float parts of :func:`cellbound._refine_rows` after the floor (the
-  candidates, their rounded-up weights, the lightest whole weight classes within the budget
-  as :func:`cellbound._lightest` takes them, and the dropped weight's rounded-up sum as
-  :func:`cellbound.usum_rows` forms it).
+* The same numbers: ``key_scores`` (:func:`cellbound._key_scores`, the radial split scores
+  with one a-priori error term per bound; the per-cap coefficients come from the caller),
+  ``floor_sums`` (the float parts of :func:`cellbound._log_weight_floor`: the largest lower
+  score, the rounded-down terms mult_k e^{gap_k}, their float sum in index order and their
+  count), ``refine_drops`` (the float parts of :func:`cellbound._refine_rows` after the
+  floor: the candidates, their rounded-up weights, the lightest whole weight classes within
+  the budget as :func:`cellbound._lightest` takes them, the dropped weight's rounded-up sum as
+  :func:`cellbound.usum_rows` forms it) and ``exp_bounds`` (:func:`elementary.exp_bounds`)
+  compute *the same IEEE operations in the same order*, element by element, so they return
+  the same floats, and the argument made for the numpy code holds unchanged.
+* The same derivation, another order of summation: ``moment_sums`` forms the features of
+  :func:`cellbound._raw_moments` by the same float operations and sums them (pm f, pm |f|,
+  pr |f|) in key order, where the numpy code sums by matrix products in whatever order the
+  BLAS chooses; the error bound there holds for any order, so for this one.
 
 What this rests on, beyond the module contract of :mod:`certify.kernel.elementary`:
 
 1. The compiler (numba, LLVM) evaluates each scalar +, -, *, /, sqrt as one correctly
    rounded IEEE operation in the order written: ``fastmath`` is off (no reassociation, no
    contraction of a product and a sum into one FMA, no flush-to-zero). The tests read the
-   generated machine code of every function here and fail on any fused multiply-add.
-2. Sums are loops in index order, as ``np.bincount`` forms them (the reference's sums).
+   generated machine code of every loop here and fail on any fused multiply-add.
+2. Sums are loops in index order (np.bincount's order, the reference's, where the numbers
+   must be the same).
 3. ``np.maximum``/``np.minimum`` are written out with numpy's NaN rule (a NaN operand gives
-   NaN); exp and log are the kernel's (``exp_lo_hi`` here is ``elementary.exp_bounds``
-   step by step, with its constants imported from there), never the library's.
+   NaN); exp is the kernel's, step by step (constants imported from
+   :mod:`certify.kernel.elementary`), never the library's; its power of two is applied by
+   products with exact powers of two, rounded once as ldexp rounds; frexp's exponent is read
+   off the float's bits.
 
-The tests compare every output with the numpy reference on random and adversarial inputs
-(overflow, NaN, padding, ties): equal as numbers, NaN where NaN. Where numba cannot be
-imported, or ``CERTIFY_COMPILED=0`` is set, :func:`enabled` is false and the numpy code
-runs: the same bits either way, so certificates do not depend on it.
+The tests compare the first kind with the numpy code on random and adversarial inputs
+(overflow, NaN, padding, ties, every budget): equal as numbers, NaN where NaN; and check the
+second kind's enclosures against exact rational sums. Where numba cannot be imported, or
+``CERTIFY_COMPILED=0`` is set, :func:`enabled` is false and the numpy code runs everywhere
+(the bounds then differ from the compiled ones by rounding only, both rigorous).
 """
 
 from __future__ import annotations
@@ -213,6 +220,60 @@ def exp_bounds(x: np.ndarray):
     lo, hi = np.empty_like(flat), np.empty_like(flat)
     _exp_array(flat, EXP_TABLE, POW2, lo, hi)
     return lo.reshape(x.shape), hi.reshape(x.shape)
+
+
+@_jit
+def _moment_sums(A, V, w, beta, J, L, pm, pr, mid, am, ar, Yf, XXs, XXa):
+    """cellbound._raw_moments' float sums without the feature array: per cell, for each
+    feature f_k (X = A_k - w, the pairs X_j X_l in the order of J, L, Y = v_k - beta, Y_i X_j,
+    Y_i X_j X_l; each the same float operation as there), sum_k pm_k f_k (mid), sum_k pm_k
+    |f_k| (am) and sum_k pr_k |f_k| (ar), summed in key order; also Y (Yf, B x K x o) and
+    the pairs and their magnitudes (XXs, XXa, B x P x K). (The error bound there holds for
+    any order of summation: this is one.)"""
+    B, K, d = A.shape
+    o = V.shape[2]
+    P = J.size
+    nf = mid.shape[1]
+    f = np.empty(nf)
+    for b in range(B):
+        for n in range(nf):
+            mid[b, n] = 0.0
+            am[b, n] = 0.0
+            ar[b, n] = 0.0
+        for k in range(K):
+            for j in range(d):
+                f[j] = A[b, k, j] - w[b, j]
+            for n in range(P):
+                v = f[J[n]] * f[L[n]]
+                f[d + n] = v
+                XXs[b, n, k] = v
+                XXa[b, n, k] = abs(v)
+            for i in range(o):
+                y = V[b, k, i] - beta[b, i]
+                f[d + P + i] = y
+                Yf[b, k, i] = y
+            base = d + P + o
+            for i in range(o):
+                for j in range(d):
+                    f[base + i * d + j] = f[d + P + i] * f[j]
+            base += o * d
+            for i in range(o):
+                for n in range(P):
+                    f[base + i * P + n] = f[d + P + i] * f[d + n]
+            p = pm[b, k]
+            q = pr[b, k]
+            for n in range(nf):
+                v = f[n]
+                a = abs(v)
+                mid[b, n] = mid[b, n] + p * v
+                am[b, n] = am[b, n] + p * a
+                ar[b, n] = ar[b, n] + q * a
+
+
+def moment_sums(A, V, w, beta, J, L, pm, pr, mid, am, ar, Yf, XXs, XXa):
+    """The compiled ``_moment_sums``."""
+    _build()
+    _moment_sums(A, V, w, beta, J, L, pm, pr, mid, am, ar, Yf, XXs, XXa)
 
 
 @_jit

@@ -248,3 +248,55 @@ def test_no_fused_multiply_add_in_the_machine_code(tmp_path):
     assert all(int(size) > 1000 for _, size in seen)          # real code, not a placeholder
     found = sorted(set(FMA.findall(out.stdout)))
     assert not found, f"fused multiply-add in compiled loops on {platform.machine()}: {found}"
+
+
+# ------------------------------------------------------------------ raw moments
+
+def _exact_moments(p, A, w, V, beta):
+    """sum_k p_k f_k in exact rationals for the features of cellbound._raw_moments (one cell)."""
+    from fractions import Fraction as Fr
+    K, d = A.shape
+    o = V.shape[1]
+    J, L = np.triu_indices(d)
+    X = [[Fr(A[k, j]) - Fr(w[j]) for j in range(d)] for k in range(K)]
+    Y = [[Fr(V[k, i]) - Fr(beta[i]) for i in range(o)] for k in range(K)]
+    feats = []
+    for k in range(K):
+        XX = [X[k][a] * X[k][b] for a, b in zip(J, L)]
+        f = X[k] + XX + Y[k] + [Y[k][i] * X[k][j] for i in range(o) for j in range(d)] \
+            + [Y[k][i] * XX[n] for i in range(o) for n in range(len(J))]
+        feats.append(f)
+    return [sum(Fr(p[k]) * feats[k][n] for k in range(K)) for n in range(len(feats[0]))]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_compiled_raw_moments_contain_the_exact_sums(seed, numpy_only):
+    """Both paths' enclosures hold sum_k p_k f_k, in exact rationals, for weights p at the
+    ends and inside pi; keys far from the float centre (large products that cancel), and
+    values of both signs. The two paths agree to rounding."""
+    rng = np.random.default_rng(seed)
+    B, K, d, o = 2, 40, 3, 2
+    scale = [1.0, 300.0, 1e6][seed % 3]
+    A = rng.standard_normal((B, K, d)) * scale
+    w = A.mean(axis=1) + rng.standard_normal((B, d)) * scale * 1e-3
+    V = rng.standard_normal((B, K, o)) * [1.0, 1e4][seed % 2]
+    beta = V.mean(axis=1)
+    lo = rng.uniform(0, 1, (B, K)) * np.where(rng.random((B, K)) < 0.2, 1e-12, 1.0)
+    hi = lo * (1 + rng.uniform(0, 1e-3, (B, K)))
+    pi = (lo, hi)
+    got = cb._raw_moments(pi, A, w, V, beta)
+    with numpy_only():
+        ref = cb._raw_moments(pi, A, w, V, beta)
+    flat = lambda r: (np.concatenate([r[j][0].reshape(B, -1) for j in range(5)], axis=1),
+                      np.concatenate([r[j][1].reshape(B, -1) for j in range(5)], axis=1))
+    glo, ghi = flat(got)
+    rlo, rhi = flat(ref)
+    width = np.maximum(rhi - rlo, 1e-300)
+    assert np.all(np.abs(glo - rlo) <= width) and np.all(np.abs(ghi - rhi) <= width)
+    assert same(got[5], ref[5]) and same(got[6][0], ref[6][0]) and same(got[6][1], ref[6][1])
+    from fractions import Fraction as Fr
+    for b in range(B):
+        for p in (lo[b], hi[b], lo[b] + (hi[b] - lo[b]) * rng.uniform(0, 1, K)):
+            exact = _exact_moments(p, A[b], w[b], V[b], beta[b])
+            for n, e in enumerate(exact):
+                assert Fr(glo[b, n]) <= e <= Fr(ghi[b, n]), (b, n, glo[b, n], float(e), ghi[b, n])
