@@ -646,11 +646,15 @@ def _feature_sums(feat, wts):
     (``feat`` = (float features, their magnitudes), B x n x K) and float weights wts >= 0
     (B x r x K): the error bound there with a zero radius."""
     f, fabs = feat
-    K = f.shape[2]
-    g = iv.gamma(K + 8)
     wt = wts.transpose(0, 2, 1)
-    mid = np.matmul(f, wt).transpose(0, 2, 1)
-    err = iv.up(iv.up(np.matmul(fabs, wt).transpose(0, 2, 1) * (2 * g)) + (K + 1) * math.ldexp(1.0, -1060))
+    return _feature_enclosure(np.matmul(f, wt).transpose(0, 2, 1), np.matmul(fabs, wt).transpose(0, 2, 1), f.shape[2])
+
+
+def _feature_enclosure(mid, absum, K):
+    """:func:`_feature_sums`' enclosure from the float sums of wts f (mid) and of wts |f|
+    (absum) over K keys, in any order."""
+    g = iv.gamma(K + 8)
+    err = iv.up(iv.up(absum * (2 * g)) + (K + 1) * math.ldexp(1.0, -1060))
     return iv.down(mid - err), iv.up(mid + err)
 
 
@@ -765,13 +769,43 @@ def _chord_nodes(pi_c, E, jensen, D, D2, form):
     tmp = raised(np.multiply(ph, D[:, None]))
     S10 = usum(tmp, 2)
     S20 = np.minimum(usum(raised(np.multiply(ph, D2[:, None], out=tmp)), 2), form(ph))
+    return ph, S20, _moving_mean(jensen, S10, S20)
+
+
+def _moving_mean(jensen, S10, S20):
+    """delta_i of :func:`_chord_nodes` from its sums."""
+    B, n = S20.shape
     acc = np.empty((B, n))
     run = jensen
     for i in range(n):
         run = iv.up(run + iv.up_nonneg(S20[:, i] / n))
         acc[:, i] = run
-    delta = np.minimum(np.minimum(acc, S10), iv.up_nonneg(np.sqrt(S20)))
-    return ph, S20, delta
+    return np.minimum(np.minimum(acc, S10), iv.up_nonneg(np.sqrt(S20)))
+
+
+def _usum_factor(K):
+    """usum's factor for sums of K terms."""
+    return 1.0 + 2.0 * iv.gamma(max(K - 1, 1))
+
+
+def _chord_nodes_compiled(pi_c, E, jensen, D, D2, pairs, form_of):
+    """:func:`_chord_nodes` with its per-key work compiled (:func:`compiled.chord_node_sums`:
+    the same float operations per key, the sums in key order, which usum's and the feature
+    sums' bounds allow); ``form_of`` takes the pair features' sums enclosure."""
+    n = THIRD_NODES
+    B, K = E.shape
+    XX, XXa = (np.ascontiguousarray(a) for a in pairs)
+    P = XX.shape[1]
+    ph = np.empty((B, n, K))
+    S10, S20 = np.empty((B, n)), np.empty((B, n))
+    Mm, Ma = np.empty((B, n, P)), np.empty((B, n, P))
+    compiled.chord_node_sums(np.ascontiguousarray(pi_c), np.ascontiguousarray(E), np.ascontiguousarray(D),
+                             np.ascontiguousarray(D2), XX, XXa, n, compiled.EXP_TABLE, compiled.POW2,
+                             ph, S10, S20, Mm, Ma)
+    g1 = _usum_factor(K)
+    S10 = iv.up_nonneg(S10 * g1)
+    S20 = np.minimum(iv.up_nonneg(S20 * g1), form_of(_feature_enclosure(Mm, Ma, K)))
+    return ph, S20, _moving_mean(jensen, S10, S20)
 
 
 def _third_softmax(ph, S20, delta, D, D2, Y, form):
@@ -809,11 +843,35 @@ def _third_softmax(ph, S20, delta, D, D2, Y, form):
     s = usum(w, 2)
     q = np.minimum(usum(raised(np.multiply(w, D2n, out=tmp)), 2), form(w))
     l = np.minimum(usum(raised(np.multiply(w, Dn, out=tmp)), 2), iv.up_nonneg(np.sqrt(iv.up_nonneg(q * s))))
+    return _third_tail(S20, dl, S01, S11, S02, s, q, l)
+
+
+def _third_tail(S20, dl, S01, S11, S02, s, q, l):
+    """R3 of :func:`_third_softmax` from its sums."""
+    n = S20.shape[1]
     P31 = iv.up(q + iv.up(iv.up(2 * iv.up(dl * l)) + iv.up(iv.up(dl * dl) * s)))
     cov = np.minimum(iv.up(S11 + iv.up(dl * S01)), iv.up_nonneg(np.sqrt(iv.up_nonneg(S20 * S02))))
     Bn = iv.up(P31 + iv.up(3 * iv.up(S20 * cov)))
     weights = np.array([((n - i + 1) ** 3 - (n - i) ** 3) / n ** 3 for i in range(1, n + 1)])
     return usum(iv.up_nonneg(Bn * weights), 1)
+
+
+def _third_softmax_compiled(ph, S20, delta, D, D2, Y, pairs, form_of):
+    """:func:`_third_softmax` with its per-key work compiled (:func:`compiled.third_sums`:
+    the same float operations per key, the sums in key order)."""
+    B, n, K = ph.shape
+    XX, XXa = (np.ascontiguousarray(a) for a in pairs)
+    P = XX.shape[1]
+    S01, S11, S02, s, qt, lt = (np.empty((B, n)) for _ in range(6))
+    Mm, Ma = np.empty((B, n, P)), np.empty((B, n, P))
+    g1 = _usum_factor(K)
+    compiled.third_sums(ph, np.ascontiguousarray(D), np.ascontiguousarray(D2), np.ascontiguousarray(Y),
+                        np.ascontiguousarray(delta), XX, XXa, g1, S01, S11, S02, s, qt, lt, Mm, Ma)
+    up = lambda x: iv.up_nonneg(x * g1)
+    S11, S02, s = up(S11), up(S02), up(s)
+    q = np.minimum(up(qt), form_of(_feature_enclosure(Mm, Ma, K)))
+    l = np.minimum(up(lt), iv.up_nonneg(np.sqrt(iv.up_nonneg(q * s))))
+    return _third_tail(S20, delta, S01, S11, S02, s, q, l)
 
 
 def _taylor3_block(model, c, rho, A, b, V, mult, ksq):
@@ -851,12 +909,19 @@ def _taylor3_block(model, c, rho, A, b, V, mult, ksq):
         n = THIRD_NODES
         geo = [np.repeat(a, n, axis=0) for a in (c, c2[0], c2[1], rho, rho2, uabs)]
 
-        def form(wts):
-            Mp = _feature_sums(XXf, wts)
+        def form_of(Mp):
             flat = (Mp[0].reshape(Bc * n, -1), Mp[1].reshape(Bc * n, -1))
             return _form_sup(flat, pair, geo[0], (geo[1], geo[2]), *geo[3:]).reshape(Bc, n)
 
-        ph, S20, delta = _chord_nodes(pi[1], iv.up(e_hi + jensen[:, None]), jensen, D, D2, form)
+        def form(wts):
+            return form_of(_feature_sums(XXf, wts))
+
+        fast = compiled.enabled() and iv.backend() == "kernel"
+        E = iv.up(e_hi + jensen[:, None])
+        if fast:
+            ph, S20, delta = _chord_nodes_compiled(pi[1], E, jensen, D, D2, XXf, form_of)
+        else:
+            ph, S20, delta = _chord_nodes(pi[1], E, jensen, D, D2, form)
         pi_hat = ph[:, -1]                         # >= pi_k(t) for every t in [0, 1]
     else:
         escale = iv.exp((shift, shift))
@@ -892,7 +957,11 @@ def _taylor3_block(model, c, rho, A, b, V, mult, ksq):
         # |d^T M d| <= rho^2 |M on the complement of c| + 2 uabs rho |M c| + uabs^2 |c^T M c|
         second = _form_sup(M, pair, c, c2, rho, rho2, uabs, spectral=True)
         if softmax:
-            R3 = _third_softmax(ph, S20, delta, D, D2, iv.up_nonneg(np.abs(Yf[:, :, i])), form)
+            Yabs = iv.up_nonneg(np.abs(Yf[:, :, i]))
+            if fast:
+                R3 = _third_softmax_compiled(ph, S20, delta, D, D2, Yabs, XXf, form_of)
+            else:
+                R3 = _third_softmax(ph, S20, delta, D, D2, Yabs, form)
         else:
             R3 = iv.up(usum(iv.up(iv.up(What * D3) * np.abs(V[:, :, i])), 1) * escale[1])
         third = iv.up(iv.up(R3 + _target_third(model, i, box, rho)) / 6)

@@ -63,6 +63,7 @@ _EXP_L1, _EXP_L2 = el._EXP_L1, el._EXP_L2
 _EXP_CLO, _EXP_CHI = el._EXP_CLO, el._EXP_CHI
 _EXP_X_MIN, _EXP_X_MAX = el._EXP_X_MIN, el._EXP_X_MAX
 _EXP_N = el._EXP_N
+_ONE_UP = el._ONE_UP
 _EXP_BITS = el._EXP_TABLE_BITS
 assert len(_EXP_C) == 6 and _EXP_N == 256 and _EXP_BITS == 8
 
@@ -277,6 +278,91 @@ def moment_sums(A, V, w, beta, J, L, pm, pr, mid, am, ar, Yf, XXs, XXa):
 
 
 @_jit
+def _raised(x):
+    # elementary.up_nonneg (in place there): x (1 + 2^-52) + 2^-1074
+    return x * _ONE_UP + _TINY
+
+
+@_jit
+def _chord_node_sums(pi_c, E, D, D2, XX, XXa, n, table, pow2, ph, S10, S20, Mm, Ma):
+    """cellbound._chord_nodes' per-key work: per sub-interval i, ph_ik = up(pi_c_k e^{(i+1)
+    E_k / n}) (e^{E/n} by the kernel's exp, then powers, each rounded up as there), and the
+    float sums over k (in key order) of up(ph D), up(ph D^2) and of the pair features XX and
+    their magnitudes XXa times ph (S10, S20, Mm, Ma: raw sums, bounded by the caller)."""
+    B, K = E.shape
+    P = XX.shape[1]
+    nf = float(n)
+    for b in range(B):
+        for i in range(n):
+            S10[b, i] = 0.0
+            S20[b, i] = 0.0
+            for q in range(P):
+                Mm[b, i, q] = 0.0
+                Ma[b, i, q] = 0.0
+        for k in range(K):
+            st = _nmax(E[b, k], 0.0)
+            st = st / nf
+            st = _raised(st)
+            st = _exp_hi(st, table, pow2) if st == st else np.nan
+            g = st
+            for i in range(n):
+                if i > 0:
+                    g = _raised(g * st)
+                p = _raised(pi_c[b, k] * g)
+                ph[b, i, k] = p
+                S10[b, i] = S10[b, i] + _raised(p * D[b, k])
+                S20[b, i] = S20[b, i] + _raised(p * D2[b, k])
+                for q in range(P):
+                    Mm[b, i, q] = Mm[b, i, q] + XX[b, q, k] * p
+                    Ma[b, i, q] = Ma[b, i, q] + XXa[b, q, k] * p
+
+
+@_jit
+def _third_sums(ph, D, D2, Y, delta, XX, XXa, g1, S01, S11, S02, s, qt, lt, Mm, Ma):
+    """cellbound._third_softmax's per-key work for one output: per sub-interval, the float
+    sums (key order) of py = up(ph Y), up(py D), up(py Y); S01 = up(sum py * g1) (usum, g1 =
+    1 + 2 gamma); then w = up(up(ph up(Y + S01)) up(D + delta)) and the sums of w, up(w D^2),
+    up(w D) and of XX w, XXa w. S11, S02, s, qt, lt, Mm, Ma are raw sums."""
+    B, n, K = ph.shape
+    P = XX.shape[1]
+    for b in range(B):
+        for i in range(n):
+            a01 = 0.0
+            a11 = 0.0
+            a02 = 0.0
+            for k in range(K):
+                py = _raised(ph[b, i, k] * Y[b, k])
+                a01 = a01 + py
+                a11 = a11 + _raised(py * D[b, k])
+                a02 = a02 + _raised(py * Y[b, k])
+            s01 = _raised(a01 * g1)
+            S01[b, i] = s01
+            S11[b, i] = a11
+            S02[b, i] = a02
+            dl = delta[b, i]
+            a_s = 0.0
+            a_q = 0.0
+            a_l = 0.0
+            for q in range(P):
+                Mm[b, i, q] = 0.0
+                Ma[b, i, q] = 0.0
+            for k in range(K):
+                w = _raised(Y[b, k] + s01)
+                w = _raised(ph[b, i, k] * w)
+                w = w * _raised(D[b, k] + dl)
+                w = _raised(w)
+                a_s = a_s + w
+                a_q = a_q + _raised(w * D2[b, k])
+                a_l = a_l + _raised(w * D[b, k])
+                for q in range(P):
+                    Mm[b, i, q] = Mm[b, i, q] + XX[b, q, k] * w
+                    Ma[b, i, q] = Ma[b, i, q] + XXa[b, q, k] * w
+            s[b, i] = a_s
+            qt[b, i] = a_q
+            lt[b, i] = a_l
+
+
+@_jit
 def _frexp_exponent(w, word, bits):
     """frexp's exponent of a float w >= 0 (w in [2^(e-1), 2^e); 0 for w = 0), read off its
     bits (``word``, a float64 buffer of one, and ``bits``, its int64 view): the biased
@@ -439,3 +525,15 @@ def _refine_drops(s_lo, s_hi, idx, mult, keep, ref, lim, left, bins, table, pow2
 key_scores = _entry("key_scores")
 floor_sums = _entry("floor_sums")
 refine_drops = _entry("refine_drops")
+
+
+def chord_node_sums(*args):
+    """The compiled ``_chord_node_sums``."""
+    _build()
+    _chord_node_sums(*args)
+
+
+def third_sums(*args):
+    """The compiled ``_third_sums``."""
+    _build()
+    _third_sums(*args)
