@@ -18,7 +18,11 @@ Two kinds of loops, each standing for numpy code of :mod:`certify.kernel.cellbou
 * The same derivation, another order of summation: ``moment_sums`` forms the features of
   :func:`cellbound._raw_moments` by the same float operations and sums them (pm f, pm |f|,
   pr |f|) in key order, where the numpy code sums by matrix products in whatever order the
-  BLAS chooses; the error bound there holds for any order, so for this one.
+  BLAS chooses; ``chord_node_sums`` and ``third_sums`` form the per-key terms of
+  :func:`cellbound._chord_nodes` and :func:`cellbound._third_softmax` by the same float
+  operations (each rounded up as there) and sum them in key order, where numpy sums
+  pairwise. The bounds there (usum's 1 + 2 gamma, the feature sums' a-priori term) hold for
+  any order of summation, so for this one; the caller applies them to these raw sums.
 
 What this rests on, beyond the module contract of :mod:`certify.kernel.elementary`:
 

@@ -304,3 +304,30 @@ def test_compiled_raw_moments_contain_the_exact_sums(seed, numpy_only):
             exact = _exact_moments(p, A[b], w[b], V[b], beta[b])
             for n, e in enumerate(exact):
                 assert Fr(glo[b, n]) <= e <= Fr(ghi[b, n]), (b, n, glo[b, n], float(e), ghi[b, n])
+
+
+# ------------------------------------------------------- chord sub-intervals, remainder
+
+def test_compiled_chord_nodes_and_remainder_agree_with_numpy(numpy_only):
+    """The sub-intervals' weight caps are the same floats (the same operations per key); the
+    sums, the moving-mean bounds and the remainder R3 agree to rounding (sums in key order)."""
+    rng = np.random.default_rng(11)
+    B, K, P = 5, 300, 6
+    pi_c = rng.uniform(0, 1e-2, (B, K)) * np.where(rng.random((B, K)) < 0.3, 1e-9, 1.0)
+    E = rng.uniform(-1, 6, (B, K))
+    jensen = rng.uniform(0, 0.1, B)
+    D = rng.uniform(0, 3, (B, K))
+    D2 = D * D * (1 + 1e-15)
+    XX = rng.standard_normal((B, P, K))
+    pairs = (XX, np.abs(XX))
+    Y = rng.uniform(0, 2, (B, K))
+    form_of = lambda Mp: np.maximum(np.abs(Mp[0]), np.abs(Mp[1])).sum(axis=2)   # any upper form
+    form = lambda wts: form_of(cb._feature_sums(pairs, wts))
+    with numpy_only():
+        ph0, S20_0, d0 = cb._chord_nodes(pi_c, E, jensen, D, D2, form)
+        R0 = cb._third_softmax(ph0, S20_0, d0, D, D2, Y, form)
+    ph1, S20_1, d1 = cb._chord_nodes_compiled(pi_c, E, jensen, D, D2, pairs, form_of)
+    R1 = cb._third_softmax_compiled(ph1, S20_1, d1, D, D2, Y, pairs, form_of)
+    assert same(ph0, ph1)
+    for a, b in ((S20_0, S20_1), (d0, d1), (R0, R1)):
+        assert np.all(np.abs(a - b) <= 1e-12 * np.abs(a)), (a, b)
