@@ -53,39 +53,75 @@ import numpy as np
 
 from certify.kernel import elementary as el
 
-_U = el.U
-_STEP = el._STEP
-_TINY = el.TINY
-_MAXF = el.MAXF
-#: The exp table (elementary's), passed to the loops that evaluate exp.
+# The constants the loops use, written out here: numba bakes globals into the machine code
+# it caches, and renews that cache only when this file changes, so a change of
+# elementary's constants must change this file too. enabled() is false while any differs.
+_U = 1.1102230246251565e-16
+_STEP = 2.220446049250313e-16
+_TINY = 5e-324
+_MAXF = 1.7976931348623157e+308
+_ONE_UP = 1.0000000000000002
+_EXP_C = (1.0, 1.0, 0.5, 0.16666666666666666, 0.041666666666666664, 0.008333333333333333)
+_EXP_INV = 369.3299304675746
+_EXP_L1, _EXP_L2 = 0.002707606173999011, 6.327543041662719e-14
+_EXP_CLO, _EXP_CHI = 0.9999999999999994, 1.0000000000000007
+_EXP_X_MIN, _EXP_X_MAX = -746.0, 710.0
+_EXP_N = 256
+_EXP_BITS = 8
+#: The exp table (elementary's), passed to the loops that evaluate exp (an argument, so
+#: never baked in).
 EXP_TABLE = np.ascontiguousarray(el._EXP_T)
 #: 2^e for -1022 <= e <= 1023 (exact), at e + 1022.
 POW2 = np.ldexp(1.0, np.arange(-1022, 1024))
-_EXP_C = tuple(el._EXP_C)
-_EXP_INV = el._EXP_INV
-_EXP_L1, _EXP_L2 = el._EXP_L1, el._EXP_L2
-_EXP_CLO, _EXP_CHI = el._EXP_CLO, el._EXP_CHI
-_EXP_X_MIN, _EXP_X_MAX = el._EXP_X_MIN, el._EXP_X_MAX
-_EXP_N = el._EXP_N
-_ONE_UP = el._ONE_UP
-_EXP_BITS = el._EXP_TABLE_BITS
-assert len(_EXP_C) == 6 and _EXP_N == 256 and _EXP_BITS == 8
+
+
+def constants_match() -> bool:
+    """Whether the constants written out above are elementary's, bit for bit."""
+    pairs = [(_U, el.U), (_STEP, el._STEP), (_TINY, el.TINY), (_MAXF, el.MAXF), (_ONE_UP, el._ONE_UP),
+             (_EXP_INV, el._EXP_INV), (_EXP_L1, el._EXP_L1), (_EXP_L2, el._EXP_L2), (_EXP_CLO, el._EXP_CLO),
+             (_EXP_CHI, el._EXP_CHI), (_EXP_X_MIN, el._EXP_X_MIN), (_EXP_X_MAX, el._EXP_X_MAX)]
+    pairs += list(zip(_EXP_C, el._EXP_C))
+    return (len(_EXP_C) == len(el._EXP_C) and _EXP_N == el._EXP_N and _EXP_BITS == el._EXP_TABLE_BITS
+            and all(np.float64(a).tobytes() == np.float64(b).tobytes() for a, b in pairs))
+
 
 _STATE: dict = {}
 
 
 def enabled() -> bool:
-    """Whether the compiled loops run: numba imports and CERTIFY_COMPILED is not 0. The
-    first call imports numba (about 0.3 s), so plain commands never pay for it."""
+    """Whether the compiled loops run: numba imports, every loop compiles (or loads from the
+    cache) on a small input of the types the kernel passes, the constants above are
+    elementary's, and CERTIFY_COMPILED is not 0. Any failure leaves the numpy code on. The
+    first call imports numba and loads the loops (well under a second with a warm cache)."""
     if os.environ.get("CERTIFY_COMPILED", "1") == "0":
         return False
     if "ok" not in _STATE:
         try:
+            if not constants_match():
+                raise RuntimeError("constants differ from elementary's")
             _build()
+            _warm_up()
             _STATE["ok"] = True
-        except Exception:  # numba missing or unusable with this numpy: the numpy code runs
+        except Exception:  # numba missing, unusable with this numpy, or failing to compile
             _STATE["ok"] = False
     return _STATE["ok"]
+
+
+def _warm_up():
+    """Every loop once, on inputs of the kernel's types: compilation (or the cache's loading)
+    happens here, where a failure can still turn the compiled path off."""
+    f1, f2, f3 = np.zeros(2), np.zeros((2, 3)), np.zeros((2, 3, 3))
+    i1, i2 = np.zeros(2, dtype=np.int64), np.zeros((2, 3), dtype=np.int64)
+    b1, b2 = np.zeros(2, dtype=np.bool_), np.zeros((2, 3), dtype=np.bool_)
+    table = np.ones((3, 6))
+    _key_scores(table, i2, np.ones((2, 3)), f1, np.ones(2), f1, f1, f1, f1, f1, 0.0, 1.0, f2.copy(), f2.copy())
+    _floor_sums(f2, i2, np.ones(2), 8.0, EXP_TABLE, POW2, f1.copy(), f1.copy(), i1.copy())
+    _refine_drops(f2, f2, i2, np.ones(2), b1, f1, f1, f1, 64, EXP_TABLE, POW2, b2.copy(), f1.copy(), f2.copy())
+    _exp_array(f1, EXP_TABLE, POW2, f1.copy(), f1.copy())
+    _moment_sums(f3, f3, f2, f2, i1, i1, f2, f2, np.zeros((2, 19)), np.zeros((2, 19)), np.zeros((2, 19)),
+                 f3.copy(), f3.copy(), f3.copy())
+    _chord_node_sums(f2, f2, f2, f2, f3, f3, 3, EXP_TABLE, POW2, f3.copy(), f2.copy(), f2.copy(), f3.copy(), f3.copy())
+    _third_sums(f3, f2, f2, f2, f2, f3, f3, 1.0, *(f2.copy() for _ in range(6)), f3.copy(), f3.copy())
 
 
 #: The loops below, by name: plain Python until :func:`_build` compiles them (numba is

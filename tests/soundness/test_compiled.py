@@ -331,3 +331,29 @@ def test_compiled_chord_nodes_and_remainder_agree_with_numpy(numpy_only):
     assert same(ph0, ph1)
     for a, b in ((S20_0, S20_1), (d0, d1), (R0, R1)):
         assert np.all(np.abs(a - b) <= 1e-12 * np.abs(a)), (a, b)
+
+
+# ------------------------------------------------------------------ turning it off
+
+def test_constants_written_out_are_elementarys():
+    """The compiled loops carry elementary's constants as literals (numba's cache renews
+    only when compiled.py changes): they must be the same bits."""
+    assert compiled.constants_match()
+
+
+def test_a_changed_constant_or_a_failing_compile_turns_the_compiled_path_off(monkeypatch):
+    """Where a constant differs from elementary's (a stale copy), or a loop fails to compile,
+    enabled() is false and the numpy code runs."""
+    monkeypatch.setattr(compiled, "_STATE", {"built": True})
+    monkeypatch.setattr(el, "_EXP_CHI", el._EXP_CHI * 2)
+    assert not compiled.enabled()
+    monkeypatch.undo()
+    monkeypatch.setattr(compiled, "_STATE", {"built": True})
+
+    def broken():
+        raise RuntimeError("a loop failed to compile")
+    monkeypatch.setattr(compiled, "_warm_up", broken)
+    assert not compiled.enabled()
+    x = np.linspace(-5, 5, 200)
+    lo, hi = el.exp_bounds(x)                     # numpy steps, still an enclosure
+    assert np.all(lo <= np.exp(x) * (1 + 1e-15)) and np.all(hi >= np.exp(x) * (1 - 1e-15))
