@@ -311,12 +311,6 @@ def _moment_sums(A, V, w, beta, J, L, pm, pr, mid, am, ar, Yf, XXs, XXa):
                 ar[b, n] = ar[b, n] + q * a
 
 
-def moment_sums(A, V, w, beta, J, L, pm, pr, mid, am, ar, Yf, XXs, XXa):
-    """The compiled ``_moment_sums``."""
-    _build()
-    _moment_sums(A, V, w, beta, J, L, pm, pr, mid, am, ar, Yf, XXs, XXa)
-
-
 @_jit
 def _raised(x):
     # elementary.up_nonneg (in place there): x (1 + 2^-52) + 2^-1074
@@ -558,22 +552,13 @@ def _refine_drops(s_lo, s_hi, idx, mult, keep, ref, lim, left, bins, table, pow2
             any_drop = True
         grow = 1.0 + 2.0 * _gamma(n - 1 if n > 2 else 1)
         x = total * grow
-        theta[i] = x * (1.0 + _STEP) + _TINY
+        theta[i] = x * _ONE_UP + _TINY
     return any_movable, any_drop
 
 
 key_scores = _entry("key_scores")
 floor_sums = _entry("floor_sums")
 refine_drops = _entry("refine_drops")
-
-
-def chord_node_sums(*args):
-    """The compiled ``_chord_node_sums``."""
-    _build()
-    _chord_node_sums(*args)
-
-
-def third_sums(*args):
-    """The compiled ``_third_sums``."""
-    _build()
-    _third_sums(*args)
+moment_sums = _entry("moment_sums")
+chord_node_sums = _entry("chord_node_sums")
+third_sums = _entry("third_sums")
