@@ -464,6 +464,9 @@ def _chord_range(P, w, c, c2, A, key_sq, q_lo, q_hi, rho, anorm=None):
     (as :func:`_geometry` gives it)."""
     cw = iv.sum_enclosure(*iv.mul(iv.point(c), iv.point(w)), axis=-1)
     w2 = iv.sum_enclosure(*iv.square(iv.point(w)), axis=-1)
+    if anorm is not None and compiled.enabled() and A.dtype == np.float64:
+        # the same operations per key, compiled (<A_k, w> summed in coordinate order)
+        return _chord_range_compiled(P, w, c2, A, key_sq, q_lo, q_hi, rho, anorm, cw, w2)
     if np.any(w):
         aw = _dot3(w, A, anorm)
         g2 = iv.add(iv.sub(key_sq, iv.scale(aw, 2.0)), _col(w2))
@@ -484,6 +487,21 @@ def _chord_range(P, w, c, c2, A, key_sq, q_lo, q_hi, rho, anorm=None):
     rp = iv.up_nonneg(rho[:, None] * perp)
     e_lo, e_hi = iv.down(iv.down(bq_lo) - rp), iv.up(iv.up(bq_hi) + rp)
     return e_lo, e_hi, np.maximum(-e_lo, e_hi)
+
+
+def _chord_range_compiled(P, w, c2, A, key_sq, q_lo, q_hi, rho, anorm, cw, w2):
+    """:func:`_chord_range` by :func:`compiled.chord_range` (the same per-key operations)."""
+    Bc, K, d = A.shape
+    r = iv.recip(c2)[1]
+    Q_lo, Q_hi = iv.down(r * q_lo), iv.up(r * q_hi)
+    wnorm = iv.up(np.sqrt(usum(iv.up(w * w), axis=1)))
+    factor = iv.gamma(d) * (1 + 2 * iv.gamma(d + 2))
+    out = [np.empty((Bc, K)) for _ in range(3)]
+    f64 = lambda x: np.ascontiguousarray(np.broadcast_to(x, (Bc,) + np.shape(x)[1:]), dtype=np.float64)
+    compiled.chord_range(np.ascontiguousarray(A), f64(P[0]), f64(P[1]), f64(key_sq[1]), f64(anorm), f64(w),
+                         f64(wnorm), bool(np.any(w)), f64(cw[0]), f64(cw[1]), f64(w2[1]), f64(c2[1]),
+                         f64(Q_lo), f64(Q_hi), f64(rho), factor, d * math.ldexp(1.0, -1073), *out)
+    return tuple(out)
 
 
 def _jensen_slack(gbar, w, rho):
@@ -573,6 +591,26 @@ def _centre_weights(model, c, A, b, mult, anorm=None):
     W = (W[0] * mult, W[1] * mult) if model.unit_mult else iv.scale(W, mult)
     W0 = None if s0 is None else iv.exp_narrow((iv.down(s0[0] - shift), iv.up(s0[1] - shift)))
     return W, W0, shift, P
+
+
+def _centre_softmax_compiled(model, c, A, b, V, mult, ksq):
+    """The softmax centre weights of :func:`_taylor3_block` (without a self score) by
+    :func:`compiled.centre_softmax`: :func:`_centre_weights`, their sum's enclosure and pi as
+    there, the dot products and sums in their own order (any order is sound). Returns pi,
+    P, the norm bounds of the keys and the float centres w, beta."""
+    Bc, K, d = A.shape
+    o = V.shape[2]
+    cnorm = iv.up(np.sqrt(usum(iv.up(c * c), axis=1)))
+    factor = iv.gamma(d) * (1 + 2 * iv.gamma(d + 2))
+    gz = iv.gamma(max(K - 1, 0)) * (1 + 4 * el.U)
+    f64 = lambda x: np.ascontiguousarray(np.broadcast_to(x, (Bc, K)), dtype=np.float64)
+    anorm, P_lo, P_hi, pi_lo, pi_hi = (np.empty((Bc, K)) for _ in range(5))
+    w, beta = np.empty((Bc, d)), np.empty((Bc, o))
+    compiled.centre_softmax(np.ascontiguousarray(A), np.ascontiguousarray(V), f64(b), f64(mult), f64(ksq[1]),
+                            np.ascontiguousarray(c, dtype=np.float64), cnorm, factor, d * math.ldexp(1.0, -1073),
+                            bool(model.unit_mult), gz, compiled.EXP_TABLE, compiled.POW2,
+                            anorm, P_lo, P_hi, pi_lo, pi_hi, w, beta)
+    return (pi_lo, pi_hi), (P_lo, P_hi), anorm, w, beta
 
 
 def _target_third(model, i, box, rho):
@@ -878,16 +916,21 @@ def _taylor3_block(model, c, rho, A, b, V, mult, ksq):
     Bc, d = c.shape
     o = V.shape[2]
     c2, q_lo, q_hi, qmag, rho2 = _geometry(c, rho)
-    anorm = iv.up_nonneg(np.sqrt(ksq[1]))                 # >= |A_k|
-    W, _, shift, P = _centre_weights(model, c, A, b, mult, anorm)
     softmax = model.kind == "softmax"
-    if softmax:
+    if (softmax and model.self_q is None and compiled.enabled() and iv.backend() == "kernel"
+            and A.dtype == np.float64 and V.dtype == np.float64):
+        pi, P, anorm, w, beta = _centre_softmax_compiled(model, c, A, b, V, mult, ksq)
+    elif softmax:
+        anorm = iv.up_nonneg(np.sqrt(ksq[1]))                 # >= |A_k|
+        W, _, shift, P = _centre_weights(model, c, A, b, mult, anorm)
         Z = _isum(W, 1)
         pi = iv.mul_nonneg(W, iv.recip(_col(Z)))
         pm = (pi[0] + pi[1]) / 2
         w = np.einsum("bk,bkd->bd", pm, A)        # float centres: any choice is sound
         beta = np.einsum("bk,bko->bo", pm, V)
     else:
+        anorm = iv.up_nonneg(np.sqrt(ksq[1]))
+        W, _, shift, P = _centre_weights(model, c, A, b, mult, anorm)
         pi = W
         w = np.zeros_like(c)
         beta = np.zeros((Bc, o))

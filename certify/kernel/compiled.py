@@ -17,12 +17,18 @@ Two kinds of loops, each standing for numpy code of :mod:`certify.kernel.cellbou
   the same floats, and the argument made for the numpy code holds unchanged.
 * The same derivation, another order of summation: ``moment_sums`` forms the features of
   :func:`cellbound._raw_moments` by the same float operations and sums them (pm f, pm |f|,
-  pr |f|) in key order, where the numpy code sums by matrix products in whatever order the
-  BLAS chooses; ``chord_node_sums`` and ``third_sums`` form the per-key terms of
+  pr |f|), where the numpy code sums by matrix products in whatever order the BLAS chooses;
+  ``chord_node_sums`` and ``third_sums`` form the per-key terms of
   :func:`cellbound._chord_nodes` and :func:`cellbound._third_softmax` by the same float
-  operations (each rounded up as there) and sum them in key order, where numpy sums
-  pairwise. The bounds there (usum's 1 + 2 gamma, the feature sums' a-priori term) hold for
-  any order of summation, so for this one; the caller applies them to these raw sums.
+  operations (each rounded up as there) and sum them, where numpy sums pairwise. Their sums
+  run in :func:`_sum4`'s order (four interleaved running sums, fixed by the code: the same
+  on every host). ``centre_softmax`` (:func:`cellbound._centre_weights` on the softmax path,
+  the weights' sum, pi and the float centres) and ``chord_range``
+  (:func:`cellbound._chord_range`) take the same float operations per key, except that the
+  dot products <A_k, c> and <A_k, w> are summed in coordinate order (numpy: the BLAS's) and
+  the weights' sum in key order (numpy: pairwise). The bounds there (usum's 1 + 2 gamma,
+  the feature sums' and _dot3's a-priori terms, sum_enclosure's gamma) hold for any order
+  of summation, so for these; the caller applies them to the raw sums.
 
 What this rests on, beyond the module contract of :mod:`certify.kernel.elementary`:
 
@@ -118,10 +124,16 @@ def _warm_up():
     _floor_sums(f2, i2, np.ones(2), 8.0, EXP_TABLE, POW2, f1.copy(), f1.copy(), i1.copy())
     _refine_drops(f2, f2, i2, np.ones(2), b1, f1, f1, f1, 64, EXP_TABLE, POW2, b2.copy(), f1.copy(), f2.copy())
     _exp_array(f1, EXP_TABLE, POW2, f1.copy(), f1.copy())
-    _moment_sums(f3, f3, f2, f2, i1, i1, f2, f2, np.zeros((2, 19)), np.zeros((2, 19)), np.zeros((2, 19)),
-                 f3.copy(), f3.copy(), f3.copy())
+    J, L = np.triu_indices(3)                  # d = 3, o = 1: 6 pairs, 19 features
+    _moment_sums(f3, np.zeros((2, 3, 1)), f2, np.zeros((2, 1)), J.astype(np.int64), L.astype(np.int64), f2, f2,
+                 np.zeros((2, 19)), np.zeros((2, 19)), np.zeros((2, 19)), np.zeros((2, 3, 1)), np.zeros((2, 6, 3)),
+                 np.zeros((2, 6, 3)))
     _chord_node_sums(f2, f2, f2, f2, f3, f3, 3, EXP_TABLE, POW2, f3.copy(), f2.copy(), f2.copy(), f3.copy(), f3.copy())
     _third_sums(f3, f2, f2, f2, f2, f3, f3, 1.0, *(f2.copy() for _ in range(6)), f3.copy(), f3.copy())
+    _centre_softmax(f3, f3, f2, np.ones((2, 3)), f2, f2, f1, 0.0, 0.0, True, 0.0, EXP_TABLE, POW2,
+                    *(f2.copy() for _ in range(5)), f2.copy(), f2.copy())
+    _chord_range(f3, f2, f2, f2, f2, f2, f1, True, f1, f1, f1, np.ones(2), f1, f1, f1, 0.0, 0.0,
+                 f2.copy(), f2.copy(), f2.copy())
 
 
 #: The loops below, by name: plain Python until :func:`_build` compiles them (numba is
@@ -264,51 +276,112 @@ def exp_bounds(x: np.ndarray):
 
 
 @_jit
+def _sum4(x):
+    """Float sum of x in a fixed order: four running sums over the indices k = 0, 1, 2, 3
+    (mod 4), then (s0 + s1) + (s2 + s3), then the last n mod 4 terms in order. (The callers'
+    error bounds hold for any order of summation; this one is fixed by the code, so the
+    same on every host.)"""
+    n = x.size
+    m = n - n % 4
+    a0 = 0.0
+    a1 = 0.0
+    a2 = 0.0
+    a3 = 0.0
+    for k in range(0, m, 4):
+        a0 = a0 + x[k]
+        a1 = a1 + x[k + 1]
+        a2 = a2 + x[k + 2]
+        a3 = a3 + x[k + 3]
+    t = (a0 + a1) + (a2 + a3)
+    for k in range(m, n):
+        t = t + x[k]
+    return t
+
+
+@_jit
+def _dot4(x, y):
+    """Float sum of the products x_k y_k, in :func:`_sum4`'s order."""
+    n = x.size
+    m = n - n % 4
+    a0 = 0.0
+    a1 = 0.0
+    a2 = 0.0
+    a3 = 0.0
+    for k in range(0, m, 4):
+        a0 = a0 + x[k] * y[k]
+        a1 = a1 + x[k + 1] * y[k + 1]
+        a2 = a2 + x[k + 2] * y[k + 2]
+        a3 = a3 + x[k + 3] * y[k + 3]
+    t = (a0 + a1) + (a2 + a3)
+    for k in range(m, n):
+        t = t + x[k] * y[k]
+    return t
+
+
+@_jit
+def _feature_sums3(f, fa, pm, pr):
+    """(sum pm_k f_k, sum pm_k |f_k|, sum pr_k |f_k|) in :func:`_sum4`'s order; fa receives |f|."""
+    for k in range(f.size):
+        fa[k] = abs(f[k])
+    return _dot4(f, pm), _dot4(fa, pm), _dot4(fa, pr)
+
+
+@_jit
 def _moment_sums(A, V, w, beta, J, L, pm, pr, mid, am, ar, Yf, XXs, XXa):
     """cellbound._raw_moments' float sums without the feature array: per cell, for each
     feature f_k (X = A_k - w, the pairs X_j X_l in the order of J, L, Y = v_k - beta, Y_i X_j,
     Y_i X_j X_l; each the same float operation as there), sum_k pm_k f_k (mid), sum_k pm_k
-    |f_k| (am) and sum_k pr_k |f_k| (ar), summed in key order; also Y (Yf, B x K x o) and
-    the pairs and their magnitudes (XXs, XXa, B x P x K). (The error bound there holds for
-    any order of summation: this is one.)"""
+    |f_k| (am) and sum_k pr_k |f_k| (ar), each in :func:`_sum4`'s order; also Y (Yf, B x K x
+    o) and the pairs and their magnitudes (XXs, XXa, B x P x K). (The error bound there holds
+    for any order of summation: this is one.) Feature by feature over the keys (rows that
+    vectorise)."""
     B, K, d = A.shape
     o = V.shape[2]
     P = J.size
-    nf = mid.shape[1]
-    f = np.empty(nf)
+    X = np.empty((d, K))
+    Y = np.empty((o, K))
+    f = np.empty(K)
+    fa = np.empty(K)
     for b in range(B):
-        for n in range(nf):
-            mid[b, n] = 0.0
-            am[b, n] = 0.0
-            ar[b, n] = 0.0
-        for k in range(K):
-            for j in range(d):
-                f[j] = A[b, k, j] - w[b, j]
-            for n in range(P):
-                v = f[J[n]] * f[L[n]]
-                f[d + n] = v
-                XXs[b, n, k] = v
-                XXa[b, n, k] = abs(v)
-            for i in range(o):
-                y = V[b, k, i] - beta[b, i]
-                f[d + P + i] = y
+        pmb = pm[b]
+        prb = pr[b]
+        n = 0
+        for j in range(d):
+            wj = w[b, j]
+            for k in range(K):
+                X[j, k] = A[b, k, j] - wj
+            mid[b, n], am[b, n], ar[b, n] = _feature_sums3(X[j], fa, pmb, prb)
+            n += 1
+        for q in range(P):
+            xj = X[J[q]]
+            xl = X[L[q]]
+            xs = XXs[b, q]
+            xa = XXa[b, q]
+            for k in range(K):
+                xs[k] = xj[k] * xl[k]
+            mid[b, n], am[b, n], ar[b, n] = _feature_sums3(xs, xa, pmb, prb)
+            n += 1
+        for i in range(o):
+            bi = beta[b, i]
+            for k in range(K):
+                y = V[b, k, i] - bi
+                Y[i, k] = y
                 Yf[b, k, i] = y
-            base = d + P + o
-            for i in range(o):
-                for j in range(d):
-                    f[base + i * d + j] = f[d + P + i] * f[j]
-            base += o * d
-            for i in range(o):
-                for n in range(P):
-                    f[base + i * P + n] = f[d + P + i] * f[d + n]
-            p = pm[b, k]
-            q = pr[b, k]
-            for n in range(nf):
-                v = f[n]
-                a = abs(v)
-                mid[b, n] = mid[b, n] + p * v
-                am[b, n] = am[b, n] + p * a
-                ar[b, n] = ar[b, n] + q * a
+            mid[b, n], am[b, n], ar[b, n] = _feature_sums3(Y[i], fa, pmb, prb)
+            n += 1
+        for i in range(o):
+            for j in range(d):
+                for k in range(K):
+                    f[k] = Y[i, k] * X[j, k]
+                mid[b, n], am[b, n], ar[b, n] = _feature_sums3(f, fa, pmb, prb)
+                n += 1
+        for i in range(o):
+            for q in range(P):
+                xs = XXs[b, q]
+                for k in range(K):
+                    f[k] = Y[i, k] * xs[k]
+                mid[b, n], am[b, n], ar[b, n] = _feature_sums3(f, fa, pmb, prb)
+                n += 1
 
 
 @_jit
@@ -321,79 +394,89 @@ def _raised(x):
 def _chord_node_sums(pi_c, E, D, D2, XX, XXa, n, table, pow2, ph, S10, S20, Mm, Ma):
     """cellbound._chord_nodes' per-key work: per sub-interval i, ph_ik = up(pi_c_k e^{(i+1)
     E_k / n}) (e^{E/n} by the kernel's exp, then powers, each rounded up as there), and the
-    float sums over k (in key order) of up(ph D), up(ph D^2) and of the pair features XX and
-    their magnitudes XXa times ph (S10, S20, Mm, Ma: raw sums, bounded by the caller)."""
+    float sums over k (in :func:`_sum4`'s order) of up(ph D), up(ph D^2) and of the pair
+    features XX and their magnitudes XXa times ph (S10, S20, Mm, Ma: raw sums, bounded by
+    the caller)."""
     B, K = E.shape
     P = XX.shape[1]
     nf = float(n)
+    st = np.empty(K)
+    g = np.empty(K)
+    t = np.empty(K)
     for b in range(B):
-        for i in range(n):
-            S10[b, i] = 0.0
-            S20[b, i] = 0.0
-            for q in range(P):
-                Mm[b, i, q] = 0.0
-                Ma[b, i, q] = 0.0
         for k in range(K):
-            st = _nmax(E[b, k], 0.0)
-            st = st / nf
-            st = _raised(st)
-            st = _exp_hi(st, table, pow2) if st == st else np.nan
-            g = st
-            for i in range(n):
-                if i > 0:
-                    g = _raised(g * st)
-                p = _raised(pi_c[b, k] * g)
-                ph[b, i, k] = p
-                S10[b, i] = S10[b, i] + _raised(p * D[b, k])
-                S20[b, i] = S20[b, i] + _raised(p * D2[b, k])
-                for q in range(P):
-                    Mm[b, i, q] = Mm[b, i, q] + XX[b, q, k] * p
-                    Ma[b, i, q] = Ma[b, i, q] + XXa[b, q, k] * p
+            x = _nmax(E[b, k], 0.0)
+            x = x / nf
+            x = _raised(x)
+            st[k] = _exp_hi(x, table, pow2) if x == x else np.nan
+        pc = pi_c[b]
+        Db = D[b]
+        D2b = D2[b]
+        for i in range(n):
+            p = ph[b, i]
+            if i == 0:
+                for k in range(K):
+                    g[k] = st[k]
+            else:
+                for k in range(K):
+                    g[k] = _raised(g[k] * st[k])
+            for k in range(K):
+                p[k] = _raised(pc[k] * g[k])
+            for k in range(K):
+                t[k] = _raised(p[k] * Db[k])
+            S10[b, i] = _sum4(t)
+            for k in range(K):
+                t[k] = _raised(p[k] * D2b[k])
+            S20[b, i] = _sum4(t)
+            for q in range(P):
+                Mm[b, i, q] = _dot4(XX[b, q], p)
+                Ma[b, i, q] = _dot4(XXa[b, q], p)
 
 
 @_jit
 def _third_sums(ph, D, D2, Y, delta, XX, XXa, g1, S01, S11, S02, s, qt, lt, Mm, Ma):
     """cellbound._third_softmax's per-key work for one output: per sub-interval, the float
-    sums (key order) of py = up(ph Y), up(py D), up(py Y); S01 = up(sum py * g1) (usum, g1 =
-    1 + 2 gamma); then w = up(up(ph up(Y + S01)) up(D + delta)) and the sums of w, up(w D^2),
-    up(w D) and of XX w, XXa w. S11, S02, s, qt, lt, Mm, Ma are raw sums."""
+    sums (in :func:`_sum4`'s order) of py = up(ph Y), up(py D), up(py Y); S01 = up(sum py * g1)
+    (usum, g1 = 1 + 2 gamma); then w = up(up(ph up(Y + S01)) up(D + delta)) and the sums of
+    w, up(w D^2), up(w D) and of XX w, XXa w. S11, S02, s, qt, lt, Mm, Ma are raw sums."""
     B, n, K = ph.shape
     P = XX.shape[1]
+    py = np.empty(K)
+    t = np.empty(K)
+    w = np.empty(K)
     for b in range(B):
+        Db = D[b]
+        D2b = D2[b]
+        Yb = Y[b]
         for i in range(n):
-            a01 = 0.0
-            a11 = 0.0
-            a02 = 0.0
+            p = ph[b, i]
             for k in range(K):
-                py = _raised(ph[b, i, k] * Y[b, k])
-                a01 = a01 + py
-                a11 = a11 + _raised(py * D[b, k])
-                a02 = a02 + _raised(py * Y[b, k])
+                py[k] = _raised(p[k] * Yb[k])
+            a01 = _sum4(py)
+            for k in range(K):
+                t[k] = _raised(py[k] * Db[k])
+            S11[b, i] = _sum4(t)
+            for k in range(K):
+                t[k] = _raised(py[k] * Yb[k])
+            S02[b, i] = _sum4(t)
             s01 = _raised(a01 * g1)
             S01[b, i] = s01
-            S11[b, i] = a11
-            S02[b, i] = a02
             dl = delta[b, i]
-            a_s = 0.0
-            a_q = 0.0
-            a_l = 0.0
-            for q in range(P):
-                Mm[b, i, q] = 0.0
-                Ma[b, i, q] = 0.0
             for k in range(K):
-                w = _raised(Y[b, k] + s01)
-                w = _raised(ph[b, i, k] * w)
-                w = w * _raised(D[b, k] + dl)
-                w = _raised(w)
-                a_s = a_s + w
-                a_q = a_q + _raised(w * D2[b, k])
-                a_l = a_l + _raised(w * D[b, k])
-                for q in range(P):
-                    Mm[b, i, q] = Mm[b, i, q] + XX[b, q, k] * w
-                    Ma[b, i, q] = Ma[b, i, q] + XXa[b, q, k] * w
-            s[b, i] = a_s
-            qt[b, i] = a_q
-            lt[b, i] = a_l
+                x = _raised(Yb[k] + s01)
+                x = _raised(p[k] * x)
+                x = x * _raised(Db[k] + dl)
+                w[k] = _raised(x)
+            s[b, i] = _sum4(w)
+            for k in range(K):
+                t[k] = _raised(w[k] * D2b[k])
+            qt[b, i] = _sum4(t)
+            for k in range(K):
+                t[k] = _raised(w[k] * Db[k])
+            lt[b, i] = _sum4(t)
+            for q in range(P):
+                Mm[b, i, q] = _dot4(XX[b, q], w)
+                Ma[b, i, q] = _dot4(XXa[b, q], w)
 
 
 @_jit
@@ -556,9 +639,194 @@ def _refine_drops(s_lo, s_hi, idx, mult, keep, ref, lim, left, bins, table, pow2
     return any_movable, any_drop
 
 
+@_jit
+def _exp_pair(x, table, pow2):
+    """(_exp_lo(x), _exp_hi(x)) from one evaluation of the shared steps (the same operations)."""
+    y, e = _exp_core(x, table)
+    lo = _scale2(y * _EXP_CLO, e, pow2)
+    lo = lo - _TINY
+    lo = _nmax(lo, 0.0)
+    return _nmin(lo, _MAXF), _scale2(y * _EXP_CHI, e, pow2) + _TINY
+
+
+@_jit
+def _centre_scores(val, ksq_hi, cnorm, factor, tiny_d, anorm, P_lo, P_hi):
+    """From val_k = fl(<A_k, c>): anorm_k = up(sqrt(ksq_hi_k)) (>= |A_k|) and _dot3's
+    enclosure of <A_k, c> (error term gamma-factor |A_k| |c|)."""
+    for k in range(val.size):
+        an = _raised(np.sqrt(ksq_hi[k]))
+        anorm[k] = an
+        err = _raised(an * cnorm)
+        err = _raised(err * factor + tiny_d)
+        P_lo[k] = _down(val[k] - err)
+        P_hi[k] = _up(val[k] + err)
+
+
+@_jit
+def _centre_softmax(A, V, bias, mult, ksq_hi, c, cnorm, factor, tiny_d, unit, gz, table, pow2,
+                    anorm, P_lo, P_hi, pi_lo, pi_hi, w, beta):
+    """The softmax path of cellbound._centre_weights and the weights after it, per cell:
+    anorm = up(sqrt(ksq_hi)) (>= |A_k|); P = _dot3(c, A, anorm) (the float dot product summed
+    in coordinate order; its error term as there); the scores' enclosures, their largest
+    upper end (NaN if any is NaN), exp_narrow of the shifted scores (the kernel's exp; the
+    wide ones by iv.exp), times mult as there (``unit``: 0 or 1, exact products; else
+    iv.scale); Z = sum_enclosure of the weights (sums in key order, ``gz`` = its gamma(K - 1)
+    (1 + 4u)); pi = mul_nonneg(W, recip(Z)); the float centres w = sum_k pm_k A_k and beta =
+    sum_k pm_k v_k (pm the midpoints of pi: any float centre is sound)."""
+    B, K, d = A.shape
+    o = V.shape[2]
+    W_lo = np.empty(K)
+    W_hi = np.empty(K)
+    val = np.empty(K)
+    for b in range(B):
+        _dot_row(A[b], c[b], val)
+        _centre_scores(val, ksq_hi[b], cnorm[b], factor, tiny_d, anorm[b], P_lo[b], P_hi[b])
+        shift = -np.inf
+        for k in range(K):
+            shift = _nmax(shift, _up(P_hi[b, k] + bias[b, k]))
+        zlo = 0.0
+        zhi = 0.0
+        alo = 0.0
+        ahi = 0.0
+        for k in range(K):
+            lo = _down(_down(P_lo[b, k] + bias[b, k]) - shift)
+            hi = _up(_up(P_hi[b, k] + bias[b, k]) - shift)
+            m = (lo + hi) / 2
+            h = _nmax(_up(hi - m), _up(m - lo))
+            if h <= 0.5:
+                elo, ehi = _exp_pair(m, table, pow2)
+                rlo = _nmax(_down(elo * _down(1.0 - h)), 0.0)
+                rhi = _up(ehi * _up(1.0 + 2.0 * h))
+            else:
+                elo = _exp_lo(lo, table, pow2) if lo == lo else np.nan
+                ehi = _exp_hi(hi, table, pow2) if hi == hi else np.nan
+                if elo != elo or ehi != ehi:
+                    rlo = np.nan
+                    rhi = np.nan
+                else:
+                    rlo = _nmax(elo, 0.0)
+                    rhi = ehi
+            mu = mult[b, k]
+            if unit:
+                rlo = rlo * mu
+                rhi = rhi * mu
+            else:
+                p = rlo * mu
+                q = rhi * mu
+                rlo = _down(_nmin(p, q))
+                rhi = _up(_nmax(p, q))
+            W_lo[k] = rlo
+            W_hi[k] = rhi
+            zlo = zlo + rlo
+            zhi = zhi + rhi
+            alo = alo + abs(rlo)
+            ahi = ahi + abs(rhi)
+        zlo = _down(zlo - _up(alo * gz))
+        zhi = _up(zhi + _up(ahi * gz))
+        if zlo != zlo or zhi != zhi:
+            r0 = np.nan
+            r1 = np.nan
+        elif zlo <= 0.0 and zhi >= 0.0:
+            r0 = -np.inf
+            r1 = np.inf
+        else:
+            r0 = _down(1.0 / zhi)
+            r1 = _up(1.0 / zlo)
+        _pi_row(W_lo, W_hi, r0, r1, pi_lo[b], pi_hi[b], val)
+        for j in range(d):
+            acc = 0.0
+            for k in range(K):
+                acc = acc + val[k] * A[b, k, j]
+            w[b, j] = acc
+        for i in range(o):
+            acc = 0.0
+            for k in range(K):
+                acc = acc + val[k] * V[b, k, i]
+            beta[b, i] = acc
+
+
+@_jit
+def _pi_row(W_lo, W_hi, r0, r1, pi_lo, pi_hi, pm):
+    """iv.mul_nonneg(W, [r0, r1]) and the midpoints pm."""
+    for k in range(W_lo.size):
+        lo = _down(_nmin(W_lo[k] * r0, W_hi[k] * r0))
+        hi = _up(_nmax(W_lo[k] * r1, W_hi[k] * r1))
+        pi_lo[k] = lo
+        pi_hi[k] = hi
+        pm[k] = (lo + hi) / 2
+
+
+@_jit
+def _chord_range(A, P_lo, P_hi, ksq_hi, anorm, w, wnorm, use_w, cw_lo, cw_hi, w2_hi, c2_hi,
+                 Q_lo, Q_hi, rho, factor, tiny_d, e_lo, e_hi, D):
+    """cellbound._chord_range per key, the same operations (the float dot product <A_k, w>
+    summed in coordinate order, its error term as _dot3's): the enclosure [e_lo, e_hi] of
+    <d, A_k - w> over the admissible d, and D = max(-e_lo, e_hi). ``use_w`` false: w = 0
+    (then |G_k|^2 <= ksq_hi). Row by row, the per-cell numbers in locals (the key loops then
+    vectorise: no store can alias them)."""
+    B, K, d = A.shape
+    g1 = np.empty(K)
+    for b in range(B):
+        if use_w:
+            _dot_row(A[b], w[b], g1)
+            _square_norm_row(g1, ksq_hi[b], anorm[b], wnorm[b], factor, tiny_d, w2_hi[b])
+        else:
+            g1[:] = ksq_hi[b]
+        _chord_row(P_lo[b], P_hi[b], g1, cw_lo[b], cw_hi[b], c2_hi[b], Q_lo[b], Q_hi[b], rho[b],
+                   e_lo[b], e_hi[b], D[b])
+
+
+@_jit
+def _dot_row(A, w, out):
+    """out_k = fl(<A_k, w>), summed in coordinate order (A: K x d)."""
+    K, d = A.shape
+    w0 = w[0]
+    for k in range(K):
+        out[k] = A[k, 0] * w0
+    for j in range(1, d):
+        wj = w[j]
+        for k in range(K):
+            out[k] = out[k] + A[k, j] * wj
+
+
+@_jit
+def _square_norm_row(g, ksq_hi, anorm, wnorm, factor, tiny_d, w2_hi):
+    """In place, from g_k = fl(<A_k, w>): the upper end of |A_k - w|^2's enclosure as
+    _chord_range forms it (the enclosure of <A_k, w> by _dot3's error term, doubled, then
+    |A_k|^2 - 2 <A_k, w> + |w|^2 rounded outward)."""
+    for k in range(g.size):
+        val = g[k]
+        err = _raised(anorm[k] * wnorm)
+        err = _raised(err * factor + tiny_d)
+        a0 = _down(val - err) * 2.0
+        a1 = _up(val + err) * 2.0
+        s0 = _down(_nmin(a0, a1))
+        g[k] = _up(_up(ksq_hi[k] - s0) + w2_hi)
+
+
+@_jit
+def _chord_row(P_lo, P_hi, g1, cw_lo, cw_hi, c2_hi, Q_lo, Q_hi, rho, e_lo, e_hi, D):
+    for k in range(P_lo.size):
+        gc0 = _down(P_lo[k] - cw_hi)
+        gc1 = _up(P_hi[k] - cw_lo)
+        m = _nmin(abs(gc0), abs(gc1))
+        low = 0.0 if (gc0 <= 0.0) & (gc1 >= 0.0) else m
+        along = _down(_nmax(_down(low * low), 0.0) / c2_hi)
+        perp = _raised(np.sqrt(_nmax(_up(g1[k] - along), 0.0)))
+        bq_lo = _nmin(gc0 * Q_hi, gc1 * Q_lo)
+        bq_hi = _nmax(gc1 * Q_hi, gc0 * Q_lo)
+        rp = _raised(rho * perp)
+        lo = _down(_down(bq_lo) - rp)
+        hi = _up(_up(bq_hi) + rp)
+        e_lo[k] = lo
+        e_hi[k] = hi
+        D[k] = _nmax(-lo, hi)
+
 key_scores = _entry("key_scores")
 floor_sums = _entry("floor_sums")
 refine_drops = _entry("refine_drops")
 moment_sums = _entry("moment_sums")
 chord_node_sums = _entry("chord_node_sums")
 third_sums = _entry("third_sums")
+centre_softmax = _entry("centre_softmax")
+chord_range = _entry("chord_range")

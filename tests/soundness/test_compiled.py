@@ -333,6 +333,116 @@ def test_compiled_chord_nodes_and_remainder_agree_with_numpy(numpy_only):
         assert np.all(np.abs(a - b) <= 1e-12 * np.abs(a)), (a, b)
 
 
+# ---------------------------------------------------------- centre weights, chord range
+
+def _sphere_points_near(c, rho, rng, count):
+    """Exact rational points x of S^2 (inverse stereographic images of rationals) with
+    |x - c| <= rho exactly, for a float centre c: (Fractions, count x 3)."""
+    from fractions import Fraction as Fr
+    out = []
+    n = c / np.linalg.norm(c)
+    while len(out) < count:
+        y = n + rng.standard_normal(3) * rho / 2
+        y /= np.linalg.norm(y)
+        if y[2] < -0.9:                                  # far from the projection's pole
+            continue
+        u, v = Fr(y[0] / (1 + y[2])).limit_denominator(1 << 40), Fr(y[1] / (1 + y[2])).limit_denominator(1 << 40)
+        s = 1 + u * u + v * v
+        x = (2 * u / s, 2 * v / s, (1 - u * u - v * v) / s)
+        if sum((x[j] - Fr(c[j])) ** 2 for j in range(3)) <= Fr(rho) ** 2:
+            out.append(x)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_compiled_centre_weights_and_chord_range_hold_the_exact_values(seed, numpy_only):
+    """The compiled centre pass (scores, softmax weights, centres) and chord range against
+    exact values: <A_k, c> in rationals inside P; the exact softmax weights (mpmath, 80
+    digits) inside pi; <x - c, A_k - w> inside [e_lo, e_hi] for rational points x of the
+    sphere within rho of c (zero slack). Keys of norm 1 to 1e4, biases, padding (mult 0)
+    and context multiplicities; the numpy code agrees to rounding."""
+    import mpmath
+    from fractions import Fraction as Fr
+    rng = np.random.default_rng(seed)
+    B, K, d, o = 3, 60, 3, 2
+    c = rng.standard_normal((B, d))
+    c /= np.linalg.norm(c, axis=1)[:, None]
+    c *= 1 + rng.uniform(-1e-16, 1e-16, (B, 1))           # float centres, not exactly unit
+    rho = np.array([1e-3, 2e-2, 0.3])
+    lam = [1.0, 30.0, 300.0, 1e4][seed]
+    A = rng.standard_normal((B, K, d)) * lam
+    b = rng.standard_normal((B, K)) * [0.0, 1.0][seed % 2]
+    V = rng.standard_normal((B, K, o))
+    mult = np.where(rng.random((B, K)) < 0.1, 0.0, 1.0)
+    unit = seed != 3
+    if not unit:
+        mult = mult * rng.integers(1, 1000, (B, K))
+    ksq = cb.iv.sum_enclosure(*cb.iv.square(cb.iv.point(A)), axis=-1)
+
+    class M:
+        unit_mult = unit
+    pi, P, anorm, w, beta = cb._centre_softmax_compiled(M, c, A, b, V, mult, ksq)
+    mpmath.mp.dps = 80
+    for bb in range(B):
+        exact_s = [Fr(b[bb, k]) + sum(Fr(A[bb, k, j]) * Fr(c[bb, j]) for j in range(d)) for k in range(K)]
+        s = [mpmath.mpf(x.numerator) / x.denominator for x in exact_s]
+        for k in range(K):
+            exact = sum(Fr(A[bb, k, j]) * Fr(c[bb, j]) for j in range(d))
+            assert Fr(P[0][bb, k]) <= exact <= Fr(P[1][bb, k])
+        top = max(s)
+        e = [mult[bb, k] * mpmath.exp(s[k] - top) for k in range(K)]
+        Z = sum(e)
+        for k in range(K):
+            assert mpmath.mpf(pi[0][bb, k]) <= e[k] / Z <= mpmath.mpf(pi[1][bb, k]), (bb, k)
+    assert np.all(anorm >= np.sqrt(ksq[1]))
+    c2, q_lo, q_hi, _, _ = cb._geometry(c, rho)
+    e_lo, e_hi, D = cb._chord_range(P, w, c, c2, A, ksq, q_lo, q_hi, rho, anorm)
+    assert same(D, np.maximum(-e_lo, e_hi))
+    for bb in range(B):
+        for x in _sphere_points_near(c[bb], rho[bb], rng, 8):
+            for k in range(K):
+                exact = sum((x[j] - Fr(c[bb, j])) * (Fr(A[bb, k, j]) - Fr(w[bb, j])) for j in range(d))
+                assert Fr(e_lo[bb, k]) <= exact <= Fr(e_hi[bb, k]), (bb, k)
+    with numpy_only():
+        P0 = cb._dot3(c, A, anorm)
+        r0 = cb._chord_range(P0, w, c, c2, A, ksq, q_lo, q_hi, rho, anorm)
+    tol = lambda a, r: np.all(np.abs(a - r) <= 1e-9 * np.abs(r) + 1e-12 * lam)
+    assert tol(P[0], P0[0]) and tol(P[1], P0[1])
+    # the chord range's squared form turns a last-bit difference of <A_k, c> (the dot
+    # product's order) into up to about sqrt(u) |G_k| rho
+    near = lambda a, r: np.all(np.abs(a - r) <= 1e-7 * lam * rho[:, None] + 1e-9 * np.abs(r))
+    assert all(near(a, r) for a, r in zip((e_lo, e_hi, D), r0))
+
+
+def test_compiled_loops_stay_in_bounds(tmp_path):
+    """Every loop compiled afresh with numba's bounds checking on (an index out of bounds
+    raises instead of writing past an array): the warm-up and whole bound passes, with
+    padding, context tokens and pruned keys, run and give the same bounds."""
+    script = textwrap.dedent("""
+        import numpy as np
+        from certify.kernel import compiled as cm
+        from certify.kernel import cellbound as cb
+        from certify.formats.problem import make_problem
+        from certify.kernel.sphere import root_cells, split_cells
+        assert cm.enabled()
+        rng = np.random.default_rng(1)
+        k = rng.standard_normal((3000, 3)); k /= np.linalg.norm(k, axis=1)[:, None]
+        f, l, c = root_cells(2)
+        for _ in range(5):
+            f, l, c = split_cells(2, f, l, c)
+        for kw in ({}, {"context_tokens": 7}):
+            p = make_problem(2, "softmax", 200 * k, np.stack([k[:, 0], k[:, 1] * k[:, 2]], 1),
+                             ["x0", "x1*x2"], 0.05, **kw)
+            m = cb.prepare(p, third=True)
+            U, est, _, _ = cb.bound_cells(m, 2, f[::7], l[::7], c[::7])
+            assert np.isfinite(U).mean() > 0.5, U
+        print("ok")
+    """)
+    env = dict(os.environ, NUMBA_BOUNDSCHECK="1", NUMBA_CACHE_DIR=str(tmp_path), PYTHONPATH=os.getcwd())
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0 and "ok" in r.stdout, r.stderr[-3000:]
+
+
 # ------------------------------------------------------------------ turning it off
 
 def test_constants_written_out_are_elementarys():
