@@ -494,51 +494,68 @@ def _frexp_exponent(w, word, bits):
 
 @_jit
 def _key_scores(table, idx, g, r, c2hi, q_lo, q_hi, k_t, k_a, k_0, k_9, r_up, s_lo, s_hi):
+    """cellbound._key_scores_numpy's operations, key by key (the same floats; padding gives
+    NaN). Row by row: the keys' table entries gathered first, then the arithmetic on rows
+    (which vectorises: the per-cap numbers are locals)."""
     G, K = idx.shape
     d = g.shape[1]
+    t = np.empty(K)
+    bb = np.empty(K)
+    aa = np.empty(K)
+    sq = np.empty(K)
+    pad = np.empty(K, dtype=np.bool_)
     for i in range(G):
         for j in range(K):
             kk = idx[i, j]
+            pad[j] = kk < 0
             if kk < 0:
-                s_lo[i, j] = np.nan
-                s_hi[i, j] = np.nan
-                continue
-            t = table[kk, 0] * g[i, 0]
+                kk = 0
+            v = table[kk, 0] * g[i, 0]
             for e in range(1, d):
-                t = t + table[kk, e] * g[i, e]
-            b = table[kk, d]
-            a = table[kk, d + 1]
-            sq = table[kk, d + 2]
-            v = t * t
-            v = v / c2hi[i]
-            sq = sq - v
-            v = v * 0.0
-            R = _nmax(sq, v)
-            R = np.sqrt(R)
-            R = R * r[i]
-            R = R * r_up
-            err = abs(b)
-            err = err + R
-            err = err * k_9
-            P = abs(t)
-            P = P * k_t[i]
-            err = err + P
-            a = a * k_a[i]
-            err = err + a
-            err = err + k_0[i]
-            b = b + t
-            v = t * q_hi[i]
-            w = t * q_lo[i]
-            hi = _nmax(v, w)
-            hi = hi + b
-            hi = hi + R
-            hi = hi + err
-            lo = _nmin(v, w)
-            lo = lo + b
-            lo = lo - R
-            lo = lo - err
-            s_lo[i, j] = lo
-            s_hi[i, j] = hi
+                v = v + table[kk, e] * g[i, e]
+            t[j] = v
+            bb[j] = table[kk, d]
+            aa[j] = table[kk, d + 1]
+            sq[j] = table[kk, d + 2]
+        _score_row(t, bb, aa, sq, pad, c2hi[i], r[i], q_lo[i], q_hi[i], k_t[i], k_a[i], k_0[i], k_9, r_up,
+                   s_lo[i], s_hi[i])
+
+
+@_jit
+def _score_row(t_, b_, a_, sq_, pad, c2hi, r, q_lo, q_hi, k_t, k_a, k_0, k_9, r_up, s_lo, s_hi):
+    for j in range(t_.size):
+        t = t_[j]
+        b = b_[j]
+        v = t * t
+        v = v / c2hi
+        sq = sq_[j] - v
+        v = v * 0.0
+        R = _nmax(sq, v)
+        R = np.sqrt(R)
+        R = R * r
+        R = R * r_up
+        err = abs(b)
+        err = err + R
+        err = err * k_9
+        P = abs(t)
+        P = P * k_t
+        err = err + P
+        a = a_[j] * k_a
+        err = err + a
+        err = err + k_0
+        b = b + t
+        v = t * q_hi
+        w = t * q_lo
+        hi = _nmax(v, w)
+        hi = hi + b
+        hi = hi + R
+        hi = hi + err
+        lo = _nmin(v, w)
+        lo = lo + b
+        lo = lo - R
+        lo = lo - err
+        s_lo[j] = np.nan if pad[j] else lo
+        s_hi[j] = np.nan if pad[j] else hi
 
 
 @_jit
