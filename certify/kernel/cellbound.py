@@ -558,16 +558,11 @@ def bound_caps(model: CellModel, c: np.ndarray, rho: np.ndarray, method: str | N
             idx = np.broadcast_to(np.arange(N), (blk.stop - blk.start, N))
             mult = np.broadcast_to(model.mult, idx.shape)
             rem = np.zeros((idx.shape[0], model.out_dim))
+            A, b, V = model.keys[idx], model.biases[idx], model.values[idx]
+            ksq = (model.key_sq[0][idx], model.key_sq[1][idx])
         else:
-            raw = keys_idx[blk]
-            # pad with a kept key of the same row (weight 0): per-key factors such as
-            # e^{rho |A_k - c|} then stay those of a near key, never 0 * inf from a far one
-            first = raw[:, :1]
-            idx = np.where(raw >= 0, raw, np.where(first >= 0, first, 0))
-            mult = np.where(raw >= 0, model.mult[idx], 0.0)
+            A, b, V, mult, ksq = _gather(model, keys_idx[blk])
             rem = remainder[blk]
-        A, b, V = model.keys[idx], model.biases[idx], model.values[idx]
-        ksq = (model.key_sq[0][idx], model.key_sq[1][idx])
         fn = _taylor3_block if method == "taylor3" else _lipschitz_block
         with np.errstate(all="ignore"):
             u, e = fn(model, c[blk], rho[blk], A, b, V, mult, ksq)
@@ -575,6 +570,26 @@ def bound_caps(model: CellModel, c: np.ndarray, rho: np.ndarray, method: str | N
         U[blk] = np.where(np.isfinite(u), u, np.inf)
         est[blk] = e
     return U, est
+
+
+def _gather(model, raw):
+    """The keys, biases, values, multiplicities and squared-norm enclosures of the kept keys
+    ``raw`` (rows of indices, -1 padding). Padding takes a kept key of the same row with
+    multiplicity 0: per-key factors such as e^{rho |A_k - c|} then stay those of a near key,
+    never 0 * inf from a far one."""
+    if compiled.enabled() and model.keys.dtype == np.float64 and model.values.dtype == np.float64:
+        raw = np.ascontiguousarray(raw, dtype=np.int64)
+        G, K = raw.shape
+        A, V = np.empty((G, K, model.dim)), np.empty((G, K, model.out_dim))
+        b, mult, k_lo, k_hi = (np.empty((G, K)) for _ in range(4))
+        # the same copies as below, compiled
+        compiled.gather_keys(raw, model.keys, model.biases, model.values, model.key_sq[0], model.key_sq[1],
+                             model.mult, A, b, V, k_lo, k_hi, mult)
+        return A, b, V, mult, (k_lo, k_hi)
+    first = raw[:, :1]
+    idx = np.where(raw >= 0, raw, np.where(first >= 0, first, 0))
+    mult = np.where(raw >= 0, model.mult[idx], 0.0)
+    return model.keys[idx], model.biases[idx], model.values[idx], mult, (model.key_sq[0][idx], model.key_sq[1][idx])
 
 
 def _centre_weights(model, c, A, b, mult, anorm=None):

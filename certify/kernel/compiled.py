@@ -134,6 +134,7 @@ def _warm_up():
                     *(f2.copy() for _ in range(5)), f2.copy(), f2.copy())
     _chord_range(f3, f2, f2, f2, f2, f2, f1, True, f1, f1, f1, np.ones(2), f1, f1, f1, 0.0, 0.0,
                  f2.copy(), f2.copy(), f2.copy())
+    _gather_keys(i2 - 1, f2, f1, f2, f1, f1, f1, f3.copy(), f2.copy(), f3.copy(), f2.copy(), f2.copy(), f2.copy())
 
 
 #: The loops below, by name: plain Python until :func:`_build` compiles them (numba is
@@ -839,6 +840,31 @@ def _chord_row(P_lo, P_hi, g1, cw_lo, cw_hi, c2_hi, Q_lo, Q_hi, rho, e_lo, e_hi,
         e_hi[k] = hi
         D[k] = _nmax(-lo, hi)
 
+@_jit
+def _gather_keys(raw, keys, biases, values, sq_lo, sq_hi, mult, A, b, V, k_lo, k_hi, m):
+    """cellbound.bound_caps' gathers (copies): per entry of ``raw`` (rows of key indices, -1
+    padding) the key's row, bias, values, squared-norm enclosure and multiplicity; padding
+    takes the row's first key (or key 0 where that is padding too) with multiplicity 0."""
+    G, K = raw.shape
+    d = keys.shape[1]
+    o = values.shape[1]
+    for i in range(G):
+        first = raw[i, 0] if raw[i, 0] >= 0 else 0
+        for j in range(K):
+            kk = raw[i, j]
+            if kk >= 0:
+                m[i, j] = mult[kk]
+            else:
+                kk = first
+                m[i, j] = 0.0
+            for e in range(d):
+                A[i, j, e] = keys[kk, e]
+            for e in range(o):
+                V[i, j, e] = values[kk, e]
+            b[i, j] = biases[kk]
+            k_lo[i, j] = sq_lo[kk]
+            k_hi[i, j] = sq_hi[kk]
+
 key_scores = _entry("key_scores")
 floor_sums = _entry("floor_sums")
 refine_drops = _entry("refine_drops")
@@ -847,3 +873,4 @@ chord_node_sums = _entry("chord_node_sums")
 third_sums = _entry("third_sums")
 centre_softmax = _entry("centre_softmax")
 chord_range = _entry("chord_range")
+gather_keys = _entry("gather_keys")

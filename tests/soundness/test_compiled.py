@@ -414,6 +414,23 @@ def test_compiled_centre_weights_and_chord_range_hold_the_exact_values(seed, num
     assert all(near(a, r) for a, r in zip((e_lo, e_hi, D), r0))
 
 
+def test_compiled_gathers_are_the_numpy_gathers(numpy_only):
+    """The kept keys' rows, biases, values, multiplicities and squared norms: the same
+    copies, padding included (a row's first key with multiplicity 0; key 0 where the whole
+    row is padding), with context-token multiplicities."""
+    model = cb.prepare(head(3000, bias=0.5, context=5), third=True)
+    rng = np.random.default_rng(4)
+    raw = rng.integers(-1, model.keys.shape[0], (7, 50))
+    raw[2] = -1
+    raw[3, 0] = -1
+    raw[4, -20:] = -1
+    got = cb._gather(model, raw)
+    with numpy_only():
+        ref = cb._gather(model, raw)
+    for a, r in zip(got[:4] + got[4], ref[:4] + ref[4]):
+        assert a.shape == r.shape and same(a, r)
+
+
 def test_compiled_loops_stay_in_bounds(tmp_path):
     """Every loop compiled afresh with numba's bounds checking on (an index out of bounds
     raises instead of writing past an array): the warm-up and whole bound passes, with
