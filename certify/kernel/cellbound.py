@@ -577,7 +577,9 @@ def _gather(model, raw):
     ``raw`` (rows of indices, -1 padding). Padding takes a kept key of the same row with
     multiplicity 0: per-key factors such as e^{rho |A_k - c|} then stay those of a near key,
     never 0 * inf from a far one."""
-    if compiled.enabled() and model.keys.dtype == np.float64 and model.values.dtype == np.float64:
+    if (compiled.enabled() and model.keys.dtype == np.float64 and model.values.dtype == np.float64
+            and raw.shape[1] > 0 and int(raw.max(initial=-1)) < model.keys.shape[0]):
+        # (the compiled loop does not check its indices: numpy raises on a bad one)
         raw = np.ascontiguousarray(raw, dtype=np.int64)
         G, K = raw.shape
         A, V = np.empty((G, K, model.dim)), np.empty((G, K, model.out_dim))
@@ -645,12 +647,17 @@ def _raw_moments(pi, A, w, V, beta):
     floats; w, beta float vectors per cell; pi an enclosure of non-negative weights).
 
     A-priori error bound instead of interval work: with pm, pr the midpoint and radius of
-    pi and f~ the float features (each within gamma_6 |f~| of the exact f: at most two
-    roundings of the inputs and two of the products; plus 2^-1072 for underflow),
-    |sum pi f - fl(sum pm f~)| <= (1 + 2 g) sum pr |f~| + 2 g sum pm |f~| + K 2^-1060
-    with g = gamma_(K+8) (any summation order; the absolute sums are float sums, so
-    they are inflated by 1 + 2 g as well). Also returns the float pair features X_j X_l
-    and their magnitudes (P x K per cell) for :func:`_feature_sums`."""
+    pi and f~ the float features (each within gamma_6 |f~| + eta_k of the exact f: at most
+    two roundings of the inputs and two of the products; eta_k for underflow: a product
+    that underflows is off by at most 2^-1075, and Y_i fl(X_j X_l) carries that error times
+    |Y_i|, so eta_k <= 2^-1074 (1 + |Y_k|), Y_k the largest exact |Y_ik|),
+    |sum pi f - fl(sum pm f~)| <= (1 + 2 g) sum pr |f~| + 2 g sum pm |f~| + T
+    with g = gamma_(K+8) (any summation order; the absolute sums are float sums, so they
+    are inflated by 1 + 2 g as well) and T = (K + 1) 2^-1060 (1 + m_w (1 + m_Y)) >= sum_k
+    pi_k eta_k plus the K products' own underflow (2^-1075 each), with m_w >= the largest
+    pm + pr and m_Y the largest float |Y~| (>= |Y| / (1 + u): the factor 2^14 between
+    2^-1060 and 2^-1074 covers that and the roundings of T). Also returns the float pair
+    features X_j X_l and their magnitudes (P x K per cell) for :func:`_feature_sums`."""
     Bc, K, d = A.shape
     o = V.shape[2]
     J, L = np.triu_indices(d)
@@ -659,7 +666,7 @@ def _raw_moments(pi, A, w, V, beta):
     pm = (pi[0] + pi[1]) / 2
     pr = iv.up(np.maximum(pi[1] - pm, pm - pi[0]))
     if compiled.enabled() and A.dtype == np.float64 and V.dtype == np.float64:
-        # the same features and sums, one pass per cell (sums in key order)
+        # the same features and sums, compiled (sums in compiled._sum4's order)
         Yf, XXs, XXa = np.empty((Bc, K, o)), np.empty((Bc, P, K)), np.empty((Bc, P, K))
         mid, am, ar = np.empty((Bc, nf)), np.empty((Bc, nf)), np.empty((Bc, nf))
         compiled.moment_sums(np.ascontiguousarray(A), np.ascontiguousarray(V), np.ascontiguousarray(w),
@@ -687,27 +694,38 @@ def _raw_moments(pi, A, w, V, beta):
         am, ar = sums[:, :, 0], sums[:, :, 1]
         XXa = F[:, d:d + P]
     g = iv.gamma(K + 8)
-    err = iv.up(iv.up(iv.up(ar * (1 + 2 * g)) + iv.up(am * (2 * g))) + (K + 1) * math.ldexp(1.0, -1060))
+    m_w = np.max(iv.up(pm + pr), axis=1)                      # NaN if any is NaN
+    m_Y = np.max(np.abs(Yf).reshape(Bc, -1), axis=1)
+    tiny = _underflow_term(K, iv.up(m_w * iv.up(1.0 + m_Y)))
+    err = iv.up(iv.up(iv.up(ar * (1 + 2 * g)) + iv.up(am * (2 * g))) + tiny[:, None])
     lo, hi = iv.down(mid - err), iv.up(mid + err)
     cut = np.cumsum([0, d, P, o, o * d, o * P])
     part = lambda k, shape: (lo[:, cut[k]:cut[k + 1]].reshape((Bc,) + shape), hi[:, cut[k]:cut[k + 1]].reshape((Bc,) + shape))
     return part(0, (d,)), part(1, (P,)), part(2, (o,)), part(3, (o, d)), part(4, (o, P)), Yf, (XXs, XXa)
 
 
+def _underflow_term(K, m):
+    """(K + 1) 2^-1060 (1 + m), rounded up: the underflow allowance of K weighted features
+    (m bounds the weights times the features' factor, see :func:`_raw_moments`)."""
+    return iv.up(iv.up(1.0 + m) * ((K + 1) * math.ldexp(1.0, -1060)))
+
+
 def _feature_sums(feat, wts):
-    """Enclosure (B x r x n) of sum_k wts_rk f_k for the exact features of :func:`_raw_moments`
-    (``feat`` = (float features, their magnitudes), B x n x K) and float weights wts >= 0
-    (B x r x K): the error bound there with a zero radius."""
+    """Enclosure (B x r x n) of sum_k wts_rk f_k for the exact pair features X_j X_l of
+    :func:`_raw_moments` (``feat`` = (float features, their magnitudes), B x n x K) and float
+    weights wts >= 0 (B x r x K): the error bound there with a zero radius (no Y factor)."""
     f, fabs = feat
     wt = wts.transpose(0, 2, 1)
-    return _feature_enclosure(np.matmul(f, wt).transpose(0, 2, 1), np.matmul(fabs, wt).transpose(0, 2, 1), f.shape[2])
+    return _feature_enclosure(np.matmul(f, wt).transpose(0, 2, 1), np.matmul(fabs, wt).transpose(0, 2, 1),
+                              f.shape[2], np.max(wts, axis=2))
 
 
-def _feature_enclosure(mid, absum, K):
+def _feature_enclosure(mid, absum, K, wmax):
     """:func:`_feature_sums`' enclosure from the float sums of wts f (mid) and of wts |f|
-    (absum) over K keys, in any order."""
+    (absum) over K keys, in any order, and the largest weight per row (wmax, B x r: the
+    underflow term grows with the weights, which may exceed 1)."""
     g = iv.gamma(K + 8)
-    err = iv.up(iv.up(absum * (2 * g)) + (K + 1) * math.ldexp(1.0, -1060))
+    err = iv.up(iv.up(absum * (2 * g)) + _underflow_term(K, wmax)[:, :, None])
     return iv.down(mid - err), iv.up(mid + err)
 
 
@@ -843,8 +861,8 @@ def _usum_factor(K):
 
 def _chord_nodes_compiled(pi_c, E, jensen, D, D2, pairs, form_of):
     """:func:`_chord_nodes` with its per-key work compiled (:func:`compiled.chord_node_sums`:
-    the same float operations per key, the sums in key order, which usum's and the feature
-    sums' bounds allow); ``form_of`` takes the pair features' sums enclosure."""
+    the same float operations per key, the sums in its own fixed order, which usum's and the
+    feature sums' bounds allow); ``form_of`` takes the pair features' sums enclosure."""
     n = THIRD_NODES
     B, K = E.shape
     XX, XXa = (np.ascontiguousarray(a) for a in pairs)
@@ -857,7 +875,7 @@ def _chord_nodes_compiled(pi_c, E, jensen, D, D2, pairs, form_of):
                              ph, S10, S20, Mm, Ma)
     g1 = _usum_factor(K)
     S10 = iv.up_nonneg(S10 * g1)
-    S20 = np.minimum(iv.up_nonneg(S20 * g1), form_of(_feature_enclosure(Mm, Ma, K)))
+    S20 = np.minimum(iv.up_nonneg(S20 * g1), form_of(_feature_enclosure(Mm, Ma, K, np.max(ph, axis=2))))
     return ph, S20, _moving_mean(jensen, S10, S20)
 
 
@@ -911,18 +929,18 @@ def _third_tail(S20, dl, S01, S11, S02, s, q, l):
 
 def _third_softmax_compiled(ph, S20, delta, D, D2, Y, pairs, form_of):
     """:func:`_third_softmax` with its per-key work compiled (:func:`compiled.third_sums`:
-    the same float operations per key, the sums in key order)."""
+    the same float operations per key, the sums in its own fixed order)."""
     B, n, K = ph.shape
     XX, XXa = (np.ascontiguousarray(a) for a in pairs)
     P = XX.shape[1]
-    S01, S11, S02, s, qt, lt = (np.empty((B, n)) for _ in range(6))
+    S01, S11, S02, s, qt, lt, wtop = (np.empty((B, n)) for _ in range(7))
     Mm, Ma = np.empty((B, n, P)), np.empty((B, n, P))
     g1 = _usum_factor(K)
     compiled.third_sums(ph, np.ascontiguousarray(D), np.ascontiguousarray(D2), np.ascontiguousarray(Y),
-                        np.ascontiguousarray(delta), XX, XXa, g1, S01, S11, S02, s, qt, lt, Mm, Ma)
+                        np.ascontiguousarray(delta), XX, XXa, g1, S01, S11, S02, s, qt, lt, wtop, Mm, Ma)
     up = lambda x: iv.up_nonneg(x * g1)
     S11, S02, s = up(S11), up(S02), up(s)
-    q = np.minimum(up(qt), form_of(_feature_enclosure(Mm, Ma, K)))
+    q = np.minimum(up(qt), form_of(_feature_enclosure(Mm, Ma, K, wtop)))
     l = np.minimum(up(lt), iv.up_nonneg(np.sqrt(iv.up_nonneg(q * s))))
     return _third_tail(S20, delta, S01, S11, S02, s, q, l)
 
@@ -1296,7 +1314,7 @@ def _key_scores(model: CellModel, g, r, keys_idx):
     addition's rounding is within the 9u as well. Every coefficient is rounded up and raised by 1% to
     cover the float evaluation of err itself (non-negative terms, a few roundings each)."""
     coef = _score_coefficients(g, r)
-    if compiled.enabled():
+    if compiled.enabled() and int(np.max(keys_idx, initial=-1)) < model.keys.shape[0]:
         s_lo = np.empty(keys_idx.shape)
         s_hi = np.empty(keys_idx.shape)
         compiled.key_scores(model.score_table, np.ascontiguousarray(keys_idx, dtype=np.int64),

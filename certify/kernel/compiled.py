@@ -25,8 +25,9 @@ Two kinds of loops, each standing for numpy code of :mod:`certify.kernel.cellbou
   on every host). ``centre_softmax`` (:func:`cellbound._centre_weights` on the softmax path,
   the weights' sum, pi and the float centres) and ``chord_range``
   (:func:`cellbound._chord_range`) take the same float operations per key, except that the
-  dot products <A_k, c> and <A_k, w> are summed in coordinate order (numpy: the BLAS's) and
-  the weights' sum in key order (numpy: pairwise). The bounds there (usum's 1 + 2 gamma,
+  dot products <A_k, c> and <A_k, w> are summed in coordinate order (numpy: the BLAS's), and
+  the weights' sum and the float centres w, beta in key order (numpy: pairwise, einsum; any
+  float centre is sound). The bounds there (usum's 1 + 2 gamma,
   the feature sums' and _dot3's a-priori terms, sum_enclosure's gamma) hold for any order
   of summation, so for these; the caller applies them to the raw sums.
 
@@ -36,8 +37,9 @@ What this rests on, beyond the module contract of :mod:`certify.kernel.elementar
    rounded IEEE operation in the order written: ``fastmath`` is off (no reassociation, no
    contraction of a product and a sum into one FMA, no flush-to-zero). The tests read the
    generated machine code of every loop here and fail on any fused multiply-add.
-2. Sums are loops in index order (np.bincount's order, the reference's, where the numbers
-   must be the same).
+2. Where the numbers must be the reference's, sums are loops in index order (np.bincount's
+   order); elsewhere in an order fixed by the code (:func:`_sum4`, or key order), never one
+   the compiler or the host chooses.
 3. ``np.maximum``/``np.minimum`` are written out with numpy's NaN rule (a NaN operand gives
    NaN); exp is the kernel's, step by step (constants imported from
    :mod:`certify.kernel.elementary`), never the library's; its power of two is applied by
@@ -129,7 +131,7 @@ def _warm_up():
                  np.zeros((2, 19)), np.zeros((2, 19)), np.zeros((2, 19)), np.zeros((2, 3, 1)), np.zeros((2, 6, 3)),
                  np.zeros((2, 6, 3)))
     _chord_node_sums(f2, f2, f2, f2, f3, f3, 3, EXP_TABLE, POW2, f3.copy(), f2.copy(), f2.copy(), f3.copy(), f3.copy())
-    _third_sums(f3, f2, f2, f2, f2, f3, f3, 1.0, *(f2.copy() for _ in range(6)), f3.copy(), f3.copy())
+    _third_sums(f3, f2, f2, f2, f2, f3, f3, 1.0, *(f2.copy() for _ in range(7)), f3.copy(), f3.copy())
     _centre_softmax(f3, f3, f2, np.ones((2, 3)), f2, f2, f1, 0.0, 0.0, True, 0.0, EXP_TABLE, POW2,
                     *(f2.copy() for _ in range(5)), f2.copy(), f2.copy())
     _chord_range(f3, f2, f2, f2, f2, f2, f1, True, f1, f1, f1, np.ones(2), f1, f1, f1, 0.0, 0.0,
@@ -435,11 +437,12 @@ def _chord_node_sums(pi_c, E, D, D2, XX, XXa, n, table, pow2, ph, S10, S20, Mm, 
 
 
 @_jit
-def _third_sums(ph, D, D2, Y, delta, XX, XXa, g1, S01, S11, S02, s, qt, lt, Mm, Ma):
+def _third_sums(ph, D, D2, Y, delta, XX, XXa, g1, S01, S11, S02, s, qt, lt, wtop, Mm, Ma):
     """cellbound._third_softmax's per-key work for one output: per sub-interval, the float
     sums (in :func:`_sum4`'s order) of py = up(ph Y), up(py D), up(py Y); S01 = up(sum py * g1)
     (usum, g1 = 1 + 2 gamma); then w = up(up(ph up(Y + S01)) up(D + delta)) and the sums of
-    w, up(w D^2), up(w D) and of XX w, XXa w. S11, S02, s, qt, lt, Mm, Ma are raw sums."""
+    w, up(w D^2), up(w D) and of XX w, XXa w. S11, S02, s, qt, lt, Mm, Ma are raw sums; wtop
+    the largest w (NaN if any is NaN)."""
     B, n, K = ph.shape
     P = XX.shape[1]
     py = np.empty(K)
@@ -463,11 +466,15 @@ def _third_sums(ph, D, D2, Y, delta, XX, XXa, g1, S01, S11, S02, s, qt, lt, Mm, 
             s01 = _raised(a01 * g1)
             S01[b, i] = s01
             dl = delta[b, i]
+            top = -np.inf
             for k in range(K):
                 x = _raised(Yb[k] + s01)
                 x = _raised(p[k] * x)
                 x = x * _raised(Db[k] + dl)
                 w[k] = _raised(x)
+            for k in range(K):
+                top = _nmax(top, w[k])
+            wtop[b, i] = top
             s[b, i] = _sum4(w)
             for k in range(K):
                 t[k] = _raised(w[k] * D2b[k])

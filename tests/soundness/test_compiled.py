@@ -306,11 +306,56 @@ def test_compiled_raw_moments_contain_the_exact_sums(seed, numpy_only):
                 assert Fr(glo[b, n]) <= e <= Fr(ghi[b, n]), (b, n, glo[b, n], float(e), ghi[b, n])
 
 
+@pytest.mark.parametrize("path", ["compiled", "numpy"])
+def test_moments_and_feature_sums_hold_when_products_underflow(path, numpy_only):
+    """Keys within 2^-540 of the float centre: X_j X_l underflows (fl = a multiple of
+    2^-1074, or 0), and Y_i fl(X_j X_l) carries that error times |Y| = 1e200; the pair
+    features' sums carry it times weights up to e^42. Both paths' enclosures hold the exact
+    sums (the underflow term grows with the weights and |Y|)."""
+    from fractions import Fraction as Fr
+    import contextlib
+    rng = np.random.default_rng(0)
+    ctx = numpy_only() if path == "numpy" else contextlib.nullcontext()
+    B, K, d, o = 1, 4, 2, 1
+    A = np.ldexp(1 + rng.uniform(0, 1, (B, K, d)), -540)
+    w, beta = np.zeros((B, d)), np.zeros((B, o))
+    V = np.full((B, K, o), 1e200)
+    V[0, ::2, 0] = 2e200
+    pi = (np.full((B, K), 0.25), np.full((B, K), 0.25))
+    with ctx:
+        EX, EXX, EY, EYX, EYXX, Yf, XXf = cb._raw_moments(pi, A, w, V, beta)
+    J, L = np.triu_indices(d)
+    for q in range(J.size):
+        exact = sum(Fr(0.25) * Fr(V[0, k, 0]) * Fr(A[0, k, J[q]]) * Fr(A[0, k, L[q]]) for k in range(K))
+        assert Fr(EYXX[0][0, 0, q]) <= exact <= Fr(EYXX[1][0, 0, q]), q
+        exact = sum(Fr(0.25) * Fr(A[0, k, J[q]]) * Fr(A[0, k, L[q]]) for k in range(K))
+        assert Fr(EXX[0][0, q]) <= exact <= Fr(EXX[1][0, q]), q
+    K = 8
+    x0, x1 = (np.ldexp(1 + rng.uniform(0, 1, K), -540) for _ in range(2))
+    XX = (x0 * x1)[None, None, :]
+    pairs = (XX, np.abs(XX))
+    got = {}
+    form_of = lambda Mp: (got.setdefault("Mp", Mp), np.zeros(Mp[0].shape[:2]))[1]
+    E = np.full((1, K), 56.0)
+    zero = np.zeros((1, K))
+    with ctx:
+        if path == "numpy":
+            ph, _, _ = cb._chord_nodes(np.ones((1, K)), E, np.zeros(1), zero, zero,
+                                       lambda wts: form_of(cb._feature_sums(pairs, wts)))
+        else:
+            ph, _, _ = cb._chord_nodes_compiled(np.ones((1, K)), E, np.zeros(1), zero, zero, pairs, form_of)
+    lo, hi = got["Mp"]
+    assert ph.max() > 1e18
+    for i in range(ph.shape[1]):
+        exact = sum(Fr(ph[0, i, k]) * Fr(x0[k]) * Fr(x1[k]) for k in range(K))
+        assert Fr(lo[0, i, 0]) <= exact <= Fr(hi[0, i, 0]), i
+
+
 # ------------------------------------------------------- chord sub-intervals, remainder
 
 def test_compiled_chord_nodes_and_remainder_agree_with_numpy(numpy_only):
     """The sub-intervals' weight caps are the same floats (the same operations per key); the
-    sums, the moving-mean bounds and the remainder R3 agree to rounding (sums in key order)."""
+    sums, the moving-mean bounds and the remainder R3 agree to rounding (sums in another order)."""
     rng = np.random.default_rng(11)
     B, K, P = 5, 300, 6
     pi_c = rng.uniform(0, 1e-2, (B, K)) * np.where(rng.random((B, K)) < 0.3, 1e-9, 1.0)
@@ -429,6 +474,15 @@ def test_compiled_gathers_are_the_numpy_gathers(numpy_only):
         ref = cb._gather(model, raw)
     for a, r in zip(got[:4] + got[4], ref[:4] + ref[4]):
         assert a.shape == r.shape and same(a, r)
+    # no keys, or an index past the last key: numpy's answers (empty arrays; IndexError),
+    # never a read out of bounds
+    assert all(a.shape[:2] == (7, 0) for a in cb._gather(model, raw[:, :0])[:4])
+    bad = raw.copy()
+    bad[1, 3] = model.keys.shape[0]
+    with pytest.raises(IndexError):
+        cb._gather(model, bad)
+    with pytest.raises(IndexError):
+        cb._key_scores(model, np.array([[0.0, 0.0, 1.0]]), np.array([0.1]), bad[1:2])
 
 
 def test_compiled_loops_stay_in_bounds(tmp_path):

@@ -314,5 +314,6 @@ def test_the_readme_states_the_size_of_the_trusted_base():
     # and the third-order remainder's products evaluated in place (more lines, the same bits),
     # then with kernel/compiled.py (the per-key loops compiled, beside the numpy code they
     # stand for, which stays as the reference and the fallback), then with the compiled centre
-    # weights and chord range and the loops rewritten row by row (rows that vectorise)
-    assert head["code"] < 4100
+    # weights and chord range and the loops rewritten row by row (rows that vectorise), then
+    # with the underflow term that grows with the weights and values
+    assert head["code"] < 4200
