@@ -322,6 +322,23 @@ def _dot4(x, y):
 
 
 @_jit
+def _raised_sum(x, y, t):
+    """The float sum (:func:`_sum4`'s order) of the products x_k y_k each rounded up
+    (_raised); t is scratch."""
+    for k in range(x.size):
+        t[k] = _raised(x[k] * y[k])
+    return _sum4(t)
+
+
+@_jit
+def _pair_sums(XX, XXa, p, Mm, Ma):
+    """Mm_q, Ma_q = the float sums (:func:`_sum4`'s order) of XX_qk p_k and XXa_qk p_k."""
+    for q in range(XX.shape[0]):
+        Mm[q] = _dot4(XX[q], p)
+        Ma[q] = _dot4(XXa[q], p)
+
+
+@_jit
 def _feature_sums3(f, fa, pm, pr):
     """(sum pm_k f_k, sum pm_k |f_k|, sum pr_k |f_k|) in :func:`_sum4`'s order; fa receives |f|."""
     for k in range(f.size):
@@ -401,7 +418,6 @@ def _chord_node_sums(pi_c, E, D, D2, XX, XXa, n, table, pow2, ph, S10, S20, Mm, 
     features XX and their magnitudes XXa times ph (S10, S20, Mm, Ma: raw sums, bounded by
     the caller)."""
     B, K = E.shape
-    P = XX.shape[1]
     nf = float(n)
     st = np.empty(K)
     g = np.empty(K)
@@ -425,15 +441,9 @@ def _chord_node_sums(pi_c, E, D, D2, XX, XXa, n, table, pow2, ph, S10, S20, Mm, 
                     g[k] = _raised(g[k] * st[k])
             for k in range(K):
                 p[k] = _raised(pc[k] * g[k])
-            for k in range(K):
-                t[k] = _raised(p[k] * Db[k])
-            S10[b, i] = _sum4(t)
-            for k in range(K):
-                t[k] = _raised(p[k] * D2b[k])
-            S20[b, i] = _sum4(t)
-            for q in range(P):
-                Mm[b, i, q] = _dot4(XX[b, q], p)
-                Ma[b, i, q] = _dot4(XXa[b, q], p)
+            S10[b, i] = _raised_sum(p, Db, t)
+            S20[b, i] = _raised_sum(p, D2b, t)
+            _pair_sums(XX[b], XXa[b], p, Mm[b, i], Ma[b, i])
 
 
 @_jit
@@ -444,7 +454,6 @@ def _third_sums(ph, D, D2, Y, delta, XX, XXa, g1, S01, S11, S02, s, qt, lt, wtop
     w, up(w D^2), up(w D) and of XX w, XXa w. S11, S02, s, qt, lt, Mm, Ma are raw sums; wtop
     the largest w (NaN if any is NaN)."""
     B, n, K = ph.shape
-    P = XX.shape[1]
     py = np.empty(K)
     t = np.empty(K)
     w = np.empty(K)
@@ -457,12 +466,8 @@ def _third_sums(ph, D, D2, Y, delta, XX, XXa, g1, S01, S11, S02, s, qt, lt, wtop
             for k in range(K):
                 py[k] = _raised(p[k] * Yb[k])
             a01 = _sum4(py)
-            for k in range(K):
-                t[k] = _raised(py[k] * Db[k])
-            S11[b, i] = _sum4(t)
-            for k in range(K):
-                t[k] = _raised(py[k] * Yb[k])
-            S02[b, i] = _sum4(t)
+            S11[b, i] = _raised_sum(py, Db, t)
+            S02[b, i] = _raised_sum(py, Yb, t)
             s01 = _raised(a01 * g1)
             S01[b, i] = s01
             dl = delta[b, i]
@@ -476,15 +481,9 @@ def _third_sums(ph, D, D2, Y, delta, XX, XXa, g1, S01, S11, S02, s, qt, lt, wtop
                 top = _nmax(top, w[k])
             wtop[b, i] = top
             s[b, i] = _sum4(w)
-            for k in range(K):
-                t[k] = _raised(w[k] * D2b[k])
-            qt[b, i] = _sum4(t)
-            for k in range(K):
-                t[k] = _raised(w[k] * Db[k])
-            lt[b, i] = _sum4(t)
-            for q in range(P):
-                Mm[b, i, q] = _dot4(XX[b, q], w)
-                Ma[b, i, q] = _dot4(XXa[b, q], w)
+            qt[b, i] = _raised_sum(w, D2b, t)
+            lt[b, i] = _raised_sum(w, Db, t)
+            _pair_sums(XX[b], XXa[b], w, Mm[b, i], Ma[b, i])
 
 
 @_jit

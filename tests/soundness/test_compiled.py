@@ -21,7 +21,21 @@ from certify.kernel import compiled
 from certify.kernel import elementary as el
 from certify.kernel.sphere import cell_caps, root_cells, split_cells
 
-pytestmark = pytest.mark.skipif(not compiled.enabled(), reason="numba is not installed")
+def _numba_imports() -> bool:
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# without numba the numpy code runs and these tests have nothing to compare; with numba, the
+# compiled loops must be on (a loop that fails to compile would otherwise skip them all)
+pytestmark = pytest.mark.skipif(not _numba_imports(), reason="numba is not installed")
+
+
+def test_the_compiled_loops_are_on_where_numba_imports():
+    assert compiled.enabled(), "numba imports but a compiled loop failed to build"
 
 
 def same(a, b):
