@@ -953,20 +953,19 @@ def _taylor3_block(model, c, rho, A, b, V, mult, ksq):
     if (softmax and model.self_q is None and compiled.enabled() and iv.backend() == "kernel"
             and A.dtype == np.float64 and V.dtype == np.float64):
         pi, P, anorm, w, beta = _centre_softmax_compiled(model, c, A, b, V, mult, ksq)
-    elif softmax:
+    else:
         anorm = iv.up_nonneg(np.sqrt(ksq[1]))                 # >= |A_k|
         W, _, shift, P = _centre_weights(model, c, A, b, mult, anorm)
-        Z = _isum(W, 1)
-        pi = iv.mul_nonneg(W, iv.recip(_col(Z)))
-        pm = (pi[0] + pi[1]) / 2
-        w = np.einsum("bk,bkd->bd", pm, A)        # float centres: any choice is sound
-        beta = np.einsum("bk,bko->bo", pm, V)
-    else:
-        anorm = iv.up_nonneg(np.sqrt(ksq[1]))
-        W, _, shift, P = _centre_weights(model, c, A, b, mult, anorm)
-        pi = W
-        w = np.zeros_like(c)
-        beta = np.zeros((Bc, o))
+        if softmax:
+            Z = _isum(W, 1)
+            pi = iv.mul_nonneg(W, iv.recip(_col(Z)))
+            pm = (pi[0] + pi[1]) / 2
+            w = np.einsum("bk,bkd->bd", pm, A)        # float centres: any choice is sound
+            beta = np.einsum("bk,bko->bo", pm, V)
+        else:
+            pi = W
+            w = np.zeros_like(c)
+            beta = np.zeros((Bc, o))
     EX, EXX, EY, EYX, EYXX, Yf, XXf = _raw_moments(pi, A, w, V, beta)
     J, L = np.triu_indices(d)                      # the pairs (j <= l) of the Hessian
     pair = np.empty((d, d), dtype=np.int64)
