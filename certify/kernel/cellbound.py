@@ -657,7 +657,7 @@ def _raw_moments(pi, A, w, V, beta):
     pi_k eta_k plus the K products' own underflow (2^-1075 each), with m_w >= the largest
     pm + pr and m_Y the largest float |Y~| (>= |Y| / (1 + u): the factor 2^14 between
     2^-1060 and 2^-1074 covers that and the roundings of T). Also returns the float pair
-    features X_j X_l and their magnitudes (P x K per cell) for :func:`_feature_sums`."""
+    features X_j X_l (P x K per cell, in np.triu_indices(d)'s order) for :func:`_feature_sums`."""
     Bc, K, d = A.shape
     o = V.shape[2]
     J, L = np.triu_indices(d)
@@ -667,11 +667,11 @@ def _raw_moments(pi, A, w, V, beta):
     pr = iv.up(np.maximum(pi[1] - pm, pm - pi[0]))
     if compiled.enabled() and A.dtype == np.float64 and V.dtype == np.float64:
         # the same features and sums, compiled (sums in compiled._sum4's order)
-        Yf, XXs, XXa = np.empty((Bc, K, o)), np.empty((Bc, P, K)), np.empty((Bc, P, K))
+        Yf, XXs = np.empty((Bc, K, o)), np.empty((Bc, P, K))
         mid, am, ar = np.empty((Bc, nf)), np.empty((Bc, nf)), np.empty((Bc, nf))
         compiled.moment_sums(np.ascontiguousarray(A), np.ascontiguousarray(V), np.ascontiguousarray(w),
                              np.ascontiguousarray(beta), J.astype(np.int64), L.astype(np.int64),
-                             np.ascontiguousarray(pm), np.ascontiguousarray(pr), mid, am, ar, Yf, XXs, XXa)
+                             np.ascontiguousarray(pm), np.ascontiguousarray(pr), mid, am, ar, Yf, XXs)
     else:
         F = np.empty((Bc, nf, K))  # features along the contiguous last axis (batched GEMV)
         X = F[:, :d]
@@ -692,7 +692,6 @@ def _raw_moments(pi, A, w, V, beta):
         mid = np.matmul(F, pm[:, :, None])[:, :, 0]
         sums = np.matmul(np.abs(F, out=F), np.stack([pm, pr], axis=2))
         am, ar = sums[:, :, 0], sums[:, :, 1]
-        XXa = F[:, d:d + P]
     g = iv.gamma(K + 8)
     m_w = np.max(iv.up(pm + pr), axis=1)                      # NaN if any is NaN
     m_Y = np.max(np.abs(Yf).reshape(Bc, -1), axis=1)
@@ -701,7 +700,7 @@ def _raw_moments(pi, A, w, V, beta):
     lo, hi = iv.down(mid - err), iv.up(mid + err)
     cut = np.cumsum([0, d, P, o, o * d, o * P])
     part = lambda k, shape: (lo[:, cut[k]:cut[k + 1]].reshape((Bc,) + shape), hi[:, cut[k]:cut[k + 1]].reshape((Bc,) + shape))
-    return part(0, (d,)), part(1, (P,)), part(2, (o,)), part(3, (o, d)), part(4, (o, P)), Yf, (XXs, XXa)
+    return part(0, (d,)), part(1, (P,)), part(2, (o,)), part(3, (o, d)), part(4, (o, P)), Yf, XXs
 
 
 def _underflow_term(K, m):
@@ -710,20 +709,43 @@ def _underflow_term(K, m):
     return iv.up(iv.up(1.0 + m) * ((K + 1) * math.ldexp(1.0, -1060)))
 
 
-def _feature_sums(feat, wts):
-    """Enclosure (B x r x n) of sum_k wts_rk f_k for the exact pair features X_j X_l of
-    :func:`_raw_moments` (``feat`` = (float features, their magnitudes), B x n x K) and float
+def _feature_sums(XX, wts):
+    """Enclosure (B x r x P) of sum_k wts_rk f_k for the exact pair features X_j X_l of
+    :func:`_raw_moments` (XX, their floats, B x P x K in np.triu_indices' order) and float
     weights wts >= 0 (B x r x K): the error bound there with a zero radius (no Y factor)."""
-    f, fabs = feat
     wt = wts.transpose(0, 2, 1)
-    return _feature_enclosure(np.matmul(f, wt).transpose(0, 2, 1), np.matmul(fabs, wt).transpose(0, 2, 1),
-                              f.shape[2], np.max(wts, axis=2))
+    mid = np.matmul(XX, wt).transpose(0, 2, 1)
+    wmax = np.max(wts, axis=2)
+    return _feature_enclosure(mid, _pair_absum(mid, XX.shape[2], wmax), XX.shape[2], wmax)
+
+
+def _pair_absum(mid, K, wmax):
+    """For the float sums mid (B x r x P, any order) of w_k f_k over K keys, f the float pair
+    features fl(X_j X_l) of :func:`_raw_moments` (pairs in np.triu_indices' order) and
+    weights 0 <= w_k <= wmax: an upper bound of every float sum, in any order, of w_k |f_k|
+    (what :func:`_feature_enclosure` takes as absum), without summing |f|.
+
+    A diagonal pair's features fl(X_j^2) are >= 0, so its mid is such a sum itself. For j <
+    l, with u = 2^-53 and a, b the floats X_j, X_l: |fl(ab)| <= (1 + u)|ab| + 2^-1075 <= (1 +
+    u)(a^2 + b^2)/2 + 2^-1075 and a^2 <= (fl(a^2) + 2^-1075)/(1 - u), so |f_jl| <= c (f_jj
+    + f_ll) + 2^-1073 with c = (1 + u)/(2 (1 - u)); any float sum of K non-negative products
+    lies within a factor 1 +- gamma_K of the exact sum, plus K 2^-1075 for underflow. So a
+    float sum of w |f_jl| is at most c (1 + gamma_K)/(1 - gamma_K) (mid_jj + mid_ll) plus
+    less than 4 K (1 + wmax) 2^-1074; the first factor is below 1 (K < 2^50), and the second
+    term below _underflow_term(K, wmax). NaN stays NaN."""
+    P = mid.shape[-1]
+    d = int(round((math.sqrt(8 * P + 1) - 1) / 2))
+    J, L = np.triu_indices(d)
+    diag = np.empty(d, dtype=np.int64)
+    diag[J[J == L]] = np.flatnonzero(J == L)
+    off = iv.up(iv.up(mid[..., diag[J]] + mid[..., diag[L]]) + _underflow_term(K, wmax)[..., None])
+    return np.where(J == L, mid, off)
 
 
 def _feature_enclosure(mid, absum, K, wmax):
-    """:func:`_feature_sums`' enclosure from the float sums of wts f (mid) and of wts |f|
-    (absum) over K keys, in any order, and the largest weight per row (wmax, B x r: the
-    underflow term grows with the weights, which may exceed 1)."""
+    """:func:`_feature_sums`' enclosure from the float sums of wts f (mid) and an upper bound
+    of the float sums of wts |f| (absum) over K keys, in any order, and the largest weight per
+    row (wmax, B x r: the underflow term grows with the weights, which may exceed 1)."""
     g = iv.gamma(K + 8)
     err = iv.up(iv.up(absum * (2 * g)) + _underflow_term(K, wmax)[:, :, None])
     return iv.down(mid - err), iv.up(mid + err)
@@ -865,17 +887,18 @@ def _chord_nodes_compiled(pi_c, E, jensen, D, D2, pairs, form_of):
     feature sums' bounds allow); ``form_of`` takes the pair features' sums enclosure."""
     n = THIRD_NODES
     B, K = E.shape
-    XX, XXa = (np.ascontiguousarray(a) for a in pairs)
+    XX = np.ascontiguousarray(pairs)
     P = XX.shape[1]
     ph = np.empty((B, n, K))
-    S10, S20 = np.empty((B, n)), np.empty((B, n))
-    Mm, Ma = np.empty((B, n, P)), np.empty((B, n, P))
+    S10, S20, ptop = np.empty((B, n)), np.empty((B, n)), np.empty((B, n))
+    Mm = np.empty((B, n, P))
     compiled.chord_node_sums(np.ascontiguousarray(pi_c), np.ascontiguousarray(E), np.ascontiguousarray(D),
-                             np.ascontiguousarray(D2), XX, XXa, n, compiled.EXP_TABLE, compiled.POW2,
-                             ph, S10, S20, Mm, Ma)
+                             np.ascontiguousarray(D2), XX, n, compiled.EXP_TABLE, compiled.POW2,
+                             ph, S10, S20, Mm, ptop)
     g1 = _usum_factor(K)
     S10 = iv.up_nonneg(S10 * g1)
-    S20 = np.minimum(iv.up_nonneg(S20 * g1), form_of(_feature_enclosure(Mm, Ma, K, np.max(ph, axis=2))))
+    ptop = np.maximum(ptop, 0.0)                   # no keys: -inf; NaN stays NaN
+    S20 = np.minimum(iv.up_nonneg(S20 * g1), form_of(_feature_enclosure(Mm, _pair_absum(Mm, K, ptop), K, ptop)))
     return ph, S20, _moving_mean(jensen, S10, S20)
 
 
@@ -931,16 +954,17 @@ def _third_softmax_compiled(ph, S20, delta, D, D2, Y, pairs, form_of):
     """:func:`_third_softmax` with its per-key work compiled (:func:`compiled.third_sums`:
     the same float operations per key, the sums in its own fixed order)."""
     B, n, K = ph.shape
-    XX, XXa = (np.ascontiguousarray(a) for a in pairs)
+    XX = np.ascontiguousarray(pairs)
     P = XX.shape[1]
     S01, S11, S02, s, qt, lt, wtop = (np.empty((B, n)) for _ in range(7))
-    Mm, Ma = np.empty((B, n, P)), np.empty((B, n, P))
+    Mm = np.empty((B, n, P))
     g1 = _usum_factor(K)
     compiled.third_sums(ph, np.ascontiguousarray(D), np.ascontiguousarray(D2), np.ascontiguousarray(Y),
-                        np.ascontiguousarray(delta), XX, XXa, g1, S01, S11, S02, s, qt, lt, wtop, Mm, Ma)
+                        np.ascontiguousarray(delta), XX, g1, S01, S11, S02, s, qt, lt, wtop, Mm)
     up = lambda x: iv.up_nonneg(x * g1)
     S11, S02, s = up(S11), up(S02), up(s)
-    q = np.minimum(up(qt), form_of(_feature_enclosure(Mm, Ma, K, wtop)))
+    wtop = np.maximum(wtop, 0.0)                   # no keys: -inf; NaN stays NaN
+    q = np.minimum(up(qt), form_of(_feature_enclosure(Mm, _pair_absum(Mm, K, wtop), K, wtop)))
     l = np.minimum(up(lt), iv.up_nonneg(np.sqrt(iv.up_nonneg(q * s))))
     return _third_tail(S20, delta, S01, S11, S02, s, q, l)
 

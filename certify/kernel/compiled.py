@@ -128,10 +128,9 @@ def _warm_up():
     _exp_array(f1, EXP_TABLE, POW2, f1.copy(), f1.copy())
     J, L = np.triu_indices(3)                  # d = 3, o = 1: 6 pairs, 19 features
     _moment_sums(f3, np.zeros((2, 3, 1)), f2, np.zeros((2, 1)), J.astype(np.int64), L.astype(np.int64), f2, f2,
-                 np.zeros((2, 19)), np.zeros((2, 19)), np.zeros((2, 19)), np.zeros((2, 3, 1)), np.zeros((2, 6, 3)),
-                 np.zeros((2, 6, 3)))
-    _chord_node_sums(f2, f2, f2, f2, f3, f3, 3, EXP_TABLE, POW2, f3.copy(), f2.copy(), f2.copy(), f3.copy(), f3.copy())
-    _third_sums(f3, f2, f2, f2, f2, f3, f3, 1.0, *(f2.copy() for _ in range(7)), f3.copy(), f3.copy())
+                 np.zeros((2, 19)), np.zeros((2, 19)), np.zeros((2, 19)), np.zeros((2, 3, 1)), np.zeros((2, 6, 3)))
+    _chord_node_sums(f2, f2, f2, f2, f3, 3, EXP_TABLE, POW2, f3.copy(), f2.copy(), f2.copy(), f3.copy(), f2.copy())
+    _third_sums(f3, f2, f2, f2, f2, f3, 1.0, *(f2.copy() for _ in range(7)), f3.copy())
     _centre_softmax(f3, f3, f2, np.ones((2, 3)), f2, f2, f1, 0.0, 0.0, True, 0.0, EXP_TABLE, POW2,
                     *(f2.copy() for _ in range(5)), f2.copy(), f2.copy())
     _chord_range(f3, f2, f2, f2, f2, f2, f1, True, f1, f1, f1, np.ones(2), f1, f1, f1, 0.0, 0.0,
@@ -331,11 +330,11 @@ def _raised_sum(x, y, t):
 
 
 @_jit
-def _pair_sums(XX, XXa, p, Mm, Ma):
-    """Mm_q, Ma_q = the float sums (:func:`_sum4`'s order) of XX_qk p_k and XXa_qk p_k."""
+def _pair_sums(XX, p, Mm):
+    """Mm_q = the float sum (:func:`_sum4`'s order) of XX_qk p_k. (The sums of |XX_qk| p_k
+    are bounded from these by cellbound._pair_absum.)"""
     for q in range(XX.shape[0]):
         Mm[q] = _dot4(XX[q], p)
-        Ma[q] = _dot4(XXa[q], p)
 
 
 @_jit
@@ -347,12 +346,12 @@ def _feature_sums3(f, fa, pm, pr):
 
 
 @_jit
-def _moment_sums(A, V, w, beta, J, L, pm, pr, mid, am, ar, Yf, XXs, XXa):
+def _moment_sums(A, V, w, beta, J, L, pm, pr, mid, am, ar, Yf, XXs):
     """cellbound._raw_moments' float sums without the feature array: per cell, for each
     feature f_k (X = A_k - w, the pairs X_j X_l in the order of J, L, Y = v_k - beta, Y_i X_j,
     Y_i X_j X_l; each the same float operation as there), sum_k pm_k f_k (mid), sum_k pm_k
     |f_k| (am) and sum_k pr_k |f_k| (ar), each in :func:`_sum4`'s order; also Y (Yf, B x K x
-    o) and the pairs and their magnitudes (XXs, XXa, B x P x K). (The error bound there holds
+    o) and the pairs (XXs, B x P x K). (The error bound there holds
     for any order of summation: this is one.) Feature by feature over the keys (rows that
     vectorise)."""
     B, K, d = A.shape
@@ -376,10 +375,9 @@ def _moment_sums(A, V, w, beta, J, L, pm, pr, mid, am, ar, Yf, XXs, XXa):
             xj = X[J[q]]
             xl = X[L[q]]
             xs = XXs[b, q]
-            xa = XXa[b, q]
             for k in range(K):
                 xs[k] = xj[k] * xl[k]
-            mid[b, n], am[b, n], ar[b, n] = _feature_sums3(xs, xa, pmb, prb)
+            mid[b, n], am[b, n], ar[b, n] = _feature_sums3(xs, fa, pmb, prb)
             n += 1
         for i in range(o):
             bi = beta[b, i]
@@ -411,12 +409,12 @@ def _raised(x):
 
 
 @_jit
-def _chord_node_sums(pi_c, E, D, D2, XX, XXa, n, table, pow2, ph, S10, S20, Mm, Ma):
+def _chord_node_sums(pi_c, E, D, D2, XX, n, table, pow2, ph, S10, S20, Mm, ptop):
     """cellbound._chord_nodes' per-key work: per sub-interval i, ph_ik = up(pi_c_k e^{(i+1)
     E_k / n}) (e^{E/n} by the kernel's exp, then powers, each rounded up as there), and the
     float sums over k (in :func:`_sum4`'s order) of up(ph D), up(ph D^2) and of the pair
-    features XX and their magnitudes XXa times ph (S10, S20, Mm, Ma: raw sums, bounded by
-    the caller)."""
+    features XX times ph (S10, S20, Mm: raw sums, bounded by the caller); ptop the largest
+    ph_ik over k (NaN if any is NaN)."""
     B, K = E.shape
     nf = float(n)
     st = np.empty(K)
@@ -441,18 +439,22 @@ def _chord_node_sums(pi_c, E, D, D2, XX, XXa, n, table, pow2, ph, S10, S20, Mm, 
                     g[k] = _raised(g[k] * st[k])
             for k in range(K):
                 p[k] = _raised(pc[k] * g[k])
+            top = -np.inf
+            for k in range(K):
+                top = _nmax(top, p[k])
+            ptop[b, i] = top
             S10[b, i] = _raised_sum(p, Db, t)
             S20[b, i] = _raised_sum(p, D2b, t)
-            _pair_sums(XX[b], XXa[b], p, Mm[b, i], Ma[b, i])
+            _pair_sums(XX[b], p, Mm[b, i])
 
 
 @_jit
-def _third_sums(ph, D, D2, Y, delta, XX, XXa, g1, S01, S11, S02, s, qt, lt, wtop, Mm, Ma):
+def _third_sums(ph, D, D2, Y, delta, XX, g1, S01, S11, S02, s, qt, lt, wtop, Mm):
     """cellbound._third_softmax's per-key work for one output: per sub-interval, the float
     sums (in :func:`_sum4`'s order) of py = up(ph Y), up(py D), up(py Y); S01 = up(sum py * g1)
     (usum, g1 = 1 + 2 gamma); then w = up(up(ph up(Y + S01)) up(D + delta)) and the sums of
-    w, up(w D^2), up(w D) and of XX w, XXa w. S11, S02, s, qt, lt, Mm, Ma are raw sums; wtop
-    the largest w (NaN if any is NaN)."""
+    w, up(w D^2), up(w D) and of XX w. S11, S02, s, qt, lt, Mm are raw sums; wtop the largest
+    w (NaN if any is NaN)."""
     B, n, K = ph.shape
     py = np.empty(K)
     t = np.empty(K)
@@ -483,7 +485,7 @@ def _third_sums(ph, D, D2, Y, delta, XX, XXa, g1, S01, S11, S02, s, qt, lt, wtop
             s[b, i] = _sum4(w)
             qt[b, i] = _raised_sum(w, D2b, t)
             lt[b, i] = _raised_sum(w, Db, t)
-            _pair_sums(XX[b], XXa[b], w, Mm[b, i], Ma[b, i])
+            _pair_sums(XX[b], w, Mm[b, i])
 
 
 @_jit

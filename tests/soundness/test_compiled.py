@@ -4,6 +4,7 @@ results, and no fused multiply-add in the machine code."""
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import re
@@ -311,7 +312,7 @@ def test_compiled_raw_moments_contain_the_exact_sums(seed, numpy_only):
     rlo, rhi = flat(ref)
     width = np.maximum(rhi - rlo, 1e-300)
     assert np.all(np.abs(glo - rlo) <= width) and np.all(np.abs(ghi - rhi) <= width)
-    assert same(got[5], ref[5]) and same(got[6][0], ref[6][0]) and same(got[6][1], ref[6][1])
+    assert same(got[5], ref[5]) and same(got[6], ref[6])
     from fractions import Fraction as Fr
     for b in range(B):
         for p in (lo[b], hi[b], lo[b] + (hi[b] - lo[b]) * rng.uniform(0, 1, K)):
@@ -345,9 +346,8 @@ def test_moments_and_feature_sums_hold_when_products_underflow(path, numpy_only)
         exact = sum(Fr(0.25) * Fr(A[0, k, J[q]]) * Fr(A[0, k, L[q]]) for k in range(K))
         assert Fr(EXX[0][0, q]) <= exact <= Fr(EXX[1][0, q]), q
     K = 8
-    x0, x1 = (np.ldexp(1 + rng.uniform(0, 1, K), -540) for _ in range(2))
-    XX = (x0 * x1)[None, None, :]
-    pairs = (XX, np.abs(XX))
+    x0, x1 = (np.ldexp(1 + rng.uniform(0, 1, K), -540) * rng.choice([-1.0, 1.0], K) for _ in range(2))
+    pairs = np.stack([x0 * x0, x0 * x1, x1 * x1])[None]     # d = 2: the pairs (0, 0), (0, 1), (1, 1)
     got = {}
     form_of = lambda Mp: (got.setdefault("Mp", Mp), np.zeros(Mp[0].shape[:2]))[1]
     E = np.full((1, K), 56.0)
@@ -361,8 +361,54 @@ def test_moments_and_feature_sums_hold_when_products_underflow(path, numpy_only)
     lo, hi = got["Mp"]
     assert ph.max() > 1e18
     for i in range(ph.shape[1]):
-        exact = sum(Fr(ph[0, i, k]) * Fr(x0[k]) * Fr(x1[k]) for k in range(K))
-        assert Fr(lo[0, i, 0]) <= exact <= Fr(hi[0, i, 0]), i
+        for q, (a, b) in enumerate([(x0, x0), (x0, x1), (x1, x1)]):
+            exact = sum(Fr(ph[0, i, k]) * Fr(a[k]) * Fr(b[k]) for k in range(K))
+            assert Fr(lo[0, i, q]) <= exact <= Fr(hi[0, i, q]), (i, q)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_pair_absum_bounds_the_absolute_sums(seed):
+    """cellbound._pair_absum, from the float sums of w f alone (f = fl(X_j X_l), pairs in
+    triu order), bounds the exact sum of w |f| for every pair: off the diagonal the sums
+    cancel (signs mixed, mid near 0 against a large sum of |f|); keys with |X_j| far from
+    |X_l|; products that underflow (X near 2^-540); weights far above 1; and (seed 4) keys
+    where fl(X_0^2) = 0 but fl(X_0 X_1) = fl(X_1^2) = 2^-1074. Zero slack: exact rationals.
+    (Returning mid for every pair fails it.)"""
+    from fractions import Fraction as Fr
+    rng = np.random.default_rng(seed)
+    B, r, K, d = 2, 3, 64, 3
+    scale = [1.0, 1e-3, np.ldexp(1.0, -537), 1e150, 1.0][seed]
+    X = rng.standard_normal((B, d, K)) * scale * np.exp(rng.uniform(-6, 6, (B, d, K)))
+    X[:, 1] = -X[:, 0] * (1 + rng.uniform(0, 1e-9, (B, K)))       # pair (0, 1): f ~ -X_0^2
+    if seed == 4:
+        half = math.ldexp(math.sqrt(0.5), -537)        # 2^-537.5: half^2 = 2^-1075
+        X[:, 0] = half * (1 - 1e-10) * rng.choice([-1.0, 1.0], (B, K))
+        X[:, 1] = half * (1 + 1e-6)
+        assert (X[:, 0] ** 2 == 0).all() and (X[:, 1] ** 2 == math.ldexp(1.0, -1074)).all()
+        assert (np.abs(X[:, 0] * X[:, 1]) == math.ldexp(1.0, -1074)).all()
+    J, L = np.triu_indices(d)
+    XX = X[:, J] * X[:, L]
+    wts = rng.uniform(0, 1, (B, r, K)) * [1.0, 1.0, 1e12, 1.0, 1e12][seed]
+    wts[:, 0, ::3] = 0.0
+    mid = np.matmul(XX, wts.transpose(0, 2, 1)).transpose(0, 2, 1)
+    K_ = XX.shape[2]
+    absum = cb._pair_absum(mid, K_, np.max(wts, axis=2))
+    assert np.all(absum >= np.matmul(np.abs(XX), wts.transpose(0, 2, 1)).transpose(0, 2, 1))
+    # every float sum of w |f| is at least (1 - gamma_K) times the exact one, less K 2^-1075
+    u = Fr(1, 2 ** 53)
+    low = 1 - K * u / (1 - K * u)
+    enc = cb._feature_sums(XX, wts)
+    for b in range(B):
+        for i in range(r):
+            for q in range(J.size):
+                exact = sum(Fr(wts[b, i, k]) * abs(Fr(XX[b, q, k])) for k in range(K))
+                assert exact * low - K * Fr(1, 2 ** 1075) <= Fr(absum[b, i, q]), (b, i, q)
+                exact = sum(Fr(wts[b, i, k]) * Fr(X[b, J[q], k]) * Fr(X[b, L[q], k]) for k in range(K))
+                assert Fr(enc[0][b, i, q]) <= exact <= Fr(enc[1][b, i, q]), (b, i, q)
+    bad = mid.copy()
+    bad[..., 0] = np.nan                     # the pair (0, 0): every pair with j = 0 is NaN
+    out = cb._pair_absum(bad, K_, np.max(wts, axis=2))
+    assert np.isnan(out[..., :3]).all() and not np.isnan(out[..., 3:]).any()
 
 
 # ------------------------------------------------------- chord sub-intervals, remainder
@@ -377,8 +423,9 @@ def test_compiled_chord_nodes_and_remainder_agree_with_numpy(numpy_only):
     jensen = rng.uniform(0, 0.1, B)
     D = rng.uniform(0, 3, (B, K))
     D2 = D * D * (1 + 1e-15)
-    XX = rng.standard_normal((B, P, K))
-    pairs = (XX, np.abs(XX))
+    X = rng.standard_normal((B, 3, K))
+    J, L = np.triu_indices(3)
+    pairs = X[:, J] * X[:, L]                    # P = 6 pair features of d = 3, triu order
     Y = rng.uniform(0, 2, (B, K))
     form_of = lambda Mp: np.maximum(np.abs(Mp[0]), np.abs(Mp[1])).sum(axis=2)   # any upper form
     form = lambda wts: form_of(cb._feature_sums(pairs, wts))
