@@ -548,12 +548,9 @@ def bound_caps(model: CellModel, c: np.ndarray, rho: np.ndarray, method: str | N
         return np.full(c.shape[0], np.inf), np.full(c.shape[0], np.nan)
     B = c.shape[0]
     N = model.keys.shape[0]
-    K = N if keys_idx is None else keys_idx.shape[1]
-    step = max(1, BLOCK // max(1, K * model.dim))
     U = np.empty(B)
     est = np.empty(B)
-    for s in range(0, B, step):
-        blk = slice(s, min(B, s + step))
+    for blk, width in _blocks(B, model.dim, N if keys_idx is None else keys_idx):
         if keys_idx is None:
             idx = np.broadcast_to(np.arange(N), (blk.stop - blk.start, N))
             mult = np.broadcast_to(model.mult, idx.shape)
@@ -561,7 +558,7 @@ def bound_caps(model: CellModel, c: np.ndarray, rho: np.ndarray, method: str | N
             A, b, V = model.keys[idx], model.biases[idx], model.values[idx]
             ksq = (model.key_sq[0][idx], model.key_sq[1][idx])
         else:
-            A, b, V, mult, ksq = _gather(model, keys_idx[blk])
+            A, b, V, mult, ksq = _gather(model, keys_idx[blk, :width])
             rem = remainder[blk]
         fn = _taylor3_block if method == "taylor3" else _lipschitz_block
         with np.errstate(all="ignore"):
@@ -570,6 +567,33 @@ def bound_caps(model: CellModel, c: np.ndarray, rho: np.ndarray, method: str | N
         U[blk] = np.where(np.isfinite(u), u, np.inf)
         est[blk] = e
     return U, est
+
+
+def _blocks(B, dim, keys):
+    """The blocks of :func:`bound_caps`: (rows, width) with about BLOCK / dim (row, key)
+    places each. ``keys`` is N (every row has all N keys: slices of rows) or the kept keys
+    (B x K, -1 padding): then rows of like counts go together (an index array, rows sorted by
+    the place after their last key, stable) and each block is cut to its own widest row, so
+    that few padding places are bounded. (A float choice: a bound holds for any padding; which
+    block a row is in changes its bits only.)"""
+    if np.ndim(keys) == 0:
+        step = max(1, BLOCK // max(1, int(keys) * dim))
+        return [(slice(s, min(B, s + step)), keys) for s in range(0, B, step)]
+    K = keys.shape[1]
+    real = keys >= 0
+    ends = np.where(real.any(axis=1), K - np.argmax(real[:, ::-1], axis=1), 0) if K else np.zeros(B, dtype=np.int64)
+    order = np.argsort(ends, kind="stable")
+    width = np.maximum(ends[order], 1)
+    out = []
+    s = 0
+    while s < B:
+        # the most rows from s whose count times the widest of them stays within BLOCK
+        span = min(B - s, max(1, BLOCK // max(1, dim)))
+        fits = (np.arange(1, span + 1) * width[s:s + span]) * dim <= BLOCK
+        e = s + max(1, span if fits.all() else int(np.argmin(fits)))
+        out.append((order[s:e], int(width[e - 1])))
+        s = e
+    return out
 
 
 def _gather(model, raw):
