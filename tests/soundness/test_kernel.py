@@ -1374,3 +1374,63 @@ def test_the_checker_finds_the_search_upper_bound_when_the_threshold_is_below_ep
     assert r.verdict == "CERTIFIED" and r.upper < 0.2 * p.epsilon
     report = check_document(json.loads(json.dumps(build_certificate(p, r))), problem=p)
     assert report.valid and abs(report.upper / r.upper - 1) < 1e-9, (report.upper, r.upper)
+
+
+def test_bound_blocks_cover_every_row_once_with_its_keys():
+    """bound_caps' blocks: every row exactly once; each block at least as wide as the place
+    after each of its rows' last key (no kept key cut off, wherever the padding sits); at most
+    BLOCK / dim places unless a block is one row; rows of like counts together."""
+    import certify.kernel.cellbound as cb
+
+    rng = np.random.default_rng(5)
+    B, K, dim = 700, 90, 3
+    keys = np.full((B, K), -1)
+    ends = rng.integers(0, K + 1, B)
+    for i in range(B):
+        keys[i, :ends[i]] = rng.permutation(500)[:ends[i]]
+    keys[3, 40] = 7                                   # a key after padding
+    keys[5, :] = -1
+    old = cb.BLOCK
+    try:
+        cb.BLOCK = 3000
+        blocks = cb._blocks(B, dim, keys)
+    finally:
+        cb.BLOCK = old
+    rows = np.concatenate([r for r, _ in blocks])
+    assert np.array_equal(np.sort(rows), np.arange(B))
+    for r, width in blocks:
+        assert width >= 1
+        assert not (keys[r, width:] >= 0).any()
+        assert len(r) == 1 or len(r) * width * dim <= 3000
+    widths = [w for _, w in blocks]
+    assert widths == sorted(widths)
+    assert len(blocks) < B // 3
+    slices = cb._blocks(10, 3, 500)
+    assert [(s.start, s.stop) for s, _ in slices] == [(0, 10)]
+
+
+def test_bound_caps_does_not_depend_on_the_blocks():
+    """The same caps and kept keys bounded in blocks of any size (one block, some, one row
+    each): the bounds agree to rounding (the padded width enters the a-priori terms)."""
+    import certify.kernel.cellbound as cb
+
+    model = prepare(_fibonacci_head(300, 0.3, lam=40.0))
+    rng = np.random.default_rng(2)
+    c = rng.standard_normal((40, 3))
+    c /= np.linalg.norm(c, axis=1, keepdims=True)
+    rho = np.full(40, 0.05)
+    idx = np.full((40, 300), -1)
+    for i in range(40):
+        n = rng.integers(1, 300)
+        idx[i, :n] = np.sort(rng.permutation(300)[:n])
+    rem = np.full((40, 1), 1e-3)
+    old = cb.BLOCK
+    try:
+        out = []
+        for blk in (10**9, 900, 1):
+            cb.BLOCK = blk
+            out.append(cb.bound_caps(model, c, rho, "taylor3", idx, rem)[0])
+    finally:
+        cb.BLOCK = old
+    for u in out[1:]:
+        assert np.all(np.abs(u - out[0]) <= 1e-9 * np.abs(out[0]))
