@@ -1561,10 +1561,9 @@ def _refine_rows_compiled(model, keys_idx, remainder, left, s_lo, s_hi):
     """:func:`_refine_rows` after the scores, its per-key loops compiled
     (:mod:`certify.kernel.compiled`: the same operations, the same bits); None where a kept
     key's score bound is not finite (the numpy code decides those chunks)."""
-    real = keys_idx >= 0
-    if not (np.isfinite(s_lo[real]).all() and np.isfinite(s_hi[real]).all()):
-        return None
     idx = np.ascontiguousarray(keys_idx, dtype=np.int64)
+    if not compiled.finite_kept(idx, s_lo, s_hi):
+        return None
     rows = idx.shape[0]
     m, total, count = np.empty(rows), np.empty(rows), np.empty(rows, dtype=np.int64)
     compiled.floor_sums(s_lo, idx, model.mult, FLOOR_SPAN, compiled.EXP_TABLE, compiled.POW2, m, total, count)
@@ -1581,7 +1580,10 @@ def _refine_rows_compiled(model, keys_idx, remainder, left, s_lo, s_hi):
         return keys_idx, remainder
     rem = iv.up(remainder + iv.up(theta[:, None] * model.span[None, :]))
     rem = np.where(np.isfinite(rem), rem, np.inf)
-    return _compact(real & ~drop, keys_idx), rem
+    # _compact(real & ~drop, keys_idx), compiled
+    out = np.empty((idx.shape[0], compiled.kept_width(idx, drop)), dtype=np.int64)
+    compiled.compact_kept(idx, drop, out)
+    return out.astype(keys_idx.dtype, copy=False), rem
 
 
 #: Rows of the cell and group pruning passes are processed in chunks of about this many

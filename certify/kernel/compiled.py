@@ -136,6 +136,8 @@ def _warm_up():
     _chord_range(f3, f2, f2, f2, f2, f2, f1, True, f1, f1, f1, np.ones(2), f1, f1, f1, 0.0, 0.0,
                  f2.copy(), f2.copy(), f2.copy())
     _gather_keys(i2 - 1, f2, f1, f2, f1, f1, f1, f3.copy(), f2.copy(), f3.copy(), f2.copy(), f2.copy(), f2.copy())
+    _finite_kept(i2, f2, f2)
+    _compact_kept(i2, b2, np.empty((2, _kept_width(i2, b2)), dtype=np.int64))
 
 
 #: The loops below, by name: plain Python until :func:`_build` compiles them (numba is
@@ -873,6 +875,49 @@ def _gather_keys(raw, keys, biases, values, sq_lo, sq_hi, mult, A, b, V, k_lo, k
             k_lo[i, j] = sq_lo[kk]
             k_hi[i, j] = sq_hi[kk]
 
+@_jit
+def _finite_kept(idx, s_lo, s_hi):
+    """Whether both score bounds are finite at every entry of ``idx`` that is a key (>= 0)."""
+    G, K = idx.shape
+    for i in range(G):
+        for j in range(K):
+            if idx[i, j] >= 0 and not (np.isfinite(s_lo[i, j]) and np.isfinite(s_hi[i, j])):
+                return False
+    return True
+
+
+@_jit
+def _kept_width(idx, drop):
+    """The largest count, over the rows, of the keys of ``idx`` (>= 0) not dropped (at least 1)."""
+    G, K = idx.shape
+    width = 1
+    for i in range(G):
+        n = 0
+        for j in range(K):
+            if idx[i, j] >= 0 and not drop[i, j]:
+                n += 1
+        width = max(width, n)
+    return width
+
+
+@_jit
+def _compact_kept(idx, drop, out):
+    """cellbound._compact(idx >= 0 & ~drop, idx) into ``out`` (G x :func:`_kept_width`): per
+    row, the keys of ``idx`` not dropped, in order, from the row's first place, then -1. (The
+    caller allocates: numpy's large buffers take huge pages where numba's do not.)"""
+    G, K = idx.shape
+    width = out.shape[1]
+    for i in range(G):
+        n = 0
+        for j in range(K):
+            v = idx[i, j]
+            if v >= 0 and not drop[i, j]:
+                out[i, n] = v
+                n += 1
+        for j in range(n, width):
+            out[i, j] = -1
+
+
 key_scores = _entry("key_scores")
 floor_sums = _entry("floor_sums")
 refine_drops = _entry("refine_drops")
@@ -882,3 +927,6 @@ third_sums = _entry("third_sums")
 centre_softmax = _entry("centre_softmax")
 chord_range = _entry("chord_range")
 gather_keys = _entry("gather_keys")
+finite_kept = _entry("finite_kept")
+kept_width = _entry("kept_width")
+compact_kept = _entry("compact_kept")

@@ -209,6 +209,35 @@ def test_refine_falls_back_where_a_score_is_not_finite(numpy_only):
     assert cb._refine_rows_compiled(model, idx, rem, left, s_lo, s_hi) is None
 
 
+def test_compiled_compaction_and_finiteness_equal_numpy():
+    """compact_kept is cellbound._compact(idx >= 0 & ~drop, idx) (the same array: order,
+    padding, width, rows with nothing left, padding between keys); finite_kept is false
+    exactly where a key's score bound is NaN or infinite (padding's never counts)."""
+    rng = np.random.default_rng(8)
+    for G, K in ((1, 1), (5, 1), (40, 17), (300, 250)):
+        idx = rng.integers(0, 10**6, (G, K))
+        idx[rng.random((G, K)) < 0.3] = -1
+        idx[0] = -1
+        drop = rng.random((G, K)) < 0.4
+        drop[min(1, G - 1)] = True
+        out = np.empty((G, compiled.kept_width(idx, drop)), dtype=np.int64)
+        compiled.compact_kept(idx, drop, out)
+        assert same(out, cb._compact((idx >= 0) & ~drop, idx))
+        s_lo, s_hi = rng.standard_normal((2, G, K))
+        s_lo[idx < 0] = np.nan
+        s_hi[idx < 0] = np.inf
+        assert compiled.finite_kept(idx, s_lo, s_hi)
+        real = np.argwhere(idx >= 0)
+        if len(real):
+            for bad in (np.nan, np.inf, -np.inf):
+                for arr in (s_lo, s_hi):
+                    i, j = real[rng.integers(len(real))]
+                    keep = arr[i, j]
+                    arr[i, j] = bad
+                    assert not compiled.finite_kept(idx, s_lo, s_hi)
+                    arr[i, j] = keep
+
+
 def test_bound_cells_and_search_agree_with_numpy(numpy_only):
     """Whole passes: bound_cells' bounds and estimates agree with the numpy code's to rounding
     (the raw moments are summed in another order), and a search decides the same way."""
