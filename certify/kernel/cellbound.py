@@ -690,7 +690,7 @@ def _raw_moments(pi, A, w, V, beta):
     pm = (pi[0] + pi[1]) / 2
     pr = iv.up(np.maximum(pi[1] - pm, pm - pi[0]))
     if compiled.enabled() and A.dtype == np.float64 and V.dtype == np.float64:
-        # the same features and sums, compiled (sums in compiled._sum4's order)
+        # the same features and sums, compiled (sums in compiled._dot4's order)
         Yf, XXs = np.empty((Bc, K, o)), np.empty((Bc, P, K))
         mid, am, ar = np.empty((Bc, nf)), np.empty((Bc, nf)), np.empty((Bc, nf))
         compiled.moment_sums(np.ascontiguousarray(A), np.ascontiguousarray(V), np.ascontiguousarray(w),

@@ -20,9 +20,10 @@ Two kinds of loops, each standing for numpy code of :mod:`certify.kernel.cellbou
   pr |f|), where the numpy code sums by matrix products in whatever order the BLAS chooses;
   ``chord_node_sums`` and ``third_sums`` form the per-key terms of
   :func:`cellbound._chord_nodes` and :func:`cellbound._third_softmax` by the same float
-  operations (each rounded up as there) and sum them, where numpy sums pairwise. Their sums
-  run in :func:`_sum4`'s order (four interleaved running sums, fixed by the code: the same
-  on every host). ``centre_softmax`` (:func:`cellbound._centre_weights` on the softmax path,
+  operations (each rounded up as there) and sum them, where numpy sums pairwise. The moment
+  sums run in :func:`_dot4`'s order (four interleaved running sums), the others in key order
+  (one running sum each, several sums to a pass over the keys): fixed by the code, so the
+  same on every host. ``centre_softmax`` (:func:`cellbound._centre_weights` on the softmax path,
   the weights' sum, pi and the float centres) and ``chord_range``
   (:func:`cellbound._chord_range`) take the same float operations per key, except that the
   dot products <A_k, c> and <A_k, w> are summed in coordinate order (numpy: the BLAS's), and
@@ -38,7 +39,7 @@ What this rests on, beyond the module contract of :mod:`certify.kernel.elementar
    contraction of a product and a sum into one FMA, no flush-to-zero). The tests read the
    generated machine code of every loop here and fail on any fused multiply-add.
 2. Where the numbers must be the reference's, sums are loops in index order (np.bincount's
-   order); elsewhere in an order fixed by the code (:func:`_sum4`, or key order), never one
+   order); elsewhere in an order fixed by the code (:func:`_dot4`'s, or key order), never one
    the compiler or the host chooses.
 3. ``np.maximum``/``np.minimum`` are written out with numpy's NaN rule (a NaN operand gives
    NaN); exp is the kernel's, step by step (constants imported from
@@ -280,31 +281,11 @@ def exp_bounds(x: np.ndarray):
 
 
 @_jit
-def _sum4(x):
-    """Float sum of x in a fixed order: four running sums over the indices k = 0, 1, 2, 3
-    (mod 4), then (s0 + s1) + (s2 + s3), then the last n mod 4 terms in order. (The callers'
-    error bounds hold for any order of summation; this one is fixed by the code, so the
-    same on every host.)"""
-    n = x.size
-    m = n - n % 4
-    a0 = 0.0
-    a1 = 0.0
-    a2 = 0.0
-    a3 = 0.0
-    for k in range(0, m, 4):
-        a0 = a0 + x[k]
-        a1 = a1 + x[k + 1]
-        a2 = a2 + x[k + 2]
-        a3 = a3 + x[k + 3]
-    t = (a0 + a1) + (a2 + a3)
-    for k in range(m, n):
-        t = t + x[k]
-    return t
-
-
-@_jit
 def _dot4(x, y):
-    """Float sum of the products x_k y_k, in :func:`_sum4`'s order."""
+    """Float sum of the products x_k y_k in a fixed order: four running sums over the indices
+    k = 0, 1, 2, 3 (mod 4), then (s0 + s1) + (s2 + s3), then the last n mod 4 terms in order.
+    (The callers' error bounds hold for any order of summation; this one is fixed by the
+    code, so the same on every host.)"""
     n = x.size
     m = n - n % 4
     a0 = 0.0
@@ -323,25 +304,8 @@ def _dot4(x, y):
 
 
 @_jit
-def _raised_sum(x, y, t):
-    """The float sum (:func:`_sum4`'s order) of the products x_k y_k each rounded up
-    (_raised); t is scratch."""
-    for k in range(x.size):
-        t[k] = _raised(x[k] * y[k])
-    return _sum4(t)
-
-
-@_jit
-def _pair_sums(XX, p, Mm):
-    """Mm_q = the float sum (:func:`_sum4`'s order) of XX_qk p_k. (The sums of |XX_qk| p_k
-    are bounded from these by cellbound._pair_absum.)"""
-    for q in range(XX.shape[0]):
-        Mm[q] = _dot4(XX[q], p)
-
-
-@_jit
 def _feature_sums3(f, fa, pm, pr):
-    """(sum pm_k f_k, sum pm_k |f_k|, sum pr_k |f_k|) in :func:`_sum4`'s order; fa receives |f|."""
+    """(sum pm_k f_k, sum pm_k |f_k|, sum pr_k |f_k|) in :func:`_dot4`'s order; fa receives |f|."""
     for k in range(f.size):
         fa[k] = abs(f[k])
     return _dot4(f, pm), _dot4(fa, pm), _dot4(fa, pr)
@@ -352,7 +316,7 @@ def _moment_sums(A, V, w, beta, J, L, pm, pr, mid, am, ar, Yf, XXs):
     """cellbound._raw_moments' float sums without the feature array: per cell, for each
     feature f_k (X = A_k - w, the pairs X_j X_l in the order of J, L, Y = v_k - beta, Y_i X_j,
     Y_i X_j X_l; each the same float operation as there), sum_k pm_k f_k (mid), sum_k pm_k
-    |f_k| (am) and sum_k pr_k |f_k| (ar), each in :func:`_sum4`'s order; also Y (Yf, B x K x
+    |f_k| (am) and sum_k pr_k |f_k| (ar), each in :func:`_dot4`'s order; also Y (Yf, B x K x
     o) and the pairs (XXs, B x P x K). (The error bound there holds
     for any order of summation: this is one.) Feature by feature over the keys (rows that
     vectorise)."""
@@ -411,17 +375,56 @@ def _raised(x):
 
 
 @_jit
+def _pair_rest(Xb, p, mm, zero):
+    """mm_q = the float sum in key order of Xb_qk p_k for the pairs q >= 3, three pairs a pass
+    over the keys (``zero``: a row of zeros standing for pairs past the last)."""
+    P = Xb.shape[0]
+    K = p.size
+    for q in range(3, P, 3):
+        y0 = Xb[q]
+        y1 = Xb[q + 1] if q + 1 < P else zero
+        y2 = Xb[q + 2] if q + 2 < P else zero
+        m0 = 0.0
+        m1 = 0.0
+        m2 = 0.0
+        for k in range(K):
+            pk = p[k]
+            m0 = m0 + y0[k] * pk
+            m1 = m1 + y1[k] * pk
+            m2 = m2 + y2[k] * pk
+        mm[q] = m0
+        if q + 1 < P:
+            mm[q + 1] = m1
+        if q + 2 < P:
+            mm[q + 2] = m2
+
+
+@_jit
+def _pair_first(Mm, m0, m1, m2):
+    """Mm's first three entries (as many as it has)."""
+    P = Mm.size
+    if P > 0:
+        Mm[0] = m0
+    if P > 1:
+        Mm[1] = m1
+    if P > 2:
+        Mm[2] = m2
+
+
+@_jit
 def _chord_node_sums(pi_c, E, D, D2, XX, n, table, pow2, ph, S10, S20, Mm, ptop):
     """cellbound._chord_nodes' per-key work: per sub-interval i, ph_ik = up(pi_c_k e^{(i+1)
     E_k / n}) (e^{E/n} by the kernel's exp, then powers, each rounded up as there), and the
-    float sums over k (in :func:`_sum4`'s order) of up(ph D), up(ph D^2) and of the pair
-    features XX times ph (S10, S20, Mm: raw sums, bounded by the caller); ptop the largest
-    ph_ik over k (NaN if any is NaN)."""
+    float sums over k, in key order, of up(ph D), up(ph D^2) and of the pair features XX times
+    ph (S10, S20, Mm: raw sums, bounded by the caller); ptop the largest ph_ik over k (NaN if
+    any is NaN). One pass over the keys per sub-interval forms ph and all its sums but the
+    pairs past the third (:func:`_pair_rest`)."""
     B, K = E.shape
+    P = XX.shape[1]
     nf = float(n)
     st = np.empty(K)
     g = np.empty(K)
-    t = np.empty(K)
+    zero = np.zeros(K)
     for b in range(B):
         for k in range(K):
             x = _nmax(E[b, k], 0.0)
@@ -431,63 +434,100 @@ def _chord_node_sums(pi_c, E, D, D2, XX, n, table, pow2, ph, S10, S20, Mm, ptop)
         pc = pi_c[b]
         Db = D[b]
         D2b = D2[b]
+        Xb = XX[b]
+        x0 = Xb[0] if P > 0 else zero
+        x1 = Xb[1] if P > 1 else zero
+        x2 = Xb[2] if P > 2 else zero
         for i in range(n):
             p = ph[b, i]
-            if i == 0:
-                for k in range(K):
-                    g[k] = st[k]
-            else:
-                for k in range(K):
-                    g[k] = _raised(g[k] * st[k])
-            for k in range(K):
-                p[k] = _raised(pc[k] * g[k])
+            a10 = 0.0
+            a20 = 0.0
+            m0 = 0.0
+            m1 = 0.0
+            m2 = 0.0
             top = -np.inf
             for k in range(K):
-                top = _nmax(top, p[k])
+                gk = st[k]
+                if i > 0:
+                    gk = _raised(g[k] * gk)
+                g[k] = gk
+                pk = _raised(pc[k] * gk)
+                p[k] = pk
+                top = _nmax(top, pk)
+                a10 = a10 + _raised(pk * Db[k])
+                a20 = a20 + _raised(pk * D2b[k])
+                m0 = m0 + x0[k] * pk
+                m1 = m1 + x1[k] * pk
+                m2 = m2 + x2[k] * pk
             ptop[b, i] = top
-            S10[b, i] = _raised_sum(p, Db, t)
-            S20[b, i] = _raised_sum(p, D2b, t)
-            _pair_sums(XX[b], p, Mm[b, i])
+            S10[b, i] = a10
+            S20[b, i] = a20
+            _pair_first(Mm[b, i], m0, m1, m2)
+            _pair_rest(Xb, p, Mm[b, i], zero)
 
 
 @_jit
 def _third_sums(ph, D, D2, Y, delta, XX, g1, S01, S11, S02, s, qt, lt, wtop, Mm):
     """cellbound._third_softmax's per-key work for one output: per sub-interval, the float
-    sums (in :func:`_sum4`'s order) of py = up(ph Y), up(py D), up(py Y); S01 = up(sum py * g1)
-    (usum, g1 = 1 + 2 gamma); then w = up(up(ph up(Y + S01)) up(D + delta)) and the sums of
-    w, up(w D^2), up(w D) and of XX w. S11, S02, s, qt, lt, Mm are raw sums; wtop the largest
-    w (NaN if any is NaN)."""
+    sums, in key order, of py = up(ph Y), up(py D), up(py Y); S01 = up(sum py * g1) (usum, g1 =
+    1 + 2 gamma); then w = up(up(ph up(Y + S01)) up(D + delta)) and the sums of w, up(w D^2),
+    up(w D) and of XX w. S11, S02, s, qt, lt, Mm are raw sums; wtop the largest w (NaN if any
+    is NaN). Two passes over the keys per sub-interval (py's sums; w's), and
+    :func:`_pair_rest`."""
     B, n, K = ph.shape
-    py = np.empty(K)
-    t = np.empty(K)
+    P = XX.shape[1]
     w = np.empty(K)
+    zero = np.zeros(K)
     for b in range(B):
         Db = D[b]
         D2b = D2[b]
         Yb = Y[b]
+        Xb = XX[b]
+        x0 = Xb[0] if P > 0 else zero
+        x1 = Xb[1] if P > 1 else zero
+        x2 = Xb[2] if P > 2 else zero
         for i in range(n):
             p = ph[b, i]
+            a01 = 0.0
+            a11 = 0.0
+            a02 = 0.0
             for k in range(K):
-                py[k] = _raised(p[k] * Yb[k])
-            a01 = _sum4(py)
-            S11[b, i] = _raised_sum(py, Db, t)
-            S02[b, i] = _raised_sum(py, Yb, t)
+                y = Yb[k]
+                py = _raised(p[k] * y)
+                a01 = a01 + py
+                a11 = a11 + _raised(py * Db[k])
+                a02 = a02 + _raised(py * y)
+            S11[b, i] = a11
+            S02[b, i] = a02
             s01 = _raised(a01 * g1)
             S01[b, i] = s01
             dl = delta[b, i]
             top = -np.inf
+            sw = 0.0
+            qa = 0.0
+            la = 0.0
+            m0 = 0.0
+            m1 = 0.0
+            m2 = 0.0
             for k in range(K):
                 x = _raised(Yb[k] + s01)
                 x = _raised(p[k] * x)
                 x = x * _raised(Db[k] + dl)
-                w[k] = _raised(x)
-            for k in range(K):
-                top = _nmax(top, w[k])
+                wk = _raised(x)
+                w[k] = wk
+                top = _nmax(top, wk)
+                sw = sw + wk
+                qa = qa + _raised(wk * D2b[k])
+                la = la + _raised(wk * Db[k])
+                m0 = m0 + x0[k] * wk
+                m1 = m1 + x1[k] * wk
+                m2 = m2 + x2[k] * wk
             wtop[b, i] = top
-            s[b, i] = _sum4(w)
-            qt[b, i] = _raised_sum(w, D2b, t)
-            lt[b, i] = _raised_sum(w, Db, t)
-            _pair_sums(XX[b], w, Mm[b, i])
+            s[b, i] = sw
+            qt[b, i] = qa
+            lt[b, i] = la
+            _pair_first(Mm[b, i], m0, m1, m2)
+            _pair_rest(Xb, w, Mm[b, i], zero)
 
 
 @_jit
